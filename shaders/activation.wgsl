@@ -1,0 +1,77 @@
+// Activations, forward and backward side by side, over flat arrays of `n` items.
+// Forward: dst = f(src) with src = x.
+// Backward: dst = dy * f'(.), where src is x for ReLU / leaky-ReLU and y = f(x) for
+// tanh / sigmoid (their derivatives are cheapest from the output).
+
+struct Params {
+    n: u32,
+    slope: f32,  // leaky-ReLU negative slope
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+
+// tanh without overflow: exp of a non-positive number only.
+fn tanh_stable(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+// sigmoid without overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below.
+fn sigmoid_stable(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    let s = 1.0 / (1.0 + e);
+    return select(e * s, s, x >= 0.0);
+}
+
+@compute @workgroup_size(64)
+fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = max(src[i], 0.0); }
+}
+
+@compute @workgroup_size(64)
+fn relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = select(0.0, dy[i], src[i] > 0.0); }
+}
+
+@compute @workgroup_size(64)
+fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { let x = src[i]; dst[i] = select(p.slope * x, x, x > 0.0); }
+}
+
+@compute @workgroup_size(64)
+fn leaky_relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = select(p.slope, 1.0, src[i] > 0.0) * dy[i]; }
+}
+
+@compute @workgroup_size(64)
+fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = tanh_stable(src[i]); }
+}
+
+// src = y = tanh(x): dy/dx = 1 - y^2
+@compute @workgroup_size(64)
+fn tanh_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { let y = src[i]; dst[i] = (1.0 - y * y) * dy[i]; }
+}
+
+@compute @workgroup_size(64)
+fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = sigmoid_stable(src[i]); }
+}
+
+// src = y = sigmoid(x): dy/dx = y (1 - y)
+@compute @workgroup_size(64)
+fn sigmoid_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { let y = src[i]; dst[i] = y * (1.0 - y) * dy[i]; }
+}

@@ -1,0 +1,344 @@
+//! The GPU layer: one device, one queue, and a recorder that turns kernel calls into a
+//! single command buffer per step.
+//!
+//! Kernels are *recorded*, not run: `dispatch` appends to an open compute pass, and the
+//! work reaches the GPU only at `flush` (explicitly, or when the host needs data back).
+//! Each dispatch's parameters go into a per-submission arena and are bound with a dynamic
+//! offset, so recording allocates no GPU memory and bind groups can be reused.
+
+pub mod context;
+pub mod pipelines;
+pub mod pool;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub use context::AdapterChoice;
+pub use pipelines::{Family, Kernel};
+pub use pool::{BufferPool, PoolStats, PooledBuffer};
+
+use crate::error::Result;
+use pipelines::PipelineCache;
+
+/// Parameters of one dispatch: 32-bit words in the order of the WGSL `Params` struct.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Params {
+    words: [u32; 32],
+    len: usize,
+}
+
+impl Params {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn u32(mut self, v: u32) -> Self {
+        self.words[self.len] = v;
+        self.len += 1;
+        self
+    }
+    /// Sizes are `usize` in Rust and `u32` in WGSL; anything larger cannot be indexed there.
+    pub fn size(self, v: usize) -> Self {
+        self.u32(u32::try_from(v).expect("tensor dimension exceeds u32"))
+    }
+    pub fn f32(self, v: f32) -> Self {
+        self.u32(v.to_bits())
+    }
+    fn bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.words[..self.len])
+    }
+}
+
+/// Bytes of parameters one submission can carry before the recorder flushes on its own.
+const PARAMS_ARENA_BYTES: u64 = 1 << 20;
+/// Bind groups are reused while the same buffers meet the same kernel again; past this
+/// many the cache starts afresh so it cannot grow without bound.
+const BIND_GROUP_CACHE_MAX: usize = 8192;
+/// Work items per workgroup of the 1-D kernels (`@workgroup_size(64)` in WGSL).
+pub const WORKGROUP_1D: u32 = 64;
+
+type BindGroupKey = (u32, [u64; 8]);
+
+struct Recorder {
+    encoder: Option<wgpu::CommandEncoder>,
+    pass: Option<wgpu::ComputePass<'static>>,
+    params: Vec<u8>,
+    dispatches: u64,
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    pub submissions: u64,
+    pub dispatches: u64,
+    pub bind_groups_created: u64,
+}
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pipelines: PipelineCache,
+    pool: BufferPool,
+    params_arena: wgpu::Buffer,
+    params_align: usize,
+    recorder: Mutex<Recorder>,
+    bind_groups: Mutex<HashMap<BindGroupKey, wgpu::BindGroup>>,
+    stats: Mutex<GpuStats>,
+    /// While [`Gpu::trace`] runs: the tracing thread and the entry points it dispatched.
+    trace: Mutex<Option<(std::thread::ThreadId, Vec<&'static str>)>>,
+}
+
+impl Gpu {
+    /// Open the adapter `choice` selects (see [`context::select`]).
+    pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
+        let (_instance, adapter) = context::select(choice)?;
+        let (device, queue) = context::open_device(&adapter)?;
+        let limits = device.limits();
+        let params_arena = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params arena"),
+            size: PARAMS_ARENA_BYTES,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Gpu {
+            info: adapter.get_info(),
+            features: device.features(),
+            params_align: limits.min_uniform_buffer_offset_alignment as usize,
+            limits,
+            device,
+            queue,
+            pipelines: PipelineCache::default(),
+            pool: BufferPool::new(),
+            params_arena,
+            recorder: Mutex::new(Recorder { encoder: None, pass: None, params: Vec::new(), dispatches: 0 }),
+            bind_groups: Mutex::new(HashMap::new()),
+            stats: Mutex::new(GpuStats::default()),
+            trace: Mutex::new(None),
+        })
+    }
+
+    /// The best adapter, honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`.
+    pub fn default_adapter() -> Result<Gpu> {
+        Gpu::new(&AdapterChoice::default())
+    }
+
+    pub fn pool(&self) -> &BufferPool {
+        &self.pool
+    }
+
+    pub fn stats(&self) -> GpuStats {
+        *self.stats.lock().unwrap()
+    }
+
+    /// A storage buffer for `bytes` bytes from the pool; fails if the adapter cannot bind it.
+    pub fn alloc(&self, bytes: u64) -> PooledBuffer {
+        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        assert!(
+            pool::size_class(bytes) <= max,
+            "a tensor of {bytes} bytes exceeds this adapter's largest storage binding ({max} bytes); use a smaller batch"
+        );
+        self.pool.alloc(&self.device, bytes)
+    }
+
+    /// Record one kernel launch. `buffers` bind to 1..=n in order; `groups` is the grid.
+    pub fn dispatch(&self, kernel: Kernel, params: Params, buffers: &[&PooledBuffer], groups: [u32; 3]) {
+        let pipeline = self.pipelines.get(&self.device, kernel);
+        let layout = &pipeline.layout;
+        assert_eq!(
+            layout.storage_writable.len(),
+            buffers.len(),
+            "kernel `{}` binds {} storage buffers, caller passed {}",
+            kernel.entry,
+            layout.storage_writable.len(),
+            buffers.len()
+        );
+        assert_eq!(
+            layout.params_size as usize,
+            params.len * 4,
+            "kernel `{}`: WGSL Params is {} bytes, caller packed {}",
+            kernel.entry,
+            layout.params_size,
+            params.len * 4
+        );
+        if groups.contains(&0) {
+            return; // nothing to do (an empty tensor)
+        }
+        if let Some((thread, trace)) = self.trace.lock().unwrap().as_mut() {
+            if *thread == std::thread::current().id() {
+                trace.push(kernel.entry);
+            }
+        }
+        let bind_group = self.bind_group(&pipeline, buffers);
+
+        let mut rec = self.recorder.lock().unwrap();
+        let offset = rec.params.len().next_multiple_of(self.params_align);
+        if (offset + 256) as u64 > PARAMS_ARENA_BYTES {
+            self.submit(&mut rec);
+        }
+        let offset = rec.params.len().next_multiple_of(self.params_align);
+        rec.params.resize(offset, 0);
+        rec.params.extend_from_slice(params.bytes());
+        let pass = self.open_pass(&mut rec);
+        pass.set_pipeline(&pipeline.pipeline);
+        let dynamic: &[u32] = if layout.params_size > 0 { &[offset as u32] } else { &[] };
+        pass.set_bind_group(0, &bind_group, dynamic);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        rec.dispatches += 1;
+        self.stats.lock().unwrap().dispatches += 1;
+    }
+
+    /// Grid for a 1-D kernel over `n` items: rows of at most 65535 workgroups, since WGSL
+    /// kernels recover the flat index as `gid.x + gid.y * num_workgroups.x * 64`.
+    pub fn grid_1d(&self, n: usize) -> [u32; 3] {
+        let groups = n.div_ceil(WORKGROUP_1D as usize);
+        let max = self.limits.max_compute_workgroups_per_dimension as usize;
+        if groups <= max {
+            [groups as u32, 1, 1]
+        } else {
+            [max as u32, groups.div_ceil(max) as u32, 1]
+        }
+    }
+
+    fn bind_group(&self, pipeline: &pipelines::Pipeline, buffers: &[&PooledBuffer]) -> wgpu::BindGroup {
+        let mut key = (pipeline.id, [u64::MAX; 8]);
+        for (slot, b) in key.1.iter_mut().zip(buffers) {
+            *slot = b.id;
+        }
+        let mut cache = self.bind_groups.lock().unwrap();
+        if let Some(bg) = cache.get(&key) {
+            return bg.clone();
+        }
+        if cache.len() >= BIND_GROUP_CACHE_MAX {
+            cache.clear();
+        }
+        let mut entries = Vec::with_capacity(buffers.len() + 1);
+        if pipeline.layout.params_size > 0 {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &self.params_arena,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(pipeline.layout.params_size as u64),
+                }),
+            });
+        }
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.buffer.as_entire_binding() });
+        }
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.bind_group_layout,
+            entries: &entries,
+        });
+        self.stats.lock().unwrap().bind_groups_created += 1;
+        cache.insert(key, bg.clone());
+        bg
+    }
+
+    fn encoder<'r>(&self, rec: &'r mut Recorder) -> &'r mut wgpu::CommandEncoder {
+        rec.pass = None; // a copy cannot be recorded while a pass is open
+        rec.encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()))
+    }
+
+    fn open_pass<'r>(&self, rec: &'r mut Recorder) -> &'r mut wgpu::ComputePass<'static> {
+        if rec.pass.is_none() {
+            let encoder = rec.encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
+            rec.pass = Some(encoder.begin_compute_pass(&Default::default()).forget_lifetime());
+        }
+        rec.pass.as_mut().unwrap()
+    }
+
+    /// Record a zero fill (cheaper than a kernel).
+    pub fn clear(&self, buffer: &PooledBuffer) {
+        let bytes = buffer.len.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        if bytes == 0 {
+            return;
+        }
+        let mut rec = self.recorder.lock().unwrap();
+        self.encoder(&mut rec).clear_buffer(&buffer.buffer, 0, Some(bytes));
+    }
+
+    /// Record a copy of `src` into `dst` (both at least `bytes` long).
+    pub fn copy(&self, src: &PooledBuffer, dst: &PooledBuffer, bytes: u64) {
+        let mut rec = self.recorder.lock().unwrap();
+        self.encoder(&mut rec).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, bytes);
+    }
+
+    /// Copy host data into `buffer`. Everything recorded so far is submitted first,
+    /// because `queue.write_buffer` lands before the *next* submission and would otherwise
+    /// overtake recorded work that still reads a recycled buffer.
+    pub fn upload(&self, buffer: &PooledBuffer, data: &[u8]) {
+        self.flush();
+        if !data.is_empty() {
+            let padded = data.len().next_multiple_of(4);
+            if padded == data.len() {
+                self.queue.write_buffer(&buffer.buffer, 0, data);
+            } else {
+                let mut v = data.to_vec();
+                v.resize(padded, 0);
+                self.queue.write_buffer(&buffer.buffer, 0, &v);
+            }
+        }
+    }
+
+    /// Submit everything recorded so far as one command buffer (no-op when empty).
+    pub fn flush(&self) {
+        let mut rec = self.recorder.lock().unwrap();
+        self.submit(&mut rec);
+    }
+
+    fn submit(&self, rec: &mut Recorder) {
+        rec.pass = None;
+        let Some(encoder) = rec.encoder.take() else { return };
+        if !rec.params.is_empty() {
+            self.queue.write_buffer(&self.params_arena, 0, &rec.params);
+            rec.params.clear();
+        }
+        self.queue.submit([encoder.finish()]);
+        rec.dispatches = 0;
+        self.stats.lock().unwrap().submissions += 1;
+    }
+
+    /// Read `bytes` bytes of `buffer` back to the host, waiting for all recorded work.
+    pub fn download(&self, buffer: &PooledBuffer, bytes: u64) -> Vec<u8> {
+        if bytes == 0 {
+            return Vec::new();
+        }
+        let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size: padded,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut rec = self.recorder.lock().unwrap();
+            self.encoder(&mut rec).copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, padded);
+            self.submit(&mut rec);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU device lost while waiting for results");
+        rx.recv().expect("map callback dropped").expect("could not map the download buffer");
+        let data = staging.get_mapped_range(..).expect("mapped range")[..bytes as usize].to_vec();
+        staging.unmap();
+        data
+    }
+
+    /// Run `f` and return the entry points it dispatched on this thread, in order.
+    pub fn trace<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<&'static str>) {
+        *self.trace.lock().unwrap() = Some((std::thread::current().id(), Vec::new()));
+        let r = f();
+        let trace = self.trace.lock().unwrap().take().map(|(_, t)| t).unwrap_or_default();
+        (r, trace)
+    }
+
+    /// Number of distinct kernels compiled so far.
+    pub fn pipelines_compiled(&self) -> usize {
+        self.pipelines.len()
+    }
+}

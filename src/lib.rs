@@ -1,0 +1,21 @@
+//! dcgan-inpaint: semantic image inpainting with a DCGAN, on a hand-written wgpu compute
+//! engine. Layers, top to bottom (each file uses only what stands below it):
+//!
+//! - `optim`            Adam over parameter lists
+//! - `tape`             autograd: ops record in forward order, backward walks them back
+//! - `ops::*`           one file per kernel family: GPU binding + CPU reference
+//! - `tensor`           shape + pooled storage buffer
+//! - `gpu::*`           adapter/device, pipeline cache, buffer pool, command recording
+
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod optim;
+pub mod rng;
+pub mod tape;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::Gpu;
+pub use tape::{Gradients, Tape};
+pub use tensor::Tensor;
