@@ -5,9 +5,11 @@
 //! because every kernel goes into the same queue in recording order. The one thing that
 //! could overtake recorded work, `queue.write_buffer`, is only used after a flush (see
 //! `Gpu::upload`). After the first iteration of a loop, its tensors find their buffers
-//! here and the loop allocates nothing.
+//! here and the loop allocates nothing. Free buffers are handed out lowest id first, so a
+//! loop that repeats the same ops gets the same buffers in the same places every time,
+//! and the bind groups made for them in the first iteration are found again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Counters a test or benchmark can read.
@@ -24,7 +26,7 @@ pub struct PoolStats {
 }
 
 struct PoolInner {
-    free: HashMap<u64, Vec<(u64, wgpu::Buffer)>>,
+    free: HashMap<u64, BTreeMap<u64, wgpu::Buffer>>,
     stats: PoolStats,
     next_id: u64,
 }
@@ -44,7 +46,7 @@ impl Drop for PooledBuffer {
     fn drop(&mut self) {
         let mut inner = self.pool.lock().unwrap();
         inner.stats.bytes_in_use -= self.class;
-        inner.free.entry(self.class).or_default().push((self.id, self.buffer.clone()));
+        inner.free.entry(self.class).or_default().insert(self.id, self.buffer.clone());
     }
 }
 
@@ -77,7 +79,7 @@ impl BufferPool {
         let mut inner = self.inner.lock().unwrap();
         inner.stats.bytes_in_use += class;
         inner.stats.peak_bytes_in_use = inner.stats.peak_bytes_in_use.max(inner.stats.bytes_in_use);
-        let reused = inner.free.get_mut(&class).and_then(|list| list.pop());
+        let reused = inner.free.get_mut(&class).and_then(|free| free.pop_first());
         let (id, buffer) = match reused {
             Some(found) => found,
             None => {

@@ -1,0 +1,134 @@
+//! Engine guarantees: buffers are reused across steps, a step is one submission, frozen
+//! parameters cost no gradient kernels, and bad adapter choices give clear errors.
+
+mod common;
+
+use dcgan_inpaint::gpu::AdapterChoice;
+use dcgan_inpaint::ops::adam::AdamConfig;
+use dcgan_inpaint::optim::Adam;
+use dcgan_inpaint::rng::Rng;
+use dcgan_inpaint::{Gpu, Tape, Tensor};
+
+struct Mlp {
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+}
+
+impl Mlp {
+    fn new(gpu: &Gpu, trainable: bool) -> Mlp {
+        let mut rng = Rng::new(7);
+        let mut p = |shape: &[usize]| {
+            let n = shape.iter().product();
+            Tensor::from_slice(gpu, shape, &rng.normal_vec(n, 0.0, 0.3)).with_grad(trainable)
+        };
+        Mlp { w1: p(&[16, 8]), b1: p(&[16]), w2: p(&[1, 16]), b2: p(&[1]) }
+    }
+
+    fn params(&self) -> [&Tensor; 4] {
+        [&self.w1, &self.b1, &self.w2, &self.b2]
+    }
+
+    /// linear -> leaky-ReLU -> linear -> sigmoid CE
+    fn loss(&self, tape: &mut Tape, x: &Tensor, targets: &Tensor) -> Tensor {
+        let h = tape.linear(x, &self.w1, Some(&self.b1));
+        let a = tape.leaky_relu(&h, 0.2);
+        let logits = tape.linear(&a, &self.w2, Some(&self.b2));
+        tape.sigmoid_cross_entropy(&logits, targets)
+    }
+}
+
+fn batch(gpu: &Gpu) -> (Tensor, Tensor) {
+    let mut rng = Rng::new(8);
+    let x = rng.uniform_vec(32 * 8, -1.0, 1.0);
+    let y: Vec<f32> = (0..32).map(|i| if x[i * 8] + x[i * 8 + 1] > 0.0 { 1.0 } else { 0.0 }).collect();
+    (Tensor::from_slice(gpu, &[32, 8], &x), Tensor::from_slice(gpu, &[32, 1], &y))
+}
+
+#[test]
+fn a_repeated_training_step_allocates_nothing_and_submits_once() {
+    // A device of its own, so other tests' buffers do not enter the counts.
+    let gpu = Gpu::default_adapter().unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
+    let net = Mlp::new(&gpu, true);
+    let (x, targets) = batch(&gpu);
+    let mut adam = Adam::new(&gpu, AdamConfig { lr: 0.05, ..AdamConfig::dcgan() }, &net.params());
+    gpu.flush();
+    let loss_now = || {
+        let mut tape = Tape::new(&gpu);
+        net.loss(&mut tape, &x, &targets).to_vec(&gpu)[0]
+    };
+    // One whole step; nothing it creates outlives it, as in a training loop.
+    let step = |adam: &mut Adam| {
+        let mut tape = Tape::new(&gpu);
+        let loss = net.loss(&mut tape, &x, &targets);
+        let grads = tape.backward(&loss);
+        adam.step(&gpu, &net.params(), &grads);
+        gpu.flush();
+    };
+    let first_loss = loss_now();
+    step(&mut adam); // warm-up: fills the pool and the caches
+    let warm = (gpu.pool().stats(), gpu.stats());
+    for _ in 0..5 {
+        step(&mut adam);
+    }
+    let after = (gpu.pool().stats(), gpu.stats());
+    assert_eq!(after.0.buffers_created, warm.0.buffers_created, "steps after the first created buffers");
+    assert_eq!(after.1.bind_groups_created, warm.1.bind_groups_created, "steps after the first created bind groups");
+    assert_eq!(after.1.submissions - warm.1.submissions, 5, "each step must be exactly one submission");
+    assert!(after.1.dispatches - warm.1.dispatches >= 5 * 10, "the steps recorded too few kernels");
+    let last_loss = loss_now();
+    assert!(last_loss.is_finite() && last_loss < first_loss, "loss went from {first_loss} to {last_loss}");
+}
+
+#[test]
+fn backward_to_the_input_of_a_frozen_network_runs_no_weight_gradients() {
+    let gpu = common::gpu();
+    let net = Mlp::new(gpu, false);
+    let (x, targets) = batch(gpu);
+    let x = x.with_grad(true);
+    let mut tape = Tape::new(gpu);
+    let loss = net.loss(&mut tape, &x, &targets);
+    let (grads, kernels) = gpu.trace(|| tape.backward(&loss));
+    assert!(!kernels.is_empty());
+    assert!(kernels.contains(&"linear_grad_input"), "kernels run: {kernels:?}");
+    let weight_kernels: Vec<_> = kernels.iter().filter(|k| k.contains("grad_weight") || k.contains("grad_bias")).collect();
+    assert!(weight_kernels.is_empty(), "frozen parameters got gradient kernels: {weight_kernels:?}");
+    assert!(grads.get(&x).is_some());
+    for p in net.params() {
+        assert!(grads.get(p).is_none());
+    }
+
+    // And the same network with trainable weights does run them (the check above can fail).
+    let trainable = Mlp::new(gpu, true);
+    let mut tape = Tape::new(gpu);
+    let loss = trainable.loss(&mut tape, &x, &targets);
+    let (_, kernels) = gpu.trace(|| tape.backward(&loss));
+    assert!(kernels.contains(&"linear_grad_weight") && kernels.contains(&"linear_grad_bias"), "{kernels:?}");
+}
+
+#[test]
+fn inference_with_nothing_trainable_records_nothing() {
+    let gpu = common::gpu();
+    let net = Mlp::new(gpu, false);
+    let (x, targets) = batch(gpu);
+    let mut tape = Tape::new(gpu);
+    let loss = net.loss(&mut tape, &x, &targets);
+    assert!(tape.is_empty());
+    assert!(!loss.requires_grad());
+    assert!(loss.to_vec(gpu)[0].is_finite());
+}
+
+#[test]
+fn an_unknown_adapter_name_is_a_clear_error() {
+    let choice = AdapterChoice { backend: None, adapter: Some("no-such-adapter-xyz".into()) };
+    let err = Gpu::new(&choice).err().expect("must fail").to_string();
+    assert!(err.contains("no-such-adapter-xyz") && err.contains("Adapters seen"), "{err}");
+}
+
+#[test]
+fn an_unknown_backend_is_a_clear_error() {
+    let choice = AdapterChoice { backend: Some("glide".into()), adapter: None };
+    let err = Gpu::new(&choice).err().expect("must fail").to_string();
+    assert!(err.contains("unknown backend 'glide'"), "{err}");
+}
