@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use crate::gpu::Gpu;
 use crate::ops::activation::{self, Activation};
+use crate::ops::batchnorm::{self, BatchNorm};
+use crate::ops::conv::{self, ConvGeometry};
 use crate::ops::{elementwise, linear, loss, reduce};
 use crate::tensor::Tensor;
 
@@ -20,6 +22,10 @@ enum Op {
     Scale { x: Tensor, alpha: f32 },
     Activation { x: Tensor, act: Activation },
     Linear { x: Tensor, w: Tensor, b: Option<Tensor> },
+    Conv2d { x: Tensor, w: Tensor, b: Option<Tensor>, geometry: ConvGeometry },
+    ConvTranspose2d { x: Tensor, w: Tensor, b: Option<Tensor>, geometry: ConvGeometry },
+    /// `stats` are the (mean, invstd) the forward normalised with.
+    BatchNorm { x: Tensor, bn: BatchNorm, stats: Tensor, train: bool },
     SumAll { x: Tensor, scale: f32 },
     SumAxis { x: Tensor, axis: usize, scale: f32 },
     SigmoidCe { logits: Tensor, targets: Tensor },
@@ -89,9 +95,10 @@ impl<'g> Tape<'g> {
             Op::Reshape { x } | Op::Scale { x, .. } | Op::Activation { x, .. } => x.requires_grad(),
             Op::SumAll { x, .. } | Op::SumAxis { x, .. } => x.requires_grad(),
             Op::Add { a, b } | Op::Mul { a, b } => a.requires_grad() || b.requires_grad(),
-            Op::Linear { x, w, b } => {
+            Op::Linear { x, w, b } | Op::Conv2d { x, w, b, .. } | Op::ConvTranspose2d { x, w, b, .. } => {
                 x.requires_grad() || w.requires_grad() || b.as_ref().is_some_and(|b| b.requires_grad())
             }
+            Op::BatchNorm { x, bn, .. } => x.requires_grad() || bn.gamma.requires_grad() || bn.beta.requires_grad(),
             Op::SigmoidCe { logits, .. } => logits.requires_grad(),
         };
         let out = out.with_grad(needs_grad);
@@ -113,6 +120,25 @@ impl<'g> Tape<'g> {
     pub fn linear(&mut self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
         let y = linear::forward(self.gpu, x, w, b);
         self.record(y, Op::Linear { x: x.clone(), w: w.clone(), b: b.cloned() })
+    }
+
+    /// y = conv2d(x, w) + b with `stride` and (possibly asymmetric) zero padding.
+    pub fn conv2d(&mut self, x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: usize, pad: conv::Padding) -> Tensor {
+        let geometry = ConvGeometry::conv2d(x.shape(), w.shape(), stride, pad);
+        let y = conv::conv2d_forward(self.gpu, x, w, b, &geometry);
+        self.record(y, Op::Conv2d { x: x.clone(), w: w.clone(), b: b.cloned(), geometry })
+    }
+
+    /// y = conv_transpose2d(x, w) + b for a geometry from `ConvGeometry::conv_transpose2d*`.
+    pub fn conv_transpose2d(&mut self, x: &Tensor, w: &Tensor, b: Option<&Tensor>, geometry: ConvGeometry) -> Tensor {
+        let y = conv::conv_transpose2d_forward(self.gpu, x, w, b, &geometry);
+        self.record(y, Op::ConvTranspose2d { x: x.clone(), w: w.clone(), b: b.cloned(), geometry })
+    }
+
+    /// Batch normalisation; `train` uses and updates batch statistics, eval the running ones.
+    pub fn batch_norm(&mut self, x: &Tensor, bn: &BatchNorm, train: bool) -> Tensor {
+        let (y, stats) = batchnorm::forward(self.gpu, x, bn, train);
+        self.record(y, Op::BatchNorm { x: x.clone(), bn: bn.clone(), stats, train })
     }
 
     pub fn activation(&mut self, x: &Tensor, act: Activation) -> Tensor {
@@ -223,6 +249,49 @@ impl<'g> Tape<'g> {
                     }
                     if let Some(b) = b.filter(|b| b.requires_grad()) {
                         grads.accumulate(gpu, &b, linear::grad_bias(gpu, &dy));
+                    }
+                }
+                Op::Conv2d { x, w, b, geometry: g } => {
+                    if x.requires_grad() {
+                        grads.accumulate(gpu, &x, conv::conv2d_grad_input(gpu, &dy, &w, &g));
+                    }
+                    if w.requires_grad() {
+                        grads.accumulate(gpu, &w, conv::conv2d_grad_weight(gpu, &dy, &x, &g));
+                    }
+                    if let Some(b) = b.filter(|b| b.requires_grad()) {
+                        grads.accumulate(gpu, &b, conv::conv2d_grad_bias(gpu, &dy, &g));
+                    }
+                }
+                Op::ConvTranspose2d { x, w, b, geometry: g } => {
+                    if x.requires_grad() {
+                        grads.accumulate(gpu, &x, conv::conv_transpose2d_grad_input(gpu, &dy, &w, &g));
+                    }
+                    if w.requires_grad() {
+                        grads.accumulate(gpu, &w, conv::conv_transpose2d_grad_weight(gpu, &dy, &x, &g));
+                    }
+                    if let Some(b) = b.filter(|b| b.requires_grad()) {
+                        grads.accumulate(gpu, &b, conv::conv_transpose2d_grad_bias(gpu, &dy, &g));
+                    }
+                }
+                Op::BatchNorm { x, bn, stats, train } => {
+                    let params_need = bn.gamma.requires_grad() || bn.beta.requires_grad();
+                    // Training-mode dx needs the channel sums too; eval-mode dx does not.
+                    let sums = (params_need || (train && x.requires_grad()))
+                        .then(|| batchnorm::grad_reduce(gpu, &dy, &x, &stats, &bn));
+                    if x.requires_grad() {
+                        let dx = match &sums {
+                            Some((dgamma, dbeta)) if train => batchnorm::grad_input(gpu, &dy, &x, &stats, &bn, dgamma, dbeta),
+                            _ => batchnorm::eval_grad_input(gpu, &dy, &stats, &bn),
+                        };
+                        grads.accumulate(gpu, &x, dx);
+                    }
+                    if let Some((dgamma, dbeta)) = sums {
+                        if bn.gamma.requires_grad() {
+                            grads.accumulate(gpu, &bn.gamma, dgamma);
+                        }
+                        if bn.beta.requires_grad() {
+                            grads.accumulate(gpu, &bn.beta, dbeta);
+                        }
                     }
                 }
                 Op::SumAll { x, scale } => {

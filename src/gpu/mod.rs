@@ -142,16 +142,17 @@ impl Gpu {
         self.pool.alloc(&self.device, bytes)
     }
 
-    /// Record one kernel launch. `buffers` bind to 1..=n in order; `groups` is the grid.
+    /// Record one kernel launch. `buffers` go to the entry point's storage bindings in
+    /// ascending binding order; `groups` is the grid.
     pub fn dispatch(&self, kernel: Kernel, params: Params, buffers: &[&PooledBuffer], groups: [u32; 3]) {
         let pipeline = self.pipelines.get(&self.device, kernel);
         let layout = &pipeline.layout;
         assert_eq!(
-            layout.storage_writable.len(),
+            layout.storage.len(),
             buffers.len(),
             "kernel `{}` binds {} storage buffers, caller passed {}",
             kernel.entry,
-            layout.storage_writable.len(),
+            layout.storage.len(),
             buffers.len()
         );
         assert_eq!(
@@ -224,8 +225,8 @@ impl Gpu {
                 }),
             });
         }
-        for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.buffer.as_entire_binding() });
+        for (&(binding, _), b) in pipeline.layout.storage.iter().zip(buffers) {
+            entries.push(wgpu::BindGroupEntry { binding, resource: b.buffer.as_entire_binding() });
         }
         let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,

@@ -2,9 +2,11 @@
 //!
 //! Every kernel follows one binding convention, so the Rust side never writes a layout by
 //! hand: `@group(0) @binding(0)` is a small uniform struct of parameters (bound with a
-//! dynamic offset into one arena per submission), and bindings 1.. are storage buffers in
-//! the order the caller passes them. The layout of each entry point is read off the WGSL
-//! with naga: which bindings it uses, whether each is read-only, and the parameter size.
+//! dynamic offset into one arena per submission), and the storage buffers an entry point
+//! uses take the caller's buffers in ascending binding order (the output first, by
+//! convention at binding 1). A family file gives each global its own binding number; an
+//! entry point may use any subset. The layout of each entry point is read off the WGSL
+//! with naga: which bindings it uses, whether each is writable, and the parameter size.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,11 +20,21 @@ pub enum Family {
     Reduce,
     Loss,
     Adam,
+    Conv,
+    BatchNorm,
 }
 
 impl Family {
-    pub const ALL: [Family; 6] =
-        [Family::Elementwise, Family::Activation, Family::Matmul, Family::Reduce, Family::Loss, Family::Adam];
+    pub const ALL: [Family; 8] = [
+        Family::Elementwise,
+        Family::Activation,
+        Family::Matmul,
+        Family::Reduce,
+        Family::Loss,
+        Family::Adam,
+        Family::Conv,
+        Family::BatchNorm,
+    ];
 
     /// The file name under `shaders/`.
     pub fn file_name(self) -> &'static str {
@@ -33,6 +45,8 @@ impl Family {
             Family::Reduce => "reduce.wgsl",
             Family::Loss => "loss.wgsl",
             Family::Adam => "adam.wgsl",
+            Family::Conv => "conv.wgsl",
+            Family::BatchNorm => "batchnorm.wgsl",
         }
     }
 
@@ -45,6 +59,8 @@ impl Family {
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
             Family::Adam => include_str!("../../shaders/adam.wgsl"),
+            Family::Conv => include_str!("../../shaders/conv.wgsl"),
+            Family::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
         }
     }
 }
@@ -75,8 +91,8 @@ pub fn validate_wgsl(source: &str, path: &str) -> Result<(naga::Module, naga::va
 pub struct EntryLayout {
     /// Size in bytes of the parameter struct at binding 0 (0 when the kernel has none).
     pub params_size: u32,
-    /// Storage bindings 1..=n: true where the kernel writes the buffer.
-    pub storage_writable: Vec<bool>,
+    /// The storage bindings the entry point uses, ascending: (binding, declared writable).
+    pub storage: Vec<(u32, bool)>,
 }
 
 /// Read the binding layout of `entry` off the parsed module.
@@ -107,10 +123,7 @@ fn reflect_entry(module: &naga::Module, info: &naga::valid::ModuleInfo, family: 
         }
     }
     storage.sort();
-    for (i, (b, _)) in storage.iter().enumerate() {
-        assert_eq!(*b as usize, i + 1, "shaders/{} `{entry}`: storage bindings must be 1..n without gaps", family.file_name());
-    }
-    EntryLayout { params_size, storage_writable: storage.into_iter().map(|(_, w)| w).collect() }
+    EntryLayout { params_size, storage }
 }
 
 /// A compiled kernel: pipeline plus the layout facts the dispatcher checks against.
@@ -149,9 +162,9 @@ impl PipelineCache {
                 count: None,
             });
         }
-        for (i, writable) in layout.storage_writable.iter().enumerate() {
+        for &(binding, writable) in &layout.storage {
             entries.push(wgpu::BindGroupLayoutEntry {
-                binding: i as u32 + 1,
+                binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Storage { read_only: !writable },

@@ -3,6 +3,8 @@
 
 pub mod activation;
 pub mod adam;
+pub mod batchnorm;
+pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod loss;

@@ -1,0 +1,121 @@
+// Batch normalisation over (N, H, W) per channel, NCHW (a [N, C] input is hw = 1).
+//
+//   train:  mean, var = batch statistics (biased var), y = (x - mean) * invstd * gamma + beta,
+//           running_mean += momentum * (mean - running_mean)
+//           running_var  += momentum * (var * M / (M - 1) - running_var)     (PyTorch)
+//   eval:   the same y with running statistics.
+//   backward (M = N * H * W items per channel, xhat = (x - mean) * invstd):
+//           dbeta = sum dy, dgamma = sum dy * xhat
+//           train: dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M)
+//           eval:  dx = gamma * invstd * dy
+//
+// `stats` holds [mean[C], invstd[C]] of whichever statistics the forward used, so the
+// normalise and backward kernels are the same for both modes. Per-channel kernels run one
+// invocation per channel and walk its items in a fixed order (no barriers).
+// Each global has its own binding; each entry point uses the subset it needs.
+
+struct Params {
+    n: u32,
+    c: u32,
+    hw: u32,
+    eps: f32,
+    momentum: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;        // y or dx
+@group(0) @binding(2) var<storage, read> src: array<f32>;              // x (forward) or dy (backward)
+@group(0) @binding(3) var<storage, read> x_saved: array<f32>;          // x, in the backward
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read_write> stats: array<f32>;      // [mean[C], invstd[C]]
+@group(0) @binding(7) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(8) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
+
+fn item(nn: u32, ch: u32, i: u32) -> u32 {
+    return (nn * p.c + ch) * p.hw + i;
+}
+
+// One invocation per channel: batch statistics into `stats`, and the running update.
+@compute @workgroup_size(64)
+fn batchnorm_train_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ch = gid.x;
+    if (ch >= p.c) { return; }
+    let count = f32(p.n * p.hw);
+    var sum = 0.0;
+    for (var nn = 0u; nn < p.n; nn++) {
+        for (var i = 0u; i < p.hw; i++) { sum += src[item(nn, ch, i)]; }
+    }
+    let mean = sum / count;
+    var sq = 0.0;   // second pass on centred values: no cancellation
+    for (var nn = 0u; nn < p.n; nn++) {
+        for (var i = 0u; i < p.hw; i++) { let d = src[item(nn, ch, i)] - mean; sq += d * d; }
+    }
+    let var_biased = sq / count;
+    stats[ch] = mean;
+    stats[p.c + ch] = 1.0 / sqrt(var_biased + p.eps);
+    let var_unbiased = sq / max(count - 1.0, 1.0);
+    running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * mean;
+    running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * var_unbiased;
+}
+
+// One invocation per channel: `stats` from the running statistics.
+@compute @workgroup_size(64)
+fn batchnorm_eval_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ch = gid.x;
+    if (ch >= p.c) { return; }
+    stats[ch] = running_mean[ch];
+    stats[p.c + ch] = 1.0 / sqrt(running_var[ch] + p.eps);
+}
+
+// y = (x - mean) * invstd * gamma + beta, one invocation per item.
+@compute @workgroup_size(64)
+fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i >= p.n * p.c * p.hw) { return; }
+    let ch = (i / p.hw) % p.c;
+    dst[i] = (src[i] - stats[ch]) * stats[p.c + ch] * gamma[ch] + beta[ch];
+}
+
+// One invocation per channel: dbeta = sum dy, dgamma = sum dy * xhat.
+@compute @workgroup_size(64)
+fn batchnorm_grad_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ch = gid.x;
+    if (ch >= p.c) { return; }
+    let mean = stats[ch];
+    let invstd = stats[p.c + ch];
+    var sum_dy = 0.0;
+    var sum_dy_xhat = 0.0;
+    for (var nn = 0u; nn < p.n; nn++) {
+        for (var i = 0u; i < p.hw; i++) {
+            let k = item(nn, ch, i);
+            sum_dy += src[k];
+            sum_dy_xhat += src[k] * (x_saved[k] - mean) * invstd;
+        }
+    }
+    dbeta[ch] = sum_dy;
+    dgamma[ch] = sum_dy_xhat;
+}
+
+// Training mode: dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M).
+@compute @workgroup_size(64)
+fn batchnorm_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i >= p.n * p.c * p.hw) { return; }
+    let ch = (i / p.hw) % p.c;
+    let invstd = stats[p.c + ch];
+    let count = f32(p.n * p.hw);
+    let xhat = (x_saved[i] - stats[ch]) * invstd;
+    dst[i] = gamma[ch] * invstd * (src[i] - dbeta[ch] / count - xhat * dgamma[ch] / count);
+}
+
+// Eval mode: the statistics are constants, so dx = gamma * invstd * dy.
+@compute @workgroup_size(64)
+fn batchnorm_eval_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i >= p.n * p.c * p.hw) { return; }
+    let ch = (i / p.hw) % p.c;
+    dst[i] = gamma[ch] * stats[p.c + ch] * src[i];
+}

@@ -1,0 +1,195 @@
+//! conv2d, conv_transpose2d and batchnorm: GPU against the CPU reference on many seeded
+//! random geometries, the "SAME" helper, and finite differences through a composed graph.
+//! Tolerance: |gpu - ref| <= 1e-4 |ref| + 1e-5 max|ref| (f32 against f64 sums).
+
+mod common;
+
+use common::{assert_close, check_gradients, gpu, max_abs};
+use dcgan_inpaint::Tensor;
+use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
+use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
+use dcgan_inpaint::rng::Rng;
+
+fn close(what: &str, got: &Tensor, want: &[f32]) {
+    assert_close(what, &got.to_vec(gpu()), want, 1e-4, 1e-5 * max_abs(want));
+}
+
+fn random_geometry(rng: &mut Rng) -> ConvGeometry {
+    loop {
+        let k = 1 + rng.below(5);
+        let stride = 1 + rng.below(3);
+        let pad = Padding { top: rng.below(4), left: rng.below(4), bottom: rng.below(4), right: rng.below(4) };
+        let (h, w) = (1 + rng.below(19), 1 + rng.below(19));
+        if h + pad.top + pad.bottom < k || w + pad.left + pad.right < k {
+            continue;
+        }
+        let (n, ci, co) = (1 + rng.below(5), 1 + rng.below(17), 1 + rng.below(17));
+        return ConvGeometry::conv2d(&[n, ci, h, w], &[co, ci, k, k], stride, pad);
+    }
+}
+
+#[test]
+fn same_padding_rule() {
+    assert_eq!(Padding::same_1d(64, 5, 2), (1, 2));
+    assert_eq!(Padding::same_1d(64, 4, 2), (1, 1));
+    assert_eq!(Padding::same_1d(5, 3, 1), (1, 1));
+    assert_eq!(Padding::same_1d(7, 1, 3), (0, 0));
+    // SAME conv halves 64 -> 32, and the SAME transpose doubles 32 -> 64.
+    let g = ConvGeometry::conv2d(&[1, 3, 64, 64], &[8, 3, 5, 5], 2, Padding::same(64, 64, 5, 2));
+    assert_eq!((g.h_feat, g.w_feat), (32, 32));
+    let t = ConvGeometry::conv_transpose2d_same(&[1, 8, 4, 4], &[8, 3, 5, 5], 2);
+    assert_eq!(t.img_shape(), [1, 3, 8, 8]);
+    assert_eq!(t.pad, Padding { top: 1, left: 1, bottom: 2, right: 2 });
+}
+
+#[test]
+fn conv_and_transpose_match_reference_on_random_geometries() {
+    let g = gpu();
+    let mut rng = Rng::new(2024);
+    for case in 0..60 {
+        let geo = random_geometry(&mut rng);
+        let label = format!("case {case}: {geo:?}");
+        let img: usize = geo.img_shape().iter().product();
+        let feat: usize = geo.feat_shape().iter().product();
+        let wn: usize = geo.weight_shape().iter().product();
+        let (x, w, dy) = (rng.uniform_vec(img, -1.0, 1.0), rng.uniform_vec(wn, -1.0, 1.0), rng.uniform_vec(feat, -1.0, 1.0));
+        let (b_feat, b_img) = (rng.uniform_vec(geo.c_feat, -1.0, 1.0), rng.uniform_vec(geo.c_img, -1.0, 1.0));
+        let tx = Tensor::from_slice(g, &geo.img_shape(), &x);
+        let tw = Tensor::from_slice(g, &geo.weight_shape(), &w);
+        let tf = Tensor::from_slice(g, &geo.feat_shape(), &dy);
+        let tbf = Tensor::from_slice(g, &[geo.c_feat], &b_feat);
+        let tbi = Tensor::from_slice(g, &[geo.c_img], &b_img);
+
+        // conv2d: x (image side) -> y (feature side); tf plays dy.
+        close(&format!("conv2d forward {label}"), &conv::conv2d_forward(g, &tx, &tw, Some(&tbf), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b_feat), &geo));
+        close(&format!("conv2d grad_input {label}"), &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
+        close(&format!("conv2d grad_weight {label}"), &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
+        let (fhw, ihw) = (geo.h_feat * geo.w_feat, geo.h_img * geo.w_img);
+        close(&format!("conv2d grad_bias {label}"), &conv::conv2d_grad_bias(g, &tf, &geo), &conv::cpu::channel_sums(&dy, geo.n, geo.c_feat, fhw));
+
+        // conv_transpose2d: tf is the input (feature side), tx plays dy (image side).
+        close(&format!("deconv forward {label}"), &conv::conv_transpose2d_forward(g, &tf, &tw, Some(&tbi), &geo), &conv::cpu::conv_transpose2d_forward(&dy, &w, Some(&b_img), &geo));
+        close(&format!("deconv grad_input {label}"), &conv::conv_transpose2d_grad_input(g, &tx, &tw, &geo), &conv::cpu::conv_transpose2d_grad_input(&x, &w, &geo));
+        close(&format!("deconv grad_weight {label}"), &conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), &conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
+        close(&format!("deconv grad_bias {label}"), &conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, geo.n, geo.c_img, ihw));
+    }
+}
+
+#[test]
+fn batchnorm_matches_reference_in_both_modes() {
+    let g = gpu();
+    let mut rng = Rng::new(77);
+    for shape in [vec![3, 5, 4, 7], vec![1, 2, 1, 3], vec![4, 17], vec![2, 1, 19, 19], vec![5, 3, 1, 1]] {
+        let (_, c, _) = batchnorm::layout(&shape);
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = rng.uniform_vec(n, -2.0, 3.0);
+        let dy = rng.uniform_vec(n, -1.0, 1.0);
+        let (gamma, beta) = (rng.uniform_vec(c, 0.5, 1.5), rng.uniform_vec(c, -0.5, 0.5));
+        let (rm, rv) = (rng.uniform_vec(c, -0.5, 0.5), rng.uniform_vec(c, 0.5, 2.0));
+        for train in [true, false] {
+            let label = format!("shape {shape:?} train={train}");
+            let bn = BatchNorm {
+                gamma: Tensor::from_slice(g, &[c], &gamma),
+                beta: Tensor::from_slice(g, &[c], &beta),
+                running_mean: Tensor::from_slice(g, &[c], &rm),
+                running_var: Tensor::from_slice(g, &[c], &rv),
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            let tx = Tensor::from_slice(g, &shape, &x);
+            let tdy = Tensor::from_slice(g, &shape, &dy);
+            let want = batchnorm::cpu::forward(&x, &shape, &gamma, &beta, &rm, &rv, 0.1, 1e-5, train);
+            let (y, stats) = batchnorm::forward(g, &tx, &bn, train);
+            close(&format!("bn forward {label}"), &y, &want.y);
+            close(&format!("bn running mean {label}"), &bn.running_mean, &want.running_mean);
+            close(&format!("bn running var {label}"), &bn.running_var, &want.running_var);
+            let (dx_want, dgamma_want, dbeta_want) = batchnorm::cpu::backward(&dy, &x, &shape, &gamma, &want.mean, &want.invstd, train);
+            let (dgamma, dbeta) = batchnorm::grad_reduce(g, &tdy, &tx, &stats, &bn);
+            close(&format!("bn dgamma {label}"), &dgamma, &dgamma_want);
+            close(&format!("bn dbeta {label}"), &dbeta, &dbeta_want);
+            let dx = if train {
+                batchnorm::grad_input(g, &tdy, &tx, &stats, &bn, &dgamma, &dbeta)
+            } else {
+                batchnorm::eval_grad_input(g, &tdy, &stats, &bn)
+            };
+            close(&format!("bn dx {label}"), &dx, &dx_want);
+        }
+    }
+}
+
+/// conv (k3 s2 SAME, 6x6 -> 3x3) -> batchnorm -> leaky-ReLU -> deconv (k4 s2 SAME, back
+/// to 6x6) -> tanh -> sum(y * r). Returns the batchnorm output too (see below).
+fn composed(t: &mut dcgan_inpaint::Tape, p: &[Tensor], r: &[f32], train: bool) -> (Tensor, Tensor) {
+    let gpu = gpu();
+    let h = p[0].shape()[2];
+    let hcv = t.conv2d(&p[0], &p[1], Some(&p[2]), 2, Padding::same(h, h, 3, 2));
+    let mut bn = BatchNorm::new(gpu, p[3].numel());
+    bn.gamma = p[3].clone();
+    bn.beta = p[4].clone();
+    bn.running_var = Tensor::from_slice(gpu, &[3], &[0.7, 1.3, 0.9]);
+    let hbn = t.batch_norm(&hcv, &bn, train);
+    let a = t.leaky_relu(&hbn, 0.2);
+    let geo = ConvGeometry::conv_transpose2d_same(a.shape(), p[5].shape(), 2);
+    let y = t.conv_transpose2d(&a, &p[5], Some(&p[6]), geo);
+    let y = t.tanh(&y);
+    let rt = Tensor::from_slice(gpu, y.shape(), r);
+    let yr = t.mul(&y, &rt);
+    (hbn, t.sum(&yr))
+}
+
+#[test]
+fn finite_differences_through_conv_batchnorm_leaky_relu_deconv_tanh() {
+    let g = gpu();
+    let (n, c, h, c_mid, k) = (2, 2, 6, 3, 3);
+    // Central differences are meaningless across the leaky-ReLU kink, so take the first
+    // seed whose pre-activations all stay 5 steps (5e-3) away from 0 in both modes.
+    for seed in 5.. {
+        let mut rng = Rng::new(seed);
+        let inputs = [
+            (vec![n, c, h, h], rng.uniform_vec(n * c * h * h, -1.0, 1.0)),
+            (vec![c_mid, c, k, k], rng.normal_vec(c_mid * c * k * k, 0.0, 0.4)),
+            (vec![c_mid], rng.normal_vec(c_mid, 0.0, 0.1)),
+            (vec![c_mid], rng.uniform_vec(c_mid, 0.8, 1.2)),
+            (vec![c_mid], rng.uniform_vec(c_mid, -0.1, 0.1)),
+            (vec![c_mid, 1, 4, 4], rng.normal_vec(c_mid * 16, 0.0, 0.4)),
+            (vec![1], vec![0.05]),
+        ];
+        let r = rng.uniform_vec(n * h * h, -1.0, 1.0);
+        let near_kink = [true, false].iter().any(|&train| {
+            let p: Vec<Tensor> = inputs.iter().map(|(s, d)| Tensor::from_slice(g, s, d)).collect();
+            let (hbn, _) = composed(&mut dcgan_inpaint::Tape::new(g), &p, &r, train);
+            hbn.to_vec(g).iter().any(|v| v.abs() < 5e-3)
+        });
+        if near_kink {
+            continue;
+        }
+        for train in [true, false] {
+            check_gradients(&format!("conv -> bn(train={train}) -> leaky -> deconv -> tanh (seed {seed})"), &inputs, |t, p| {
+                composed(t, p, &r, train).1
+            });
+        }
+        return;
+    }
+}
+
+#[test]
+fn frozen_generator_backward_runs_no_weight_kernels() {
+    let g = gpu();
+    let mut rng = Rng::new(9);
+    let z = Tensor::from_slice(g, &[2, 4, 3, 3], &rng.uniform_vec(72, -1.0, 1.0)).with_grad(true);
+    let w = Tensor::from_slice(g, &[4, 2, 4, 4], &rng.normal_vec(128, 0.0, 0.1));
+    let b = Tensor::from_slice(g, &[2], &[0.1, -0.1]);
+    let mut bn = BatchNorm::new(g, 4);
+    bn.gamma = bn.gamma.with_grad(false);
+    bn.beta = bn.beta.with_grad(false);
+    let mut tape = dcgan_inpaint::Tape::new(g);
+    let h = tape.batch_norm(&z, &bn, false);
+    let geo = ConvGeometry::conv_transpose2d_same(h.shape(), w.shape(), 2);
+    let y = tape.conv_transpose2d(&h, &w, Some(&b), geo);
+    let loss = tape.mean(&y);
+    let (grads, kernels) = g.trace(|| tape.backward(&loss));
+    assert!(grads.get(&z).is_some());
+    let bad: Vec<_> = kernels.iter().filter(|k| k.contains("grad_weight") || k.contains("grad_bias") || k.contains("grad_reduce")).collect();
+    assert!(bad.is_empty(), "frozen layers ran {bad:?}");
+    assert!(kernels.contains(&"conv_transpose2d_grad_input") && kernels.contains(&"batchnorm_eval_grad_input"), "{kernels:?}");
+}
