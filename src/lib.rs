@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod gpu;
+pub mod npy;
 pub mod ops;
 pub mod optim;
 pub mod rng;

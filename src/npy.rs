@@ -1,0 +1,103 @@
+//! Minimal `.npy` reading and writing for float32 C-order arrays: enough for latent
+//! vectors (`--z`, `--z-init`, `--save-z`), raw generator output and test fixtures.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Read a float32 C-order array: (shape, data).
+pub fn read_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+    parse_f32(&bytes).map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+fn parse_f32(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy file (bad magic)".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    let field = |key: &str| -> std::result::Result<&str, String> {
+        let at = header.find(&format!("'{key}'")).ok_or(format!("header lacks '{key}'"))?;
+        Ok(header[at + key.len() + 2..].trim_start().trim_start_matches(':').trim_start())
+    };
+    let descr = field("descr")?;
+    if !descr.starts_with("'<f4'") && !descr.starts_with("'float32'") {
+        return Err(format!(
+            "holds {} values; float32 is needed (in numpy: np.save(path, a.astype(np.float32)))",
+            descr.split(',').next().unwrap_or("?")
+        ));
+    }
+    if field("fortran_order")?.starts_with("True") {
+        return Err("is Fortran-ordered; save it C-ordered (np.ascontiguousarray)".into());
+    }
+    let shape_text = field("shape")?;
+    let inner = shape_text.strip_prefix('(').and_then(|s| s.split(')').next()).ok_or("malformed shape")?;
+    let shape: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| format!("malformed shape ({inner})")))
+        .collect::<std::result::Result<_, _>>()?;
+    let count: usize = shape.iter().product();
+    let data = &bytes[start + header_len..];
+    if data.len() != count * 4 {
+        return Err(format!("shape {shape:?} needs {} bytes of data, the file has {} (truncated?)", count * 4, data.len()));
+    }
+    Ok((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()))
+}
+
+/// Write a float32 C-order array (format version 1.0).
+pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    assert_eq!(shape.iter().product::<usize>(), data.len(), "npy: shape {shape:?} does not match {} values", data.len());
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Pad so the data starts on a 64-byte boundary, ending the header with a newline.
+    let unpadded = MAGIC.len() + 4 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut out = Vec::with_capacity(unpadded + 64 + data.len() * 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, out).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let dir = std::env::temp_dir().join(format!("npy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for shape in [vec![2usize, 3], vec![5], vec![1, 1, 2, 2], vec![0, 4]] {
+            let n: usize = shape.iter().product();
+            let data: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 1.0).collect();
+            let p = dir.join("a.npy");
+            write_f32(&p, &shape, &data).unwrap();
+            assert_eq!(read_f32(&p).unwrap(), (shape, data));
+        }
+        let p = dir.join("a.npy");
+        write_f32(&p, &[4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
+        let err = read_f32(&p).unwrap_err().to_string();
+        assert!(err.contains("a.npy") && err.contains("truncated"), "{err}");
+        std::fs::write(&p, b"hello").unwrap();
+        assert!(read_f32(&p).unwrap_err().to_string().contains("not a .npy"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

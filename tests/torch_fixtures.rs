@@ -1,0 +1,128 @@
+//! GPU kernels against numbers PyTorch wrote once (tools/torch_fixtures.py): every kernel
+//! and every gradient of conv2d, conv_transpose2d and batchnorm. No Python needed here.
+//! Tolerance: |gpu - torch| <= 1e-4 |torch| + 1e-5 max|torch|.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use common::{assert_close, gpu, max_abs};
+use dcgan_inpaint::Tensor;
+use dcgan_inpaint::npy;
+use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
+use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
+
+struct Case {
+    dir: PathBuf,
+    params: HashMap<String, Vec<String>>,
+}
+
+impl Case {
+    fn tensor(&self, name: &str) -> Tensor {
+        let (shape, data) = npy::read_f32(&self.dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}"));
+        Tensor::from_slice(gpu(), &shape, &data)
+    }
+    fn expect(&self, what: &str, got: &Tensor, name: &str) {
+        let (shape, want) = npy::read_f32(&self.dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.numel(), want.len(), "{}: {what} has shape {:?}, PyTorch {shape:?}", self.dir.display(), got.shape());
+        assert_close(&format!("{} {what}", self.dir.display()), &got.to_vec(gpu()), &want, 1e-4, 1e-5 * max_abs(&want));
+    }
+    fn numbers(&self, key: &str) -> Vec<usize> {
+        self.params[key].iter().map(|v| v.parse().unwrap()).collect()
+    }
+    fn padding(&self) -> Padding {
+        let p = self.numbers("pad");
+        Padding { top: p[0], left: p[1], bottom: p[2], right: p[3] }
+    }
+}
+
+fn cases(family: &str) -> Vec<Case> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(family);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e} (regenerate with tools/torch_fixtures.py)", root.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no fixtures under {}", root.display());
+    dirs.into_iter()
+        .map(|dir| {
+            let text = std::fs::read_to_string(dir.join("params.txt")).unwrap();
+            let params = text
+                .lines()
+                .filter_map(|l| {
+                    let mut words = l.split_whitespace().map(String::from);
+                    Some((words.next()?, words.collect()))
+                })
+                .collect();
+            Case { dir, params }
+        })
+        .collect()
+}
+
+#[test]
+fn conv2d_matches_pytorch() {
+    let g = gpu();
+    for case in cases("conv2d") {
+        let (x, w, b, dy) = (case.tensor("x"), case.tensor("w"), case.tensor("b"), case.tensor("dy"));
+        let geo = ConvGeometry::conv2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding());
+        case.expect("forward", &conv::conv2d_forward(g, &x, &w, Some(&b), &geo), "y");
+        case.expect("grad_input", &conv::conv2d_grad_input(g, &dy, &w, &geo), "dx");
+        case.expect("grad_weight", &conv::conv2d_grad_weight(g, &dy, &x, &geo), "dw");
+        case.expect("grad_bias", &conv::conv2d_grad_bias(g, &dy, &geo), "db");
+    }
+}
+
+#[test]
+fn conv_transpose2d_matches_pytorch() {
+    let g = gpu();
+    for case in cases("conv_transpose2d") {
+        let (x, w, b, dy) = (case.tensor("x"), case.tensor("w"), case.tensor("b"), case.tensor("dy"));
+        let out = case.numbers("out");
+        let geo = ConvGeometry::conv_transpose2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding(), (out[0], out[1]));
+        case.expect("forward", &conv::conv_transpose2d_forward(g, &x, &w, Some(&b), &geo), "y");
+        case.expect("grad_input", &conv::conv_transpose2d_grad_input(g, &dy, &w, &geo), "dx");
+        case.expect("grad_weight", &conv::conv_transpose2d_grad_weight(g, &dy, &x, &geo), "dw");
+        case.expect("grad_bias", &conv::conv_transpose2d_grad_bias(g, &dy, &geo), "db");
+    }
+}
+
+#[test]
+fn same_transpose_helper_reproduces_the_pytorch_same_cases() {
+    for case in cases("conv_transpose2d").into_iter().filter(|c| c.dir.ends_with("k5_s2_same") || c.dir.ends_with("k5_s2_same_odd")) {
+        let (x, w) = (case.tensor("x"), case.tensor("w"));
+        let geo = ConvGeometry::conv_transpose2d_same(x.shape(), w.shape(), 2);
+        assert_eq!(geo.pad, case.padding(), "{}", case.dir.display());
+        assert_eq!(geo.img_shape()[2..], case.numbers("out")[..]);
+    }
+}
+
+#[test]
+fn batchnorm_matches_pytorch() {
+    let g = gpu();
+    for case in cases("batchnorm") {
+        let train = case.numbers("train")[0] == 1;
+        let bn = BatchNorm {
+            gamma: case.tensor("gamma"),
+            beta: case.tensor("beta"),
+            running_mean: case.tensor("running_mean"),
+            running_var: case.tensor("running_var"),
+            momentum: case.params["momentum"][0].parse().unwrap(),
+            eps: case.params["eps"][0].parse().unwrap(),
+        };
+        let (x, dy) = (case.tensor("x"), case.tensor("dy"));
+        let (y, stats) = batchnorm::forward(g, &x, &bn, train);
+        case.expect("forward", &y, "y");
+        case.expect("running mean", &bn.running_mean, "running_mean_after");
+        case.expect("running var", &bn.running_var, "running_var_after");
+        let (dgamma, dbeta) = batchnorm::grad_reduce(g, &dy, &x, &stats, &bn);
+        case.expect("dgamma", &dgamma, "dgamma");
+        case.expect("dbeta", &dbeta, "dbeta");
+        let dx = if train {
+            batchnorm::grad_input(g, &dy, &x, &stats, &bn, &dgamma, &dbeta)
+        } else {
+            batchnorm::eval_grad_input(g, &dy, &stats, &bn)
+        };
+        case.expect("dx", &dx, "dx");
+    }
+}

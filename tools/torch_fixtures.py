@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Write the PyTorch reference fixtures that `cargo test` compares against.
+
+Run by hand (the project never depends on PyTorch):
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    /tmp/torchenv/bin/python tools/torch_fixtures.py
+
+Output: tests/fixtures/<family>/<case>/<tensor>.npy (float32, C order) and params.txt.
+Every case uses a fixed seed, so re-running rewrites identical files.
+
+How our geometry maps to PyTorch
+- Asymmetric padding (top, left, bottom, right), e.g. TensorFlow "SAME" with k=5, s=2 on
+  64 (1 before, 2 after), has no PyTorch conv argument: pad explicitly, then convolve
+  without padding:  F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride).
+- The transposed convolution is the adjoint of that conv. In PyTorch: run the unpadded
+  transpose, which yields the "full" output of size (h - 1) * s + k, zero-extend it if it
+  is shorter than top + H (trailing rows the conv never reads), then crop
+  [top : top + H, left : left + W]. For "SAME" at stride 2 this gives H = 2 h, exactly
+  TensorFlow's conv2d_transpose(padding='SAME').
+- Gradients are those of loss = sum(y * dy) for the stored dy.
+"""
+import os
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+torch.set_default_dtype(torch.float64)  # references in f64, stored as f32
+
+
+def same_1d(size, k, s):
+    total = max((-(-size // s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def save(folder, **tensors):
+    os.makedirs(folder, exist_ok=True)
+    for name, t in tensors.items():
+        a = t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        np.save(os.path.join(folder, name + ".npy"), np.ascontiguousarray(a, dtype=np.float32))
+
+
+def rand(gen, *shape, lo=-1.0, hi=1.0):
+    # Round through f32 so the stored inputs are exactly what the reference used.
+    t = torch.rand(*shape, generator=gen) * (hi - lo) + lo
+    return t.float().double()
+
+
+def conv_case(name, x_shape, w_shape, stride, pad, seed):
+    """conv2d: x [N, Ci, H, W], w [Co, Ci, k, k], pad (top, left, bottom, right)."""
+    g = torch.Generator().manual_seed(seed)
+    x = rand(g, *x_shape).requires_grad_()
+    w = rand(g, *w_shape, lo=-0.5, hi=0.5).requires_grad_()
+    b = rand(g, w_shape[0]).requires_grad_()
+    top, left, bottom, right = pad
+    y = F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride)
+    dy = rand(g, *y.shape)
+    (y * dy).sum().backward()
+    folder = os.path.join(ROOT, "conv2d", name)
+    save(folder, x=x, w=w, b=b, y=y, dy=dy, dx=x.grad, dw=w.grad, db=b.grad)
+    with open(os.path.join(folder, "params.txt"), "w") as f:
+        f.write(f"stride {stride}\npad {top} {left} {bottom} {right}\n")
+
+
+def deconv_case(name, x_shape, w_shape, stride, pad, out_hw, seed):
+    """conv_transpose2d: x [N, Ci, h, w], w [Ci, Co, k, k] -> y [N, Co, H, W] = out_hw."""
+    g = torch.Generator().manual_seed(seed)
+    x = rand(g, *x_shape).requires_grad_()
+    w = rand(g, *w_shape, lo=-0.5, hi=0.5).requires_grad_()
+    b = rand(g, w_shape[1]).requires_grad_()
+    top, left, bottom, right = pad
+    H, W = out_hw
+    full = F.conv_transpose2d(x, w, None, stride=stride)
+    ext_h = max(top + H - full.shape[2], 0)
+    ext_w = max(left + W - full.shape[3], 0)
+    full = F.pad(full, (0, ext_w, 0, ext_h))
+    y = full[:, :, top:top + H, left:left + W] + b.view(1, -1, 1, 1)
+    dy = rand(g, *y.shape)
+    (y * dy).sum().backward()
+    folder = os.path.join(ROOT, "conv_transpose2d", name)
+    save(folder, x=x, w=w, b=b, y=y, dy=dy, dx=x.grad, dw=w.grad, db=b.grad)
+    with open(os.path.join(folder, "params.txt"), "w") as f:
+        f.write(f"stride {stride}\npad {top} {left} {bottom} {right}\nout {H} {W}\n")
+
+
+def batchnorm_case(name, shape, train, seed):
+    g = torch.Generator().manual_seed(seed)
+    c = shape[1]
+    x = rand(g, *shape, lo=-2.0, hi=3.0).requires_grad_()
+    gamma = rand(g, c, lo=0.5, hi=1.5).requires_grad_()
+    beta = rand(g, c, lo=-0.5, hi=0.5).requires_grad_()
+    running_mean = rand(g, c, lo=-0.5, hi=0.5)
+    running_var = rand(g, c, lo=0.5, hi=2.0)
+    rm, rv = running_mean.clone(), running_var.clone()
+    y = F.batch_norm(x, rm, rv, gamma, beta, training=train, momentum=0.1, eps=1e-5)
+    dy = rand(g, *y.shape)
+    (y * dy).sum().backward()
+    folder = os.path.join(ROOT, "batchnorm", name)
+    save(folder, x=x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var,
+         y=y, dy=dy, dx=x.grad, dgamma=gamma.grad, dbeta=beta.grad,
+         running_mean_after=rm, running_var_after=rv)
+    with open(os.path.join(folder, "params.txt"), "w") as f:
+        f.write(f"train {int(train)}\nmomentum 0.1\neps 1e-5\n")
+
+
+def main():
+    # conv2d: k4/s2/pad 1; k5/s2/SAME (asymmetric); 1x1 spatial; odd channels; batch 3.
+    conv_case("k4_s2_p1", (3, 5, 8, 8), (7, 5, 4, 4), 2, (1, 1, 1, 1), seed=1)
+    t, b = same_1d(8, 5, 2)
+    conv_case("k5_s2_same", (3, 3, 8, 8), (5, 3, 5, 5), 2, (t, t, b, b), seed=2)
+    t, b = same_1d(1, 4, 2)
+    conv_case("k4_s2_same_1x1", (2, 17, 1, 1), (3, 17, 4, 4), 2, (t, t, b, b), seed=3)
+    t, b = same_1d(6, 5, 2)
+    conv_case("k5_s2_same_odd", (3, 9, 6, 6), (11, 9, 5, 5), 2, (t, t, b, b), seed=4)
+
+    # conv_transpose2d, the same geometries from the feature side ("SAME" doubles the size).
+    deconv_case("k4_s2_p1", (3, 7, 4, 4), (7, 5, 4, 4), 2, (1, 1, 1, 1), (8, 8), seed=5)
+    t, b = same_1d(8, 5, 2)
+    deconv_case("k5_s2_same", (3, 5, 4, 4), (5, 3, 5, 5), 2, (t, t, b, b), (8, 8), seed=6)
+    t, b = same_1d(2, 4, 2)
+    deconv_case("k4_s2_same_1x1", (2, 17, 1, 1), (17, 3, 4, 4), 2, (t, t, b, b), (2, 2), seed=7)
+    t, b = same_1d(6, 5, 2)
+    deconv_case("k5_s2_same_odd", (3, 11, 3, 3), (11, 9, 5, 5), 2, (t, t, b, b), (6, 6), seed=8)
+
+    batchnorm_case("train_nchw", (3, 5, 4, 4), True, seed=9)
+    batchnorm_case("eval_nchw", (3, 5, 4, 4), False, seed=10)
+    batchnorm_case("train_nc", (6, 7), True, seed=11)
+
+
+if __name__ == "__main__":
+    main()
+    print("fixtures written under", os.path.normpath(ROOT))
