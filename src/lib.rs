@@ -7,6 +7,7 @@
 //! - `tensor`           shape + pooled storage buffer
 //! - `gpu::*`           adapter/device, pipeline cache, buffer pool, command recording
 
+pub mod bench;
 pub mod error;
 pub mod gpu;
 pub mod npy;

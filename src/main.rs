@@ -27,6 +27,28 @@ struct GpuFlags {
 enum Command {
     /// List every adapter seen, the one chosen, and its limits and features.
     Info,
+    /// Time every kernel at the DCGAN's layer shapes.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// Base width of both nets (gf = df).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    #[arg(long, default_value_t = 100)]
+    z_dim: usize,
+    #[arg(long, default_value_t = 5)]
+    kernel: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Timed repetitions per kernel (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
 }
 
 fn main() {
@@ -34,11 +56,32 @@ fn main() {
     let choice = AdapterChoice { backend: cli.gpu.backend, adapter: cli.gpu.adapter };
     let result = match cli.command {
         Command::Info => info(&choice),
+        Command::Bench(args) => bench(&choice, args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
+    if !a.image_size.is_power_of_two() || !(16..=256).contains(&a.image_size) {
+        dcgan_inpaint::bail!("--image-size must be a power of two from 16 to 256, got {}", a.image_size);
+    }
+    let gpu = Gpu::new(choice)?;
+    let opts = dcgan_inpaint::bench::KernelBenchOptions {
+        image_size: a.image_size,
+        channels: a.channels,
+        width: a.width,
+        z_dim: a.z_dim,
+        kernel: a.kernel,
+        batch: a.batch,
+        reps: a.reps,
+    };
+    let timings = dcgan_inpaint::bench::kernels(&gpu, &opts, |name| eprint!("\rtiming {name:<40}"));
+    eprintln!("\r{:<60}", "");
+    dcgan_inpaint::bench::print_table(&gpu, &timings);
+    Ok(())
 }
 
 fn info(choice: &AdapterChoice) -> Result<()> {

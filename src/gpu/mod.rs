@@ -63,7 +63,12 @@ struct Recorder {
     pass: Option<wgpu::ComputePass<'static>>,
     params: Vec<u8>,
     dispatches: u64,
+    /// While [`Gpu::time`] runs: the query set and how many passes wrote into it.
+    timing: Option<(wgpu::QuerySet, u32)>,
 }
+
+/// Compute passes one [`Gpu::time`] call can time (two timestamps each).
+const TIMED_PASSES_MAX: u32 = 256;
 
 /// Counters for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,7 +117,7 @@ impl Gpu {
             pipelines: PipelineCache::default(),
             pool: BufferPool::new(),
             params_arena,
-            recorder: Mutex::new(Recorder { encoder: None, pass: None, params: Vec::new(), dispatches: 0 }),
+            recorder: Mutex::new(Recorder { encoder: None, pass: None, params: Vec::new(), dispatches: 0, timing: None }),
             bind_groups: Mutex::new(HashMap::new()),
             stats: Mutex::new(GpuStats::default()),
             trace: Mutex::new(None),
@@ -246,9 +251,76 @@ impl Gpu {
     fn open_pass<'r>(&self, rec: &'r mut Recorder) -> &'r mut wgpu::ComputePass<'static> {
         if rec.pass.is_none() {
             let encoder = rec.encoder.get_or_insert_with(|| self.device.create_command_encoder(&Default::default()));
-            rec.pass = Some(encoder.begin_compute_pass(&Default::default()).forget_lifetime());
+            let timestamp_writes = match &mut rec.timing {
+                Some((query_set, passes)) => {
+                    assert!(*passes < TIMED_PASSES_MAX, "Gpu::time: more than {TIMED_PASSES_MAX} passes");
+                    *passes += 1;
+                    Some(wgpu::ComputePassTimestampWrites {
+                        query_set,
+                        beginning_of_pass_write_index: Some(2 * *passes - 2),
+                        end_of_pass_write_index: Some(2 * *passes - 1),
+                    })
+                }
+                None => None,
+            };
+            let desc = wgpu::ComputePassDescriptor { label: None, timestamp_writes };
+            rec.pass = Some(encoder.begin_compute_pass(&desc).forget_lifetime());
         }
         rec.pass.as_mut().unwrap()
+    }
+
+    /// Seconds the GPU spent in the compute passes that `record` records, measured with
+    /// timestamp queries; `None` where the adapter has no timestamps (time on the host).
+    /// Work recorded before is submitted first and not counted.
+    pub fn time(&self, record: impl FnOnce()) -> Option<f64> {
+        if !self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return None;
+        }
+        self.flush();
+        let query_set = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("timing"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * TIMED_PASSES_MAX,
+        });
+        self.recorder.lock().unwrap().timing = Some((query_set, 0));
+        record();
+        let bytes = 16 * TIMED_PASSES_MAX as u64;
+        let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("timestamps readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let passes = {
+            let mut rec = self.recorder.lock().unwrap();
+            let (query_set, passes) = rec.timing.take().unwrap();
+            if passes > 0 {
+                let encoder = self.encoder(&mut rec);
+                encoder.resolve_query_set(&query_set, 0..2 * passes, &resolved, 0);
+                encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, bytes);
+            }
+            self.submit(&mut rec);
+            passes
+        };
+        if passes == 0 {
+            return Some(0.0);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU device lost while timing");
+        rx.recv().expect("map callback dropped").expect("could not map the timestamps");
+        let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&readback.get_mapped_range(..).expect("mapped range"));
+        let period_ns = self.queue.get_timestamp_period() as f64;
+        let total: u64 = ticks.chunks(2).take(passes as usize).map(|t| t[1].saturating_sub(t[0])).sum();
+        Some(total as f64 * period_ns * 1e-9)
     }
 
     /// Record a zero fill (cheaper than a kernel).
