@@ -8,14 +8,20 @@
 //! - `gpu::*`           adapter/device, pipeline cache, buffer pool, command recording
 
 pub mod bench;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod npy;
 pub mod ops;
+pub mod model;
 pub mod optim;
+pub mod picture;
 pub mod rng;
+pub mod sample;
 pub mod tape;
 pub mod tensor;
+pub mod train;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use gpu::Gpu;

@@ -1,8 +1,16 @@
 //! The command line: parse flags, pick the adapter, run one job.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::{Args, Parser, Subcommand};
 use dcgan_inpaint::gpu::{AdapterChoice, context};
+use dcgan_inpaint::model::Architecture;
+use dcgan_inpaint::ops::adam::AdamConfig;
 use dcgan_inpaint::{Gpu, Result};
+
+/// Set by Ctrl-C; long jobs stop at the next safe point and save their work.
+static STOP: AtomicBool = AtomicBool::new(false);
 
 #[derive(Parser)]
 #[command(name = "dcgan-inpaint", version, about = "Semantic image inpainting with a DCGAN on a hand-written wgpu engine")]
@@ -29,6 +37,132 @@ enum Command {
     Info,
     /// Time every kernel at the DCGAN's layer shapes.
     Bench(BenchArgs),
+    /// Train the DCGAN on a folder of images.
+    Train(TrainArgs),
+    /// Draw images from a trained generator.
+    Sample(SampleArgs),
+    /// Write inference weights (G, D, BN statistics) from a training checkpoint.
+    Export(ExportArgs),
+    /// Draw the loss curves of a training log (log.csv) as a PNG.
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Image side in pixels (a power of two, 16..256).
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    /// 1 (grayscale) or 3 (colour).
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    #[arg(long, default_value_t = 100)]
+    z_dim: usize,
+    /// Generator base width.
+    #[arg(long, default_value_t = 64)]
+    gf: usize,
+    /// Discriminator base width.
+    #[arg(long, default_value_t = 64)]
+    df: usize,
+    /// Convolution kernel size (5: TensorFlow original, 4: PyTorch example).
+    #[arg(long, default_value_t = 5)]
+    kernel: usize,
+}
+
+impl ModelArgs {
+    fn architecture(&self) -> Architecture {
+        Architecture {
+            image_size: self.image_size,
+            channels: self.channels,
+            z_dim: self.z_dim,
+            gf: self.gf,
+            df: self.df,
+            kernel: self.kernel,
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Folder of training images (searched recursively; png/jpg/jpeg/bmp/gif).
+    #[arg(long)]
+    data: PathBuf,
+    /// Hold out files whose name or relative path matches (shell glob; repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Random horizontal flips.
+    #[arg(long)]
+    flip: bool,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 25)]
+    epochs: u64,
+    /// Stop after this many steps in total (overrides --epochs).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Output folder: checkpoint, log.csv, loss.png, samples/.
+    #[arg(long, default_value = "runs/train")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f32,
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f32,
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f32,
+    /// Generator updates per discriminator update.
+    #[arg(long, default_value_t = 2)]
+    g_steps: usize,
+    /// Write an 8x8 grid from a fixed z every N steps (0: only at the end).
+    #[arg(long, default_value_t = 100)]
+    sample_every: u64,
+    /// Write the checkpoint every N steps (and always at the end and on Ctrl-C).
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: u64,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Weights or checkpoint file.
+    #[arg(long)]
+    weights: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Latents as float32 .npy [n, z_dim] (instead of --n/--seed).
+    #[arg(long)]
+    z: Option<PathBuf>,
+    #[arg(long, default_value = "samples.png")]
+    out: PathBuf,
+    /// Also write the raw generator output, float32 [n, c, s, s] in [-1, 1].
+    #[arg(long)]
+    raw_out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// Store the values as 16-bit floats (half the size).
+    #[arg(long)]
+    f16: bool,
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// A training log.csv.
+    #[arg(long)]
+    log: PathBuf,
+    #[arg(long, default_value = "loss.png")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -57,11 +191,101 @@ fn main() {
     let result = match cli.command {
         Command::Info => info(&choice),
         Command::Bench(args) => bench(&choice, args),
+        Command::Train(args) => train(&choice, args),
+        Command::Sample(args) => sample(&choice, args),
+        Command::Export(args) => export(args),
+        Command::Plot(args) => dcgan_inpaint::train::plot_log(&args.log, &args.out).map(|_| println!("wrote {}", args.out.display())),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+fn train(choice: &AdapterChoice, a: TrainArgs) -> Result<()> {
+    let arch = a.model.architecture();
+    arch.validate()?;
+    let gpu = Gpu::new(choice)?;
+    let cfg = dcgan_inpaint::train::TrainConfig {
+        arch,
+        data: a.data,
+        exclude: a.exclude,
+        flip: a.flip,
+        batch: a.batch,
+        epochs: a.epochs,
+        steps: a.steps,
+        out: a.out,
+        seed: a.seed,
+        adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: 1e-8 },
+        g_steps: a.g_steps,
+        sample_every: a.sample_every,
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+    };
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130); // a second Ctrl-C: leave at once
+        }
+        eprintln!("\nstopping after this step and writing the checkpoint (Ctrl-C again to quit now)");
+    })
+    .ok();
+    eprintln!("training on {} ({:?})", gpu.info.name, gpu.info.backend);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let plain = bar.is_hidden();
+    let summary = dcgan_inpaint::train::train(&gpu, &cfg, &STOP, |p| {
+        bar.set_length(p.total);
+        bar.set_position(p.step);
+        let msg = format!(
+            "epoch {} | {:.1} img/s | d_loss {:.4} | g_loss {:.4}",
+            p.epoch, p.summary.images_per_s, p.summary.d_loss, p.summary.g_loss
+        );
+        if plain && (p.step % (p.total / 20).max(1) == 0 || p.step == p.total) {
+            eprintln!("step {}/{} {msg}", p.step, p.total);
+        }
+        bar.set_message(msg);
+    });
+    bar.finish_and_clear();
+    let summary = summary?;
+    let out = &cfg.out;
+    if summary.interrupted {
+        println!("stopped at step {}; continue with the same command and --resume", summary.steps);
+    }
+    println!(
+        "{} steps, {:.1} images/s, d_loss {:.4}, g_loss {:.4}\ncheckpoint: {}\nsamples: {}\nlog: {} (plot: {})",
+        summary.steps,
+        summary.images_per_s,
+        summary.d_loss,
+        summary.g_loss,
+        dcgan_inpaint::train::checkpoint_path(out).display(),
+        out.join("samples").display(),
+        out.join("log.csv").display(),
+        out.join("loss.png").display()
+    );
+    Ok(())
+}
+
+fn sample(choice: &AdapterChoice, a: SampleArgs) -> Result<()> {
+    let gpu = Gpu::new(choice)?;
+    let latents = match &a.z {
+        Some(path) => dcgan_inpaint::sample::Latents::File(path),
+        None => dcgan_inpaint::sample::Latents::Seed { n: a.n, seed: a.seed },
+    };
+    let n = dcgan_inpaint::sample::sample(&gpu, &a.weights, latents, &a.out, a.raw_out.as_deref())?;
+    println!("wrote {} ({n} images)", a.out.display());
+    if let Some(raw) = &a.raw_out {
+        println!("wrote {}", raw.display());
+    }
+    Ok(())
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    dcgan_inpaint::sample::export(&a.checkpoint, &a.out, a.f16)?;
+    println!("wrote {}", a.out.display());
+    Ok(())
 }
 
 fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {

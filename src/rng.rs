@@ -11,6 +11,18 @@ impl Rng {
         Rng { state: seed }
     }
 
+    /// An independent stream for (seed, tags...), e.g. (seed, [Z, step]): every random
+    /// draw of a run is a function of the seed and where it happens, never of history,
+    /// so a resumed run draws exactly what an uninterrupted one would.
+    pub fn derived(seed: u64, tags: &[u64]) -> Self {
+        let mut r = Rng::new(seed);
+        for &t in tags {
+            let mixed = r.next_u64() ^ t.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+            r = Rng::new(mixed);
+        }
+        r
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

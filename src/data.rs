@@ -1,0 +1,196 @@
+//! Image folders as training data, and the one conversion every input image goes through:
+//! decode (png/jpg/jpeg/bmp, gif's first frame) -> alpha composited onto white -> `c`
+//! channels -> centre crop to a square -> resize to `s` x `s` -> values in [-1, 1], CHW.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "gif"];
+
+pub fn is_image(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
+/// Shell-style match of `pattern` (`*`, `?`, `[abc]`, `[a-z]`) against all of `text`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn class(p: &[char], c: char) -> Option<(bool, usize)> {
+        // p starts after '['; returns (matched, length including ']')
+        let end = p.iter().skip(1).position(|&x| x == ']')? + 1;
+        let set = &p[..end];
+        let mut i = 0;
+        let mut hit = false;
+        while i < set.len() {
+            if i + 2 < set.len() && set[i + 1] == '-' {
+                hit |= set[i] <= c && c <= set[i + 2];
+                i += 3;
+            } else {
+                hit |= set[i] == c;
+                i += 1;
+            }
+        }
+        Some((hit, end + 1))
+    }
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len()).any(|k| go(&p[1..], &t[k..])),
+            Some('?') => !t.is_empty() && go(&p[1..], &t[1..]),
+            Some('[') => match (t.first(), class(&p[1..], *t.first().unwrap_or(&'\0'))) {
+                (Some(_), Some((true, len))) => go(&p[1 + len..], &t[1..]),
+                (Some(_), Some((false, _))) => false,
+                _ => !t.is_empty() && t[0] == '[' && go(&p[1..], &t[1..]),
+            },
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+/// Decode one image file and convert it for a model of `channels` x `size` x `size`.
+pub fn load_image(path: &Path, channels: usize, size: usize) -> Result<Vec<f32>> {
+    let img = image::open(path).map_err(|e| {
+        Error::new(format!("cannot read image {}: {e}. Remove the file or hold it out with --exclude", path.display()))
+    })?;
+    Ok(convert(&img, channels, size))
+}
+
+/// The conversion of the module docs, for an already decoded image.
+pub fn convert(img: &image::DynamicImage, channels: usize, size: usize) -> Vec<f32> {
+    let rgba = img.to_rgba32f();
+    let (w, h) = rgba.dimensions();
+    let side = w.min(h);
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    let square = image::imageops::crop_imm(&rgba, x0, y0, side, side).to_image();
+    let resized = if side as usize == size {
+        square
+    } else {
+        image::imageops::resize(&square, size as u32, size as u32, FilterType::Triangle)
+    };
+    let mut out = vec![0.0; channels * size * size];
+    for (i, px) in resized.pixels().enumerate() {
+        let [r, g, b, a] = px.0;
+        let over_white = |v: f32| v * a + (1.0 - a);
+        let rgb = [over_white(r), over_white(g), over_white(b)];
+        if channels == 1 {
+            // ITU-R 601 luma, as PIL's "L" mode.
+            let y = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+            out[i] = (y * 2.0 - 1.0).clamp(-1.0, 1.0);
+        } else {
+            for (c, v) in rgb.iter().enumerate() {
+                out[c * size * size + i] = (v * 2.0 - 1.0).clamp(-1.0, 1.0);
+            }
+        }
+    }
+    out
+}
+
+/// Image files under `dir` (recursively), sorted, minus those matching an `exclude`
+/// pattern (tested against the file name and the path relative to `dir`).
+pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Err(Error::new(format!("data folder {} does not exist or is not a folder", dir.display())));
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if is_image(&path) {
+                let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+                let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                if !exclude.iter().any(|p| glob_match(p, &name) || glob_match(p, &rel)) {
+                    found.push(path);
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Every training image in memory, converted.
+pub struct Dataset {
+    pub paths: Vec<PathBuf>,
+    /// One `channels * size * size` vector per image, in [-1, 1].
+    pub images: Vec<Vec<f32>>,
+    pub channels: usize,
+    pub size: usize,
+}
+
+impl Dataset {
+    pub fn load(dir: &Path, exclude: &[String], channels: usize, size: usize) -> Result<Dataset> {
+        let paths = list_images(dir, exclude)?;
+        if paths.is_empty() {
+            return Err(Error::new(format!(
+                "no images ({}) found under {}{}",
+                IMAGE_EXTENSIONS.join("/"),
+                dir.display(),
+                if exclude.is_empty() { String::new() } else { format!(" after --exclude {}", exclude.join(" ")) }
+            )));
+        }
+        let images = paths.iter().map(|p| load_image(p, channels, size)).collect::<Result<Vec<_>>>()?;
+        Ok(Dataset { paths, images, channels, size })
+    }
+
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    /// The order of epoch `epoch`: a permutation drawn from (seed, epoch) alone, so that a
+    /// resumed run sees the same batches as an uninterrupted one.
+    pub fn epoch_order(&self, seed: u64, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        let mut rng = Rng::derived(seed, &[0xDA7A, epoch]);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        order
+    }
+
+    /// A batch as one flat [B, c, s, s] vector; `flip[i]` mirrors image i horizontally.
+    pub fn batch(&self, indices: &[usize], flip: &[bool]) -> Vec<f32> {
+        let s = self.size;
+        let mut out = Vec::with_capacity(indices.len() * self.channels * s * s);
+        for (k, &i) in indices.iter().enumerate() {
+            let img = &self.images[i];
+            if flip.get(k).copied().unwrap_or(false) {
+                for row in img.chunks_exact(s) {
+                    out.extend(row.iter().rev());
+                }
+            } else {
+                out.extend_from_slice(img);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("s37_*", "s37_01.png"));
+        assert!(!glob_match("s37_*", "s36_01.png"));
+        assert!(glob_match("s3[7-9]_*", "s39_10.png"));
+        assert!(!glob_match("s3[7-9]_*", "s36_10.png"));
+        assert!(glob_match("*.png", "a/b.png"));
+        assert!(glob_match("?.gif", "x.gif"));
+        assert!(!glob_match("?.gif", "xy.gif"));
+        assert!(glob_match("s4[0]*", "s40_1.png"));
+    }
+}
