@@ -11,6 +11,7 @@
 //
 //   correlate   image -> feature    conv2d_forward,      conv_transpose2d_grad_input
 //   scatter     feature -> image    conv2d_grad_input,   conv_transpose2d_forward
+//               (pixels grouped by stride phase, see scatter_pixels)
 //   filter      dW from both        conv2d_grad_weight,  conv_transpose2d_grad_weight
 //
 // Each invocation owns a 4x4 register block (4 channels x 4 pixels or weights); a
@@ -85,19 +86,48 @@ fn correlate_block(f0: u32, p0: u32) -> array<vec4<f32>, 4> {
     return acc;
 }
 
-// img[n, c0..c0+4, pixels p0..p0+4] from in0 = feature and in1 = W[c_feat, c_img, kh, kw]:
+// The scatter direction visits its pixels in blocks of 4 that share a row and a phase
+// modulo the stride: (y, x) = (ry + yq * sh, rx + (4q + j) * sw) for j = 0..3, with the
+// phase (ry, rx) varying slowest across invocations. Neighbouring invocations then agree on
+// which kernel taps land on a feature pixel, so the taps that fall between feature pixels
+// (3 of 4 at stride 2) are skipped by whole SIMD groups instead of computed and masked.
+const NO_PIXEL: u32 = 0xffffffffu;
+
+fn scatter_rows_per_phase() -> u32 { return (p.h_img + p.sh - 1u) / p.sh; }
+fn scatter_blocks_per_row() -> u32 { return ((p.w_img + p.sw - 1u) / p.sw + 3u) / 4u; }
+
+// Flat image-side pixel indices (n * h * w + y * w + x) of scatter block `blk`.
+fn scatter_pixels(blk: u32) -> vec4<u32> {
+    let per_row = scatter_blocks_per_row();
+    let per_phase = p.n * scatter_rows_per_phase() * per_row;
+    let phase = blk / per_phase;
+    let rest = blk % per_phase;
+    let y = phase / p.sw + ((rest / per_row) % scatter_rows_per_phase()) * p.sh;
+    let nn = rest / (per_row * scatter_rows_per_phase());
+    let q = rest % per_row;
+    var pix = vec4<u32>(NO_PIXEL);
+    if (phase >= p.sh * p.sw || y >= p.h_img) { return pix; }
+    for (var j = 0u; j < 4u; j++) {
+        let x = phase % p.sw + (4u * q + j) * p.sw;
+        if (x < p.w_img) { pix[j] = (nn * p.h_img + y) * p.w_img + x; }
+    }
+    return pix;
+}
+
+// img[n, c0..c0+4, pix] from in0 = feature and in1 = W[c_feat, c_img, kh, kw]:
 // img[n, c, iy, ix] = sum_{f, ky, kx} W[f, c, ky, kx] feat[n, f, oy, ox] where
-// oy * sh = iy + pad_top - ky (and likewise for x). acc[i][j]: channel c0 + i, pixel p0 + j.
-fn scatter_block(c0: u32, p0: u32) -> array<vec4<f32>, 4> {
+// oy * sh = iy + pad_top - ky (and likewise for x). acc[i][j]: channel c0 + i, pixel pix[j].
+fn scatter_block(c0: u32, pix_in: vec4<u32>) -> array<vec4<f32>, 4> {
     let hw_feat = p.h_feat * p.w_feat;
     let hw_img = p.h_img * p.w_img;
-    let npix = p.n * hw_img;
     let khw = p.kh * p.kw;
     var base: vec4<u32>;   // offset of (n, channel 0) on the feature side
     var ty0: vec4<i32>;
     var tx0: vec4<i32>;
+    var present: vec4<bool>;
     for (var j = 0u; j < 4u; j++) {
-        let pix = min(p0 + j, npix - 1u);
+        present[j] = pix_in[j] != NO_PIXEL;
+        let pix = select(pix_in.x, pix_in[j], present[j]);   // absent: a valid stand-in
         let r = pix % hw_img;
         base[j] = (pix / hw_img) * p.c_feat * hw_feat;
         ty0[j] = i32(r / p.w_img) + i32(p.pad_top);
@@ -108,16 +138,16 @@ fn scatter_block(c0: u32, p0: u32) -> array<vec4<f32>, 4> {
     let wstride = p.c_img * khw;   // from W[f, c] to W[f + 1, c]
     var acc: array<vec4<f32>, 4>;
     for (var ky = 0u; ky < p.kh; ky++) {
+        let ty = ty0.x - i32(ky);   // one row for the whole block
+        let oy = ty / i32(p.sh);
+        if (ty < 0 || oy * i32(p.sh) != ty || oy >= i32(p.h_feat)) { continue; }
         for (var kx = 0u; kx < p.kw; kx++) {
             var off: vec4<u32>;
             var valid: vec4<bool>;
             for (var j = 0u; j < 4u; j++) {
-                let ty = ty0[j] - i32(ky);
                 let tx = tx0[j] - i32(kx);
-                let oy = ty / i32(p.sh);
                 let ox = tx / i32(p.sw);
-                valid[j] = ty >= 0 && tx >= 0 && oy * i32(p.sh) == ty && ox * i32(p.sw) == tx
-                    && oy < i32(p.h_feat) && ox < i32(p.w_feat);
+                valid[j] = present[j] && tx >= 0 && ox * i32(p.sw) == tx && ox < i32(p.w_feat);
                 off[j] = base[j] + select(0u, u32(oy) * p.w_feat + u32(ox), valid[j]);
             }
             if (!any(valid)) { continue; }
@@ -137,6 +167,19 @@ fn scatter_block(c0: u32, p0: u32) -> array<vec4<f32>, 4> {
     return acc;
 }
 
+// Store a scatter block: image-side NCHW with `p.c_img` channels.
+fn store_scatter(c0: u32, pix: vec4<u32>, acc: array<vec4<f32>, 4>) {
+    let hw = p.h_img * p.w_img;
+    for (var i = 0u; i < 4u; i++) {
+        let c = c0 + i;
+        if (c >= p.c_img) { break; }
+        for (var j = 0u; j < 4u; j++) {
+            if (pix[j] != NO_PIXEL) {
+                dst[((pix[j] / hw) * p.c_img + c) * hw + pix[j] % hw] = acc[i][j];
+            }
+        }
+    }
+}
 
 // dW[f0..f0+4, q0..q0+4] with q = (c, ky, kx) flattened, from in0 = feature-side gradient
 // and in1 = image: dW[f, c, ky, kx] = sum_{n, oy, ox} feat[n, f, oy, ox] img[n, c, oy*sh - pt + ky, ox*sw - pl + kx].
@@ -245,9 +288,10 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
 // dx = conv^T(dy, W).   in0 = dy, in1 = W
 @compute @workgroup_size(64)
 fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let pix = scatter_pixels(gid.x);
+    if (pix.x == NO_PIXEL) { return; }
     let c0 = gid.y * 4u;
-    let p0 = gid.x * 4u;
-    store_nchw(c0, p0, scatter_block(c0, p0), p.c_img, p.h_img * p.w_img);
+    store_scatter(c0, pix, scatter_block(c0, pix));
 }
 
 // dW.   in0 = dy, in1 = x
@@ -269,9 +313,10 @@ fn conv2d_grad_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
 // y = conv^T(x, W) + b.   in0 = x, in1 = W[c_feat (in), c_img (out), kh, kw], bias[c_img]
 @compute @workgroup_size(64)
 fn conv_transpose2d_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let pix = scatter_pixels(gid.x);
+    if (pix.x == NO_PIXEL) { return; }
     let c0 = gid.y * 4u;
-    let p0 = gid.x * 4u;
-    store_nchw(c0, p0, add_bias(c0, scatter_block(c0, p0), p.c_img), p.c_img, p.h_img * p.w_img);
+    store_scatter(c0, pix, add_bias(c0, scatter_block(c0, pix), p.c_img));
 }
 
 // dx = conv(dy, W).   in0 = dy, in1 = W

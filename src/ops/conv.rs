@@ -184,6 +184,15 @@ fn pixels(shape: [usize; 4]) -> usize {
     shape[0] * shape[2] * shape[3]
 }
 
+/// Grid of the scatter kernels: one invocation per block of 4 image pixels that share a
+/// row and a phase modulo the stride (see `scatter_pixels` in conv.wgsl).
+fn scatter_grid(g: &ConvGeometry) -> [u32; 3] {
+    let rows_per_phase = g.h_img.div_ceil(g.stride);
+    let blocks_per_row = g.w_img.div_ceil(g.stride).div_ceil(4);
+    let blocks = g.stride * g.stride * g.n * rows_per_phase * blocks_per_row;
+    [blocks.div_ceil(64) as u32, g.c_img.div_ceil(4) as u32, 1]
+}
+
 // ---- conv2d ----
 
 pub fn conv2d_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
@@ -195,7 +204,7 @@ pub fn conv2d_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: 
 
 pub fn conv2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.feat_shape(), "conv2d dy");
-    run(gpu, CONV_GRAD_INPUT, g, g.img_shape(), &[dy, w], grid(g.c_img, pixels(g.img_shape())))
+    run(gpu, CONV_GRAD_INPUT, g, g.img_shape(), &[dy, w], scatter_grid(g))
 }
 
 pub fn conv2d_grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, g: &ConvGeometry) -> Tensor {
@@ -215,7 +224,7 @@ pub fn conv_transpose2d_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Te
     check(x, g.feat_shape(), "conv_transpose2d input");
     check(w, g.weight_shape(), "conv_transpose2d weight");
     let b = bias_or_zeros(gpu, b, g.c_img);
-    run(gpu, DECONV_FORWARD, g, g.img_shape(), &[x, w, &b], grid(g.c_img, pixels(g.img_shape())))
+    run(gpu, DECONV_FORWARD, g, g.img_shape(), &[x, w, &b], scatter_grid(g))
 }
 
 pub fn conv_transpose2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvGeometry) -> Tensor {
