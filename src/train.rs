@@ -209,6 +209,12 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
     if cfg.batch == 0 || cfg.g_steps == 0 {
         return Err(Error::new("--batch and --g-steps must be at least 1"));
     }
+    if !cfg.resume && checkpoint_path(&cfg.out).exists() {
+        return Err(Error::new(format!(
+            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+            cfg.out.display()
+        )));
+    }
     let dataset = Dataset::load(&cfg.data, &cfg.exclude, cfg.arch.channels, cfg.arch.image_size)?;
     if dataset.len() < cfg.batch {
         return Err(Error::new(format!(
@@ -219,12 +225,6 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         )));
     }
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::new(format!("cannot create {}: {e}", cfg.out.display())))?;
-    if !cfg.resume && checkpoint_path(&cfg.out).exists() {
-        return Err(Error::new(format!(
-            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
-            cfg.out.display()
-        )));
-    }
 
     let mut state = GanState::new(gpu, &cfg.arch, cfg.seed, cfg.adam);
     let start = if cfg.resume { load_checkpoint(gpu, cfg, &mut state)? } else { 0 };

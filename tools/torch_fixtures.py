@@ -2,7 +2,7 @@
 """Write the PyTorch reference fixtures that `cargo test` compares against.
 
 Run by hand (the project never depends on PyTorch):
-    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy pillow safetensors
     /tmp/torchenv/bin/python tools/torch_fixtures.py
 
 Output: tests/fixtures/<family>/<case>/<tensor>.npy (float32, C order) and params.txt.
@@ -103,6 +103,84 @@ def batchnorm_case(name, shape, train, seed):
         f.write(f"train {int(train)}\nmomentum 0.1\neps 1e-5\n")
 
 
+def test_images():
+    """A handful of small synthetic images in every supported format, non-square (to
+    exercise the centre crop), some with alpha, for the training tests."""
+    from PIL import Image, ImageDraw
+    folder = os.path.join(ROOT, "images")
+    os.makedirs(os.path.join(folder, "nested"), exist_ok=True)
+    g = torch.Generator().manual_seed(20)
+    for i in range(8):
+        r = lambda lo, hi: int(torch.randint(lo, hi, (1,), generator=g))
+        img = Image.new("RGBA", (24, 20), (r(0, 256), r(0, 256), r(0, 256), 255))
+        d = ImageDraw.Draw(img)
+        d.ellipse([r(0, 8), r(0, 6), r(14, 24), r(12, 20)], fill=(r(0, 256), r(0, 256), r(0, 256), r(128, 256)))
+        d.rectangle([r(0, 12), r(0, 10), r(12, 24), r(10, 20)], outline=(r(0, 256), r(0, 256), r(0, 256), 255))
+        if i % 4 == 0:
+            img.save(os.path.join(folder, f"shape{i}.png"))  # RGBA, composited on white
+        elif i % 4 == 1:
+            img.convert("RGB").save(os.path.join(folder, f"shape{i}.jpg"), quality=95)
+        elif i % 4 == 2:
+            img.convert("RGB").save(os.path.join(folder, f"shape{i}.bmp"))
+        else:
+            img.convert("RGB").save(os.path.join(folder, "nested", f"shape{i}.gif"))
+
+
+def same_deconv(x, w, b, stride):
+    """TensorFlow-style SAME transposed convolution: output = input * stride."""
+    k = w.shape[2]
+    H, W = x.shape[2] * stride, x.shape[3] * stride
+    top, _ = same_1d(H, k, stride)
+    left, _ = same_1d(W, k, stride)
+    full = F.conv_transpose2d(x, w, None, stride=stride)
+    full = F.pad(full, (0, max(left + W - full.shape[3], 0), 0, max(top + H - full.shape[2], 0)))
+    return full[:, :, top:top + H, left:left + W] + b.view(1, -1, 1, 1)
+
+
+def tiny_generator():
+    """A small fixed-weight generator in our safetensors layout, with latents and the
+    eval-mode output PyTorch computes for them (for `sample --z`)."""
+    from safetensors.torch import save_file
+    arch = dict(image_size=16, channels=3, z_dim=8, gf=4, df=4, kernel=5)
+    stages = 2
+    base = arch["gf"] << (stages - 1)
+    g = torch.Generator().manual_seed(21)
+    t = {}
+    t["g.fc.weight"] = rand(g, base * 16, arch["z_dim"], lo=-0.5, hi=0.5)
+    t["g.fc.bias"] = rand(g, base * 16, lo=-0.1, hi=0.1)
+    def bn(name, c):
+        t[f"{name}.weight"] = rand(g, c, lo=0.5, hi=1.5)
+        t[f"{name}.bias"] = rand(g, c, lo=-0.2, hi=0.2)
+        t[f"{name}.running_mean"] = rand(g, c, lo=-0.3, hi=0.3)
+        t[f"{name}.running_var"] = rand(g, c, lo=0.5, hi=1.5)
+    bn("g.bn0", base)
+    c_in = base
+    for i in range(1, stages + 1):
+        c_out = arch["channels"] if i == stages else base >> i
+        t[f"g.deconv{i}.weight"] = rand(g, c_in, c_out, 5, 5, lo=-0.3, hi=0.3)
+        t[f"g.deconv{i}.bias"] = rand(g, c_out, lo=-0.1, hi=0.1)
+        if i < stages:
+            bn(f"g.bn{i}", c_out)
+        c_in = c_out
+    z = rand(g, 5, arch["z_dim"])
+
+    def batch_norm(h, name):
+        return F.batch_norm(h, t[f"{name}.running_mean"], t[f"{name}.running_var"],
+                            t[f"{name}.weight"], t[f"{name}.bias"], training=False, eps=1e-5)
+    h = F.linear(z, t["g.fc.weight"], t["g.fc.bias"]).view(-1, base, 4, 4)
+    h = F.relu(batch_norm(h, "g.bn0"))
+    for i in range(1, stages + 1):
+        h = same_deconv(h, t[f"g.deconv{i}.weight"], t[f"g.deconv{i}.bias"], 2)
+        h = F.relu(batch_norm(h, f"g.bn{i}")) if i < stages else torch.tanh(h)
+
+    folder = os.path.join(ROOT, "generator")
+    os.makedirs(folder, exist_ok=True)
+    meta = {"format_version": "1", "kind": "weights",
+            "architecture": '{"image_size": 16, "channels": 3, "z_dim": 8, "gf": 4, "df": 4, "kernel": 5}'}
+    save_file({k: v.float().contiguous() for k, v in t.items()}, os.path.join(folder, "tiny_g.safetensors"), metadata=meta)
+    save(folder, z=z, expected=h)
+
+
 def main():
     # conv2d: k4/s2/pad 1; k5/s2/SAME (asymmetric); 1x1 spatial; odd channels; batch 3.
     conv_case("k4_s2_p1", (3, 5, 8, 8), (7, 5, 4, 4), 2, (1, 1, 1, 1), seed=1)
@@ -125,6 +203,9 @@ def main():
     batchnorm_case("train_nchw", (3, 5, 4, 4), True, seed=9)
     batchnorm_case("eval_nchw", (3, 5, 4, 4), False, seed=10)
     batchnorm_case("train_nc", (6, 7), True, seed=11)
+
+    test_images()
+    tiny_generator()
 
 
 if __name__ == "__main__":
