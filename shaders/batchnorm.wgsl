@@ -10,8 +10,10 @@
 //           eval:  dx = gamma * invstd * dy
 //
 // `stats` holds [mean[C], invstd[C]] of whichever statistics the forward used, so the
-// normalise and backward kernels are the same for both modes. Per-channel kernels run one
-// invocation per channel and walk its items in a fixed order (no barriers).
+// normalise and backward kernels are the same for both modes. The per-channel sums run in
+// two steps: partial sums over chunks of `chunk` items (one invocation per channel and
+// chunk), then one invocation per channel adds its chunks up. No invocation loops long:
+// lavapipe ends loop nests after 65535 iterations, and GPUs want the parallelism.
 // Each global has its own binding; each entry point uses the subset it needs.
 
 struct Params {
@@ -20,6 +22,7 @@ struct Params {
     hw: u32,
     eps: f32,
     momentum: f32,
+    chunk: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,29 +36,54 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> running_var: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dbeta: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(11) var<storage, read_write> partials: array<f32>;  // [2, chunks, C]
 
-fn item(nn: u32, ch: u32, i: u32) -> u32 {
-    return (nn * p.c + ch) * p.hw + i;
+// Item r of channel ch, counting over (image, pixel).
+fn item(ch: u32, r: u32) -> u32 {
+    return ((r / p.hw) * p.c + ch) * p.hw + r % p.hw;
 }
 
-// One invocation per channel: batch statistics into `stats`, and the running update.
+fn chunks() -> u32 {
+    return (p.n * p.hw + p.chunk - 1u) / p.chunk;
+}
+
+// Partial sums of (x - shift) and (x - shift)^2 over chunk gid.y of channel gid.x, with
+// shift = the channel's first item: sums of shifted values keep the variance free of the
+// cancellation that sum(x^2) - sum(x)^2 / M suffers when the mean is large.
+@compute @workgroup_size(64)
+fn batchnorm_partial_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ch = gid.x;
+    if (ch >= p.c) { return; }
+    let shift = src[item(ch, 0u)];
+    let end = min((gid.y + 1u) * p.chunk, p.n * p.hw);
+    var s1 = 0.0;
+    var s2 = 0.0;
+    for (var r = gid.y * p.chunk; r < end; r++) {
+        let d = src[item(ch, r)] - shift;
+        s1 += d;
+        s2 += d * d;
+    }
+    partials[gid.y * p.c + ch] = s1;
+    partials[(chunks() + gid.y) * p.c + ch] = s2;
+}
+
+// One invocation per channel: add the chunks up into `stats`, and the running update.
 @compute @workgroup_size(64)
 fn batchnorm_train_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ch = gid.x;
     if (ch >= p.c) { return; }
     let count = f32(p.n * p.hw);
-    var sum = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
-        for (var i = 0u; i < p.hw; i++) { sum += src[item(nn, ch, i)]; }
+    var s1 = 0.0;
+    var s2 = 0.0;
+    for (var k = 0u; k < chunks(); k++) {
+        s1 += partials[k * p.c + ch];
+        s2 += partials[(chunks() + k) * p.c + ch];
     }
-    let mean = sum / count;
-    var sq = 0.0;   // second pass on centred values: no cancellation
-    for (var nn = 0u; nn < p.n; nn++) {
-        for (var i = 0u; i < p.hw; i++) { let d = src[item(nn, ch, i)] - mean; sq += d * d; }
-    }
-    let var_biased = sq / count;
+    let shifted_mean = s1 / count;
+    let sq = max(s2 - s1 * shifted_mean, 0.0);   // sum of squared deviations
+    let mean = src[item(ch, 0u)] + shifted_mean;
     stats[ch] = mean;
-    stats[p.c + ch] = 1.0 / sqrt(var_biased + p.eps);
+    stats[p.c + ch] = 1.0 / sqrt(sq / count + p.eps);
     let var_unbiased = sq / max(count - 1.0, 1.0);
     running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * mean;
     running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * var_unbiased;
@@ -79,21 +107,35 @@ fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     dst[i] = (src[i] - stats[ch]) * stats[p.c + ch] * gamma[ch] + beta[ch];
 }
 
-// One invocation per channel: dbeta = sum dy, dgamma = sum dy * xhat.
+// Partial sums of dy and dy * xhat over chunk gid.y of channel gid.x.
 @compute @workgroup_size(64)
-fn batchnorm_grad_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn batchnorm_partial_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ch = gid.x;
     if (ch >= p.c) { return; }
     let mean = stats[ch];
     let invstd = stats[p.c + ch];
+    let end = min((gid.y + 1u) * p.chunk, p.n * p.hw);
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
-        for (var i = 0u; i < p.hw; i++) {
-            let k = item(nn, ch, i);
-            sum_dy += src[k];
-            sum_dy_xhat += src[k] * (x_saved[k] - mean) * invstd;
-        }
+    for (var r = gid.y * p.chunk; r < end; r++) {
+        let k = item(ch, r);
+        sum_dy += src[k];
+        sum_dy_xhat += src[k] * (x_saved[k] - mean) * invstd;
+    }
+    partials[gid.y * p.c + ch] = sum_dy;
+    partials[(chunks() + gid.y) * p.c + ch] = sum_dy_xhat;
+}
+
+// One invocation per channel: dbeta = sum dy, dgamma = sum dy * xhat, from the chunks.
+@compute @workgroup_size(64)
+fn batchnorm_grad_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ch = gid.x;
+    if (ch >= p.c) { return; }
+    var sum_dy = 0.0;
+    var sum_dy_xhat = 0.0;
+    for (var k = 0u; k < chunks(); k++) {
+        sum_dy += partials[k * p.c + ch];
+        sum_dy_xhat += partials[(chunks() + k) * p.c + ch];
     }
     dbeta[ch] = sum_dy;
     dgamma[ch] = sum_dy_xhat;

@@ -16,6 +16,10 @@
 //
 // Each invocation owns a 4x4 register block (4 channels x 4 pixels or weights); a
 // workgroup is 64 invocations along the pixel axis. No shared memory or barriers.
+// The weight and bias gradients reduce over the whole batch; they are split so that no
+// invocation loops more than a few thousand times (lavapipe ends any loop nest after 65535
+// iterations; GPUs want the parallelism): each split writes a partial result at
+// [split, ...] and the Rust side sums the partials (reduce.wgsl).
 
 struct Params {
     n: u32,
@@ -31,6 +35,8 @@ struct Params {
     sw: u32,
     pad_top: u32,
     pad_left: u32,
+    images_per_split: u32,  // filter: images one invocation sums over (its split of the batch)
+    items_per_chunk: u32,   // bias: (image, pixel) items one invocation sums over
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -182,8 +188,9 @@ fn store_scatter(c0: u32, pix: vec4<u32>, acc: array<vec4<f32>, 4>) {
 }
 
 // dW[f0..f0+4, q0..q0+4] with q = (c, ky, kx) flattened, from in0 = feature-side gradient
-// and in1 = image: dW[f, c, ky, kx] = sum_{n, oy, ox} feat[n, f, oy, ox] img[n, c, oy*sh - pt + ky, ox*sw - pl + kx].
-fn filter_block(f0: u32, q0: u32) -> array<vec4<f32>, 4> {
+// and in1 = image: dW[f, c, ky, kx] = sum_{n, oy, ox} feat[n, f, oy, ox] img[n, c, oy*sh - pt + ky, ox*sw - pl + kx],
+// with n restricted to the images of `split`.
+fn filter_block(f0: u32, q0: u32, split: u32) -> array<vec4<f32>, 4> {
     let hw_feat = p.h_feat * p.w_feat;
     let hw_img = p.h_img * p.w_img;
     let khw = p.kh * p.kw;
@@ -201,7 +208,8 @@ fn filter_block(f0: u32, q0: u32) -> array<vec4<f32>, 4> {
     var frow: vec4<u32>;   // offset of channel f on the feature side
     for (var i = 0u; i < 4u; i++) { frow[i] = min(f0 + i, p.c_feat - 1u) * hw_feat; }
     var acc: array<vec4<f32>, 4>;
-    for (var nn = 0u; nn < p.n; nn++) {
+    let n_end = min((split + 1u) * p.images_per_split, p.n);
+    for (var nn = split * p.images_per_split; nn < n_end; nn++) {
         let fb = nn * p.c_feat * hw_feat;
         let ib = nn * p.c_img * hw_img;
         for (var oy = 0u; oy < p.h_feat; oy++) {
@@ -254,25 +262,28 @@ fn add_bias(c0: u32, acc: array<vec4<f32>, 4>, channels: u32) -> array<vec4<f32>
     return out;
 }
 
-fn store_filter(f0: u32, q0: u32, acc: array<vec4<f32>, 4>) {
+// Partial dW of one split, at dst[split, f, q].
+fn store_filter(f0: u32, q0: u32, split: u32, acc: array<vec4<f32>, 4>) {
     let nq = p.c_img * p.kh * p.kw;
+    let base = split * p.c_feat * nq;
     for (var i = 0u; i < 4u; i++) {
         let f = f0 + i;
         if (f >= p.c_feat) { break; }
         for (var j = 0u; j < 4u; j++) {
-            if (q0 + j < nq) { dst[f * nq + q0 + j] = acc[i][j]; }
+            if (q0 + j < nq) { dst[base + f * nq + q0 + j] = acc[i][j]; }
         }
     }
 }
 
-// db[ch] = sum over n and pixels of g[n, ch, :], g = in0 with `channels` x `hw`.
-fn bias_grad(ch: u32, channels: u32, hw: u32) {
+// Partial db[chunk, ch]: the sum of g[n, ch, pixel] over one chunk of the (n, pixel)
+// items, g = in0 with `channels` x `hw`.
+fn bias_grad(ch: u32, chunk: u32, channels: u32, hw: u32) {
+    let end = min((chunk + 1u) * p.items_per_chunk, p.n * hw);
     var acc = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
-        let base = (nn * channels + ch) * hw;
-        for (var i = 0u; i < hw; i++) { acc += in0[base + i]; }
+    for (var r = chunk * p.items_per_chunk; r < end; r++) {
+        acc += in0[((r / hw) * channels + ch) * hw + r % hw];
     }
-    dst[ch] = acc;
+    dst[chunk * channels + ch] = acc;
 }
 
 // ---- conv2d: x on the image side, y on the feature side ----------------------------
@@ -294,18 +305,18 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
     store_scatter(c0, pix, scatter_block(c0, pix));
 }
 
-// dW.   in0 = dy, in1 = x
+// Partial dW[split = gid.z].   in0 = dy, in1 = x
 @compute @workgroup_size(64)
 fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
     let f0 = gid.y * 4u;
     let q0 = gid.x * 4u;
-    store_filter(f0, q0, filter_block(f0, q0));
+    store_filter(f0, q0, gid.z, filter_block(f0, q0, gid.z));
 }
 
-// db[c_feat].   in0 = dy
+// Partial db[chunk = gid.y, c_feat].   in0 = dy
 @compute @workgroup_size(64)
 fn conv2d_grad_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x < p.c_feat) { bias_grad(gid.x, p.c_feat, p.h_feat * p.w_feat); }
+    if (gid.x < p.c_feat) { bias_grad(gid.x, gid.y, p.c_feat, p.h_feat * p.w_feat); }
 }
 
 // ---- conv_transpose2d: x on the feature side, y on the image side -------------------
@@ -327,16 +338,16 @@ fn conv_transpose2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
     store_nchw(f0, p0, correlate_block(f0, p0), p.c_feat, p.h_feat * p.w_feat);
 }
 
-// dW.   in0 = x (feature side), in1 = dy (image side)
+// Partial dW[split = gid.z].   in0 = x (feature side), in1 = dy (image side)
 @compute @workgroup_size(64)
 fn conv_transpose2d_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
     let f0 = gid.y * 4u;
     let q0 = gid.x * 4u;
-    store_filter(f0, q0, filter_block(f0, q0));
+    store_filter(f0, q0, gid.z, filter_block(f0, q0, gid.z));
 }
 
-// db[c_img].   in0 = dy
+// Partial db[chunk = gid.y, c_img].   in0 = dy
 @compute @workgroup_size(64)
 fn conv_transpose2d_grad_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
-    if (gid.x < p.c_img) { bias_grad(gid.x, p.c_img, p.h_img * p.w_img); }
+    if (gid.x < p.c_img) { bias_grad(gid.x, gid.y, p.c_img, p.h_img * p.w_img); }
 }

@@ -10,7 +10,9 @@
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
+const PARTIAL_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_partial_stats");
 const TRAIN_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_train_stats");
+const PARTIAL_GRAD: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_partial_grad");
 const EVAL_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_eval_stats");
 const FORWARD: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_forward");
 const GRAD_REDUCE: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_grad_reduce");
@@ -56,10 +58,20 @@ pub fn layout(shape: &[usize]) -> (usize, usize, usize) {
     }
 }
 
+/// Items per channel one invocation sums before handing on a partial (see batchnorm.wgsl).
+const CHUNK: usize = 4096;
+
 fn params(shape: &[usize], bn: &BatchNorm) -> Params {
     let (n, c, hw) = layout(shape);
     assert_eq!(c, bn.channels(), "batchnorm: input has {c} channels, the layer {}", bn.channels());
-    Params::new().size(n).size(c).size(hw).f32(bn.eps).f32(bn.momentum)
+    Params::new().size(n).size(c).size(hw).f32(bn.eps).f32(bn.momentum).size(CHUNK)
+}
+
+/// A [2, chunks, C] buffer for the partial sums, and the grid that fills it.
+fn partials(gpu: &Gpu, shape: &[usize]) -> (Tensor, [u32; 3]) {
+    let (n, c, hw) = layout(shape);
+    let chunks = (n * hw).div_ceil(CHUNK).max(1);
+    (Tensor::empty(gpu, &[2, chunks, c]), [c.div_ceil(64) as u32, chunks as u32, 1])
 }
 
 /// Normalise `x`; in training mode with batch statistics (and update the running ones).
@@ -71,7 +83,10 @@ pub fn forward(gpu: &Gpu, x: &Tensor, bn: &BatchNorm, train: bool) -> (Tensor, T
     let per_channel = [c.div_ceil(64) as u32, 1, 1];
     if train {
         assert!(n * hw > 1, "batchnorm in training mode needs more than one value per channel, got input {:?}", x.shape());
-        gpu.dispatch(TRAIN_STATS, p, &[x.buffer(), stats.buffer(), bn.running_mean.buffer(), bn.running_var.buffer()], per_channel);
+        let (sums, grid) = partials(gpu, x.shape());
+        gpu.dispatch(PARTIAL_STATS, p, &[x.buffer(), sums.buffer()], grid);
+        let bufs = [x.buffer(), stats.buffer(), bn.running_mean.buffer(), bn.running_var.buffer(), sums.buffer()];
+        gpu.dispatch(TRAIN_STATS, p, &bufs, per_channel);
     } else {
         gpu.dispatch(EVAL_STATS, p, &[stats.buffer(), bn.running_mean.buffer(), bn.running_var.buffer()], per_channel);
     }
@@ -86,8 +101,9 @@ pub fn grad_reduce(gpu: &Gpu, dy: &Tensor, x: &Tensor, stats: &Tensor, bn: &Batc
     let p = params(x.shape(), bn);
     let c = bn.channels();
     let (dgamma, dbeta) = (Tensor::empty(gpu, &[c]), Tensor::empty(gpu, &[c]));
-    let bufs = [dy.buffer(), x.buffer(), stats.buffer(), dbeta.buffer(), dgamma.buffer()];
-    gpu.dispatch(GRAD_REDUCE, p, &bufs, [c.div_ceil(64) as u32, 1, 1]);
+    let (sums, grid) = partials(gpu, x.shape());
+    gpu.dispatch(PARTIAL_GRAD, p, &[dy.buffer(), x.buffer(), stats.buffer(), sums.buffer()], grid);
+    gpu.dispatch(GRAD_REDUCE, p, &[dbeta.buffer(), dgamma.buffer(), sums.buffer()], [c.div_ceil(64) as u32, 1, 1]);
     (dgamma, dbeta)
 }
 

@@ -13,8 +13,13 @@
 //!     grad_input      dy -> dx[N, Ci, Hf, Wf]     grad_weight  dy, x -> dW[Ci, Co, kh, kw]
 //!     grad_bias       dy -> db[Co]
 
+use super::reduce;
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
+
+/// Loop iterations one invocation may spend on a weight- or bias-gradient reduction before
+/// the work is split (lavapipe ends loop nests after 65535 iterations).
+const REDUCTION_CHUNK: usize = 4096;
 
 const CONV_FORWARD: Kernel = Kernel::new(Family::Conv, "conv2d_forward");
 const CONV_GRAD_INPUT: Kernel = Kernel::new(Family::Conv, "conv2d_grad_input");
@@ -135,6 +140,11 @@ impl ConvGeometry {
         self.n * self.c_feat * self.h_feat * self.w_feat * self.c_img * self.kh * self.kw
     }
 
+    /// Images per split of the weight gradient (at least one image per split).
+    fn images_per_split(&self) -> usize {
+        (REDUCTION_CHUNK / (self.h_feat * self.w_feat).max(1)).max(1)
+    }
+
     fn params(&self) -> Params {
         Params::new()
             .size(self.n)
@@ -150,6 +160,8 @@ impl ConvGeometry {
             .size(self.stride)
             .size(self.pad.top)
             .size(self.pad.left)
+            .size(self.images_per_split())
+            .size(REDUCTION_CHUNK)
     }
 }
 
@@ -209,13 +221,38 @@ pub fn conv2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvGeometry) -
 
 pub fn conv2d_grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.feat_shape(), "conv2d dy");
-    run(gpu, CONV_GRAD_WEIGHT, g, g.weight_shape(), &[dy, x], grid(g.c_feat, g.c_img * g.kh * g.kw))
+    filter_grad(gpu, CONV_GRAD_WEIGHT, g, &[dy, x])
 }
 
 pub fn conv2d_grad_bias(gpu: &Gpu, dy: &Tensor, g: &ConvGeometry) -> Tensor {
-    let db = Tensor::empty(gpu, &[g.c_feat]);
-    gpu.dispatch(CONV_GRAD_BIAS, g.params(), &[db.buffer(), dy.buffer()], [g.c_feat.div_ceil(64) as u32, 1, 1]);
-    db
+    bias_grad(gpu, CONV_GRAD_BIAS, g, dy, g.c_feat, g.h_feat * g.w_feat)
+}
+
+/// dW summed from per-split partials [splits, c_feat, c_img, kh, kw].
+fn filter_grad(gpu: &Gpu, kernel: Kernel, g: &ConvGeometry, inputs: &[&Tensor]) -> Tensor {
+    assert!(
+        g.h_feat * g.w_feat <= 8 * REDUCTION_CHUNK,
+        "a {}x{} feature map is larger than one weight-gradient split supports",
+        g.h_feat,
+        g.w_feat
+    );
+    let splits = g.n.div_ceil(g.images_per_split()).max(1);
+    let w = g.weight_shape();
+    let partials = Tensor::empty(gpu, &[splits, w[0], w[1], w[2], w[3]]);
+    let mut buffers = vec![partials.buffer()];
+    buffers.extend(inputs.iter().map(|t| t.buffer()));
+    let mut groups = grid(g.c_feat, g.c_img * g.kh * g.kw);
+    groups[2] = splits as u32;
+    gpu.dispatch(kernel, g.params(), &buffers, groups);
+    reduce::sum_partials(gpu, &partials, &w)
+}
+
+/// db summed from per-chunk partials [chunks, channels].
+fn bias_grad(gpu: &Gpu, kernel: Kernel, g: &ConvGeometry, dy: &Tensor, channels: usize, hw: usize) -> Tensor {
+    let chunks = (g.n * hw).div_ceil(REDUCTION_CHUNK).max(1);
+    let partials = Tensor::empty(gpu, &[chunks, channels]);
+    gpu.dispatch(kernel, g.params(), &[partials.buffer(), dy.buffer()], [channels.div_ceil(64) as u32, chunks as u32, 1]);
+    reduce::sum_partials(gpu, &partials, &[channels])
 }
 
 // ---- conv_transpose2d (the adjoint: same kernels' bodies, roles swapped) ----
@@ -235,13 +272,11 @@ pub fn conv_transpose2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvG
 pub fn conv_transpose2d_grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.img_shape(), "conv_transpose2d dy");
     // The filter body reads the feature side from binding 2 and the image side from 3.
-    run(gpu, DECONV_GRAD_WEIGHT, g, g.weight_shape(), &[x, dy], grid(g.c_feat, g.c_img * g.kh * g.kw))
+    filter_grad(gpu, DECONV_GRAD_WEIGHT, g, &[x, dy])
 }
 
 pub fn conv_transpose2d_grad_bias(gpu: &Gpu, dy: &Tensor, g: &ConvGeometry) -> Tensor {
-    let db = Tensor::empty(gpu, &[g.c_img]);
-    gpu.dispatch(DECONV_GRAD_BIAS, g.params(), &[db.buffer(), dy.buffer()], [g.c_img.div_ceil(64) as u32, 1, 1]);
-    db
+    bias_grad(gpu, DECONV_GRAD_BIAS, g, dy, g.c_img, g.h_img * g.w_img)
 }
 
 /// CPU reference: direct loops in f64. The transposed conv is written independently as

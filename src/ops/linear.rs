@@ -5,7 +5,7 @@
 //!   grad_weight  dy[M, N], x[M, K]       ->  dW[N, K] = dy^T x
 //!   grad_bias    dy[M, N]                ->  db[N]    = sum over rows of dy
 
-use super::launch_1d;
+use super::reduce;
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
@@ -17,13 +17,19 @@ const GRAD_BIAS: Kernel = Kernel::new(Family::Matmul, "linear_grad_bias");
 
 /// Each invocation computes 4x4 outputs, each 8x8 workgroup a 32x32 tile.
 const TILE: usize = 32;
+/// Reduction length per split (see matmul.wgsl).
+const DEPTH_CHUNK: usize = 1024;
 
-/// Record C[rows, cols] = (product selected by `kernel`) with reduction length `depth`.
-fn gemm(gpu: &Gpu, kernel: Kernel, rows: usize, cols: usize, depth: usize, out: &Tensor, inputs: &[&Tensor]) {
-    let mut buffers = vec![out.buffer()];
+/// C[rows, cols] = (product selected by `kernel`) with reduction length `depth`, as the sum
+/// of per-split partial products.
+fn gemm(gpu: &Gpu, kernel: Kernel, rows: usize, cols: usize, depth: usize, inputs: &[&Tensor]) -> Tensor {
+    let splits = depth.div_ceil(DEPTH_CHUNK).max(1);
+    let partials = Tensor::empty(gpu, &[splits, rows, cols]);
+    let mut buffers = vec![partials.buffer()];
     buffers.extend(inputs.iter().map(|t| t.buffer()));
-    let params = Params::new().size(rows).size(cols).size(depth);
-    gpu.dispatch(kernel, params, &buffers, [cols.div_ceil(TILE) as u32, rows.div_ceil(TILE) as u32, 1]);
+    let params = Params::new().size(rows).size(cols).size(depth).size(DEPTH_CHUNK);
+    gpu.dispatch(kernel, params, &buffers, [cols.div_ceil(TILE) as u32, rows.div_ceil(TILE) as u32, splits as u32]);
+    reduce::sum_partials(gpu, &partials, &[rows, cols])
 }
 
 fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
@@ -38,41 +44,37 @@ pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor 
     let (m, k) = dims2(x, "input");
     let (n, k2) = dims2(w, "weight");
     assert_eq!(k, k2, "linear: input has {k} features, weight expects {k2}");
-    let y = Tensor::empty(gpu, &[m, n]);
     match b {
         Some(b) => {
             assert_eq!(b.numel(), n, "linear: bias has {} items, expected {n}", b.numel());
-            gemm(gpu, FORWARD, m, n, k, &y, &[x, w, b]);
+            gemm(gpu, FORWARD, m, n, k, &[x, w, b])
         }
-        None => gemm(gpu, FORWARD_NOBIAS, m, n, k, &y, &[x, w]),
+        None => gemm(gpu, FORWARD_NOBIAS, m, n, k, &[x, w]),
     }
-    y
 }
 
 /// dx[M, K] = dy[M, N] W[N, K]
 pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(w, "weight");
-    let dx = Tensor::empty(gpu, &[m, k]);
-    gemm(gpu, GRAD_INPUT, m, k, n, &dx, &[dy, w]);
-    dx
+    gemm(gpu, GRAD_INPUT, m, k, n, &[dy, w])
 }
 
 /// dW[N, K] = dy[M, N]^T x[M, K]
 pub fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(x, "input");
-    let dw = Tensor::empty(gpu, &[n, k]);
-    gemm(gpu, GRAD_WEIGHT, n, k, m, &dw, &[dy, x]);
-    dw
+    gemm(gpu, GRAD_WEIGHT, n, k, m, &[dy, x])
 }
 
 /// db[N] = sum_m dy[m, N]
 pub fn grad_bias(gpu: &Gpu, dy: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
-    let db = Tensor::empty(gpu, &[n]);
-    launch_1d(gpu, GRAD_BIAS, Params::new().size(m).size(n).size(0), &[db.buffer(), dy.buffer()], n);
-    db
+    let splits = m.div_ceil(DEPTH_CHUNK).max(1);
+    let partials = Tensor::empty(gpu, &[splits, n]);
+    let params = Params::new().size(m).size(n).size(0).size(DEPTH_CHUNK);
+    gpu.dispatch(GRAD_BIAS, params, &[partials.buffer(), dy.buffer()], [n.div_ceil(64) as u32, splits as u32, 1]);
+    reduce::sum_partials(gpu, &partials, &[n])
 }
 
 /// CPU reference with f64 accumulation; matrices are row-major slices.

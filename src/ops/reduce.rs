@@ -12,8 +12,8 @@ use crate::tensor::Tensor;
 const SUM_AXIS: Kernel = Kernel::new(Family::Reduce, "sum_axis_forward");
 const SUM_AXIS_GRAD: Kernel = Kernel::new(Family::Reduce, "sum_axis_grad_input");
 
-/// Items one invocation adds up in each pass of `sum_all`.
-const CHUNK: usize = 256;
+/// The most items one invocation adds up in a pass (see reduce.wgsl on why loops stay short).
+pub const CHUNK: usize = 1024;
 
 /// Split `shape` around `axis` into (outer, len, inner).
 pub fn split_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
@@ -21,8 +21,28 @@ pub fn split_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
 }
 
-fn sum_params(outer: usize, len: usize, inner: usize, total: usize, scale: f32) -> Params {
-    Params::new().size(outer).size(len).size(inner).size(total).f32(scale)
+fn sum_params(outer: usize, len: usize, inner: usize, chunk: usize, scale: f32) -> Params {
+    Params::new().size(outer).size(len).size(inner).size(chunk).f32(scale)
+}
+
+/// [outer, len, inner] -> [outer * inner] summed over the middle axis: passes of chunked
+/// partial sums until one chunk is left (an empty axis sums to 0).
+fn sum_middle(gpu: &Gpu, x: &Tensor, outer: usize, len: usize, inner: usize, scale: f32) -> Tensor {
+    let mut current = x.clone();
+    let mut len = len;
+    loop {
+        let last = len <= CHUNK;
+        let chunk = if last { len.max(1) } else { CHUNK };
+        let chunks = len.div_ceil(chunk).max(1);
+        let out = Tensor::empty(gpu, &[outer * chunks * inner]);
+        let params = sum_params(outer, len, inner, chunk, if last { scale } else { 1.0 });
+        launch_1d(gpu, SUM_AXIS, params, &[out.buffer(), current.buffer()], outer * chunks * inner);
+        if last {
+            return out;
+        }
+        current = out;
+        len = chunks;
+    }
 }
 
 /// y = scale * x summed over `axis` (the axis is removed from the shape).
@@ -30,43 +50,32 @@ pub fn sum_axis(gpu: &Gpu, x: &Tensor, axis: usize, scale: f32) -> Tensor {
     let (outer, len, inner) = split_axis(x.shape(), axis);
     let mut shape = x.shape().to_vec();
     shape.remove(axis);
-    let y = Tensor::empty(gpu, &shape);
-    let params = sum_params(outer, len, inner, x.numel(), scale);
-    launch_1d(gpu, SUM_AXIS, params, &[y.buffer(), x.buffer()], outer * inner);
-    y
+    sum_middle(gpu, x, outer, len, inner, scale).view(&shape)
 }
 
 /// dx = scale * dy broadcast along `axis` of `x_shape`.
 pub fn sum_axis_grad_input(gpu: &Gpu, dy: &Tensor, x_shape: &[usize], axis: usize, scale: f32) -> Tensor {
     let (outer, len, inner) = split_axis(x_shape, axis);
     let dx = Tensor::empty(gpu, x_shape);
-    let params = sum_params(outer, len, inner, dx.numel(), scale);
+    let params = sum_params(outer, len, inner, 1, scale);
     launch_1d(gpu, SUM_AXIS_GRAD, params, &[dx.buffer(), dy.buffer()], dx.numel());
     dx
 }
 
-/// y[1] = scale * sum(x): passes of chunked partial sums until one value is left, so no
-/// single invocation walks a long array. An empty tensor sums to 0.
+/// y[1] = scale * sum(x).
 pub fn sum_all(gpu: &Gpu, x: &Tensor, scale: f32) -> Tensor {
-    let mut current = x.view(&[x.numel()]);
-    loop {
-        let n = current.numel();
-        let chunks = n.div_ceil(CHUNK).max(1);
-        let last = chunks == 1;
-        let out = Tensor::empty(gpu, &[chunks]);
-        let params = sum_params(chunks, CHUNK, 1, n, if last { scale } else { 1.0 });
-        launch_1d(gpu, SUM_AXIS, params, &[out.buffer(), current.buffer()], chunks);
-        if last {
-            return out;
-        }
-        current = out;
-    }
+    sum_middle(gpu, x, 1, x.numel(), 1, scale).view(&[1])
 }
 
 /// The backward of `sum_all`: dx = scale * dy[0] everywhere.
 pub fn sum_all_grad_input(gpu: &Gpu, dy: &Tensor, x_shape: &[usize], scale: f32) -> Tensor {
     let n: usize = x_shape.iter().product();
     sum_axis_grad_input(gpu, &dy.view(&[1]), &[n], 0, scale).view(x_shape)
+}
+
+/// Sum partial results [splits, ...] over their leading axis (a no-op view for one split).
+pub fn sum_partials(gpu: &Gpu, partials: &Tensor, shape: &[usize]) -> Tensor {
+    if partials.shape()[0] == 1 { partials.view(shape) } else { sum_axis(gpu, partials, 0, 1.0).view(shape) }
 }
 
 /// CPU reference with f64 accumulation.
