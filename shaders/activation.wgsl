@@ -1,7 +1,7 @@
 // Activations, forward and backward side by side, over flat arrays of `n` items.
 // Forward: dst = f(src) with src = x.
-// Backward: dst = dy * f'(.), where src is x for ReLU / leaky-ReLU and y = f(x) for
-// tanh / sigmoid (their derivatives are cheapest from the output).
+// Backward: dst = dy * f'(.), where src is x for ReLU / leaky-ReLU / abs / softplus and
+// y = f(x) for tanh / sigmoid (their derivatives are cheapest from the output).
 
 struct Params {
     n: u32,
@@ -74,4 +74,31 @@ fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn sigmoid_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * 64u;
     if (i < p.n) { let y = src[i]; dst[i] = y * (1.0 - y) * dy[i]; }
+}
+
+// |x|; the derivative is sign(x) (0 at 0).
+@compute @workgroup_size(64)
+fn abs_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = abs(src[i]); }
+}
+
+@compute @workgroup_size(64)
+fn abs_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = sign(src[i]) * dy[i]; }
+}
+
+// softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), without overflow.
+@compute @workgroup_size(64)
+fn softplus_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { let x = src[i]; dst[i] = max(x, 0.0) + log(1.0 + exp(-abs(x))); }
+}
+
+// d softplus / dx = sigmoid(x)
+@compute @workgroup_size(64)
+fn softplus_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = sigmoid_stable(src[i]) * dy[i]; }
 }

@@ -4,7 +4,8 @@
 
 struct Params {
     n: u32,
-    alpha: f32,  // scale factor (scale, axpy) or fill value
+    alpha: f32,  // scale factor (scale, axpy), fill value, or clamp's lower bound
+    beta: f32,   // clamp's upper bound
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -17,6 +18,13 @@ struct Params {
 fn add_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * 64u;
     if (i < p.n) { dst[i] = a[i] + b[i]; }
+}
+
+// dst = a - b
+@compute @workgroup_size(64)
+fn sub_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = a[i] - b[i]; }
 }
 
 // dst = a * b   (also the backward of mul: da = dy * b, db = dy * a)
@@ -45,4 +53,11 @@ fn axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * 64u;
     if (i < p.n) { dst[i] = p.alpha; }
+}
+
+// dst = clamp(dst, alpha, beta), in place (keeps the latent z in [-1, 1])
+@compute @workgroup_size(64)
+fn clamp_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < p.n) { dst[i] = clamp(dst[i], p.alpha, p.beta); }
 }

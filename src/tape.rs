@@ -12,12 +12,14 @@ use crate::gpu::Gpu;
 use crate::ops::activation::{self, Activation};
 use crate::ops::batchnorm::{self, BatchNorm};
 use crate::ops::conv::{self, ConvGeometry};
-use crate::ops::{elementwise, linear, loss, reduce};
+use crate::ops::{elementwise, linear, loss, pool, reduce};
 use crate::tensor::Tensor;
 
 enum Op {
     Reshape { x: Tensor },
     Add { a: Tensor, b: Tensor },
+    Sub { a: Tensor, b: Tensor },
+    AvgPool { x: Tensor, f: usize },
     Mul { a: Tensor, b: Tensor },
     Scale { x: Tensor, alpha: f32 },
     Activation { x: Tensor, act: Activation },
@@ -94,7 +96,8 @@ impl<'g> Tape<'g> {
         let needs_grad = match &op {
             Op::Reshape { x } | Op::Scale { x, .. } | Op::Activation { x, .. } => x.requires_grad(),
             Op::SumAll { x, .. } | Op::SumAxis { x, .. } => x.requires_grad(),
-            Op::Add { a, b } | Op::Mul { a, b } => a.requires_grad() || b.requires_grad(),
+            Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => a.requires_grad() || b.requires_grad(),
+            Op::AvgPool { x, .. } => x.requires_grad(),
             Op::Linear { x, w, b } | Op::Conv2d { x, w, b, .. } | Op::ConvTranspose2d { x, w, b, .. } => {
                 x.requires_grad() || w.requires_grad() || b.as_ref().is_some_and(|b| b.requires_grad())
             }
@@ -167,6 +170,25 @@ impl<'g> Tape<'g> {
         self.record(y, Op::Add { a: a.clone(), b: b.clone() })
     }
 
+    pub fn sub(&mut self, a: &Tensor, b: &Tensor) -> Tensor {
+        let y = elementwise::sub(self.gpu, a, b);
+        self.record(y, Op::Sub { a: a.clone(), b: b.clone() })
+    }
+
+    pub fn abs(&mut self, x: &Tensor) -> Tensor {
+        self.activation(x, Activation::Abs)
+    }
+
+    pub fn softplus(&mut self, x: &Tensor) -> Tensor {
+        self.activation(x, Activation::Softplus)
+    }
+
+    /// Means of non-overlapping f x f blocks of an NCHW tensor.
+    pub fn avg_pool(&mut self, x: &Tensor, f: usize) -> Tensor {
+        let y = pool::avg_pool_forward(self.gpu, x, f);
+        self.record(y, Op::AvgPool { x: x.clone(), f })
+    }
+
     pub fn mul(&mut self, a: &Tensor, b: &Tensor) -> Tensor {
         let y = elementwise::mul(self.gpu, a, b);
         self.record(y, Op::Mul { a: a.clone(), b: b.clone() })
@@ -228,6 +250,15 @@ impl<'g> Tape<'g> {
                         grads.accumulate(gpu, &b, dy);
                     }
                 }
+                Op::Sub { a, b } => {
+                    if a.requires_grad() {
+                        grads.accumulate(gpu, &a, dy.clone());
+                    }
+                    if b.requires_grad() {
+                        grads.accumulate(gpu, &b, elementwise::scale(gpu, &dy, -1.0));
+                    }
+                }
+                Op::AvgPool { x, f } => grads.accumulate(gpu, &x, pool::avg_pool_grad_input(gpu, &dy, x.shape(), f)),
                 Op::Mul { a, b } => {
                     if a.requires_grad() {
                         grads.accumulate(gpu, &a, elementwise::mul(gpu, &dy, &b));

@@ -28,6 +28,7 @@ fn elementwise_ops() {
     let inputs = [(vec![7], a), (vec![7], b)];
     check_gradients("add", &inputs, |t, x| { let y = t.add(&x[0], &x[1]); project(t, &y, 1) });
     check_gradients("mul", &inputs, |t, x| { let y = t.mul(&x[0], &x[1]); project(t, &y, 2) });
+    check_gradients("sub", &inputs, |t, x| { let y = t.sub(&x[0], &x[1]); project(t, &y, 11) });
     check_gradients("scale", &inputs[..1], |t, x| { let y = t.scale(&x[0], -1.7); project(t, &y, 3) });
     check_gradients("same tensor twice", &inputs[..1], |t, x| { let y = t.mul(&x[0], &x[0]); project(t, &y, 4) });
     check_gradients("reshape", &inputs[..1], |t, x| {
@@ -40,12 +41,28 @@ fn elementwise_ops() {
 fn activations() {
     let mut rng = Rng::new(11);
     let x = away_from_zero(&mut rng, 12);
-    for act in [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Tanh, Activation::Sigmoid] {
+    for act in [
+        Activation::Relu,
+        Activation::LeakyRelu(0.2),
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Abs,
+        Activation::Softplus,
+    ] {
         check_gradients(&format!("{act:?}"), &[(vec![3, 4], x.clone())], |t, x| {
             let y = t.activation(&x[0], act);
             project(t, &y, 6)
         });
     }
+}
+
+#[test]
+fn average_pooling() {
+    let x = Rng::new(15).uniform_vec(2 * 2 * 4 * 6, -1.0, 1.0);
+    check_gradients("avg_pool", &[(vec![2, 2, 4, 6], x)], |t, x| {
+        let y = t.avg_pool(&x[0], 2);
+        project(t, &y, 12)
+    });
 }
 
 #[test]

@@ -7,7 +7,7 @@ use common::{assert_close, gpu, max_abs};
 use dcgan_inpaint::Tensor;
 use dcgan_inpaint::ops::activation::{self, Activation};
 use dcgan_inpaint::ops::adam::{self, AdamConfig};
-use dcgan_inpaint::ops::{elementwise, linear, loss, reduce};
+use dcgan_inpaint::ops::{elementwise, linear, loss, pool, reduce};
 use dcgan_inpaint::rng::Rng;
 
 const SIZES: [usize; 8] = [0, 1, 7, 63, 64, 65, 1000, 70_001];
@@ -25,6 +25,12 @@ fn elementwise_matches_reference() {
         let (ta, tb) = (t(&a), t(&b));
         assert_close(&format!("add n={n}"), &elementwise::add(g, &ta, &tb).to_vec(g), &elementwise::cpu::add(&a, &b), 1e-6, 0.0);
         assert_close(&format!("mul n={n}"), &elementwise::mul(g, &ta, &tb).to_vec(g), &elementwise::cpu::mul(&a, &b), 1e-6, 0.0);
+        assert_close(&format!("sub n={n}"), &elementwise::sub(g, &ta, &tb).to_vec(g), &elementwise::cpu::sub(&a, &b), 1e-6, 0.0);
+        let tc = t(&a);
+        elementwise::clamp(g, &tc, -0.5, 0.75);
+        let mut want = a.clone();
+        elementwise::cpu::clamp(&mut want, -0.5, 0.75);
+        assert_close(&format!("clamp n={n}"), &tc.to_vec(g), &want, 0.0, 0.0);
         assert_close(&format!("scale n={n}"), &elementwise::scale(g, &ta, -0.3).to_vec(g), &elementwise::cpu::scale(&a, -0.3), 1e-6, 0.0);
         elementwise::axpy(g, &ta, 0.7, &tb);
         let mut want = a.clone();
@@ -60,7 +66,14 @@ fn zeros_and_full() {
 fn activations_match_reference() {
     let g = gpu();
     let mut rng = Rng::new(2);
-    let acts = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Tanh, Activation::Sigmoid];
+    let acts = [
+        Activation::Relu,
+        Activation::LeakyRelu(0.2),
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Abs,
+        Activation::Softplus,
+    ];
     for n in [1usize, 63, 1000] {
         let mut x = rng.uniform_vec(n, -4.0, 4.0);
         // Extreme inputs must not overflow into NaN.
@@ -179,5 +192,20 @@ fn adam_matches_reference_over_several_steps() {
         assert_close(&format!("adam m n={n}"), &tm.to_vec(g), &m, 1e-5, 1e-7);
         assert_close(&format!("adam v n={n}"), &tv.to_vec(g), &v, 1e-5, 1e-8);
         assert!(max_abs(&p) > 0.0);
+    }
+}
+
+#[test]
+fn avg_pool_matches_reference() {
+    let g = gpu();
+    let mut rng = Rng::new(7);
+    for (shape, f) in [([2, 3, 16, 16], 8), ([1, 1, 8, 8], 8), ([3, 2, 6, 9], 3), ([1, 1, 5, 5], 1)] {
+        let n: usize = shape.iter().product();
+        let x = rng.uniform_vec(n, -1.0, 1.0);
+        let y = pool::avg_pool_forward(g, &Tensor::from_slice(g, &shape, &x), f);
+        assert_close(&format!("avg_pool {shape:?} f={f}"), &y.to_vec(g), &pool::cpu::avg_pool_forward(&x, &shape, f), 1e-5, 1e-7);
+        let dy = rng.uniform_vec(y.numel(), -1.0, 1.0);
+        let dx = pool::avg_pool_grad_input(g, &Tensor::from_slice(g, y.shape(), &dy), &shape, f);
+        assert_close(&format!("avg_pool grad {shape:?} f={f}"), &dx.to_vec(g), &pool::cpu::avg_pool_grad_input(&dy, &shape, f), 1e-6, 0.0);
     }
 }

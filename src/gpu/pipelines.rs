@@ -22,10 +22,11 @@ pub enum Family {
     Adam,
     Conv,
     BatchNorm,
+    Pool,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 9] = [
         Family::Elementwise,
         Family::Activation,
         Family::Matmul,
@@ -34,6 +35,7 @@ impl Family {
         Family::Adam,
         Family::Conv,
         Family::BatchNorm,
+        Family::Pool,
     ];
 
     /// The file name under `shaders/`.
@@ -47,6 +49,7 @@ impl Family {
             Family::Adam => "adam.wgsl",
             Family::Conv => "conv.wgsl",
             Family::BatchNorm => "batchnorm.wgsl",
+            Family::Pool => "pool.wgsl",
         }
     }
 
@@ -61,6 +64,7 @@ impl Family {
             Family::Adam => include_str!("../../shaders/adam.wgsl"),
             Family::Conv => include_str!("../../shaders/conv.wgsl"),
             Family::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
+            Family::Pool => include_str!("../../shaders/pool.wgsl"),
         }
     }
 }

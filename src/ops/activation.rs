@@ -12,6 +12,10 @@ pub enum Activation {
     LeakyRelu(f32),
     Tanh,
     Sigmoid,
+    /// |x| (the L1 contextual loss of completion)
+    Abs,
+    /// log(1 + e^x) (the perceptual prior of completion)
+    Softplus,
 }
 
 impl Activation {
@@ -22,6 +26,8 @@ impl Activation {
             Activation::LeakyRelu(_) => (k("leaky_relu_forward"), k("leaky_relu_grad_input")),
             Activation::Tanh => (k("tanh_forward"), k("tanh_grad_input")),
             Activation::Sigmoid => (k("sigmoid_forward"), k("sigmoid_grad_input")),
+            Activation::Abs => (k("abs_forward"), k("abs_grad_input")),
+            Activation::Softplus => (k("softplus_forward"), k("softplus_grad_input")),
         }
     }
 
@@ -62,6 +68,8 @@ pub mod cpu {
             Activation::LeakyRelu(s) => if x > 0.0 { x } else { s as f64 * x },
             Activation::Tanh => x.tanh(),
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Abs => x.abs(),
+            Activation::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         }
     }
 
@@ -71,6 +79,8 @@ pub mod cpu {
             Activation::LeakyRelu(s) => if x > 0.0 { 1.0 } else { s as f64 },
             Activation::Tanh => 1.0 - x.tanh().powi(2),
             Activation::Sigmoid => { let y = f(act, x); y * (1.0 - y) }
+            Activation::Abs => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+            Activation::Softplus => f(Activation::Sigmoid, x),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod loss;
+pub mod pool;
 pub mod reduce;
 
 use crate::gpu::{Gpu, Kernel, Params, PooledBuffer};
