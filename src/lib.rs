@@ -8,6 +8,7 @@
 //! - `gpu::*`           adapter/device, pipeline cache, buffer pool, command recording
 
 pub mod bench;
+pub mod complete;
 pub mod data;
 pub mod error;
 pub mod gpu;

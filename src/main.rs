@@ -37,6 +37,8 @@ enum Command {
     Info,
     /// Time every kernel at the DCGAN's layer shapes.
     Bench(BenchArgs),
+    /// Fill the missing pixels of images (semantic inpainting by optimising z).
+    Complete(CompleteArgs),
     /// Train the DCGAN on a folder of images.
     Train(TrainArgs),
     /// Draw images from a trained generator.
@@ -127,6 +129,73 @@ struct TrainArgs {
 }
 
 #[derive(Args)]
+struct CompleteArgs {
+    /// Image files or folders of images.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Trained weights (or a checkpoint).
+    #[arg(long)]
+    weights: PathBuf,
+    /// center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a PNG
+    /// (white = known, black = missing).
+    #[arg(long, default_value = "center")]
+    mask: String,
+    /// Per-image masks: DIR/<input name>.png.
+    #[arg(long)]
+    mask_dir: Option<PathBuf>,
+    /// Border width of the center mask as a fraction of the size (0.25: a 32x32 hole in 64x64).
+    #[arg(long, default_value_t = 0.25)]
+    center_scale: f32,
+    /// Fraction of pixels missing with --mask random.
+    #[arg(long, default_value_t = 0.8)]
+    missing: f32,
+    /// Weighted contextual loss window (the paper uses 7); 0 = the binary mask.
+    #[arg(long, default_value_t = 7)]
+    weighted_window: usize,
+    /// paper = log(1 - D(G(z))), nonsaturating = -log D(G(z)).
+    #[arg(long, default_value = "paper")]
+    prior: String,
+    /// Weight of the prior (perceptual) loss.
+    #[arg(long, default_value_t = 0.003)]
+    lam: f32,
+    #[arg(long, default_value_t = 0.01)]
+    lr: f32,
+    #[arg(long, default_value_t = 0.9)]
+    beta1: f32,
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f32,
+    #[arg(long, default_value_t = 1e-8)]
+    eps: f32,
+    #[arg(long, default_value_t = 1000)]
+    iters: usize,
+    /// Random starts per image; the one with the lowest final loss is kept.
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
+    /// poisson or none (plain overlay).
+    #[arg(long, default_value = "poisson")]
+    blend: String,
+    /// Rows (images x restarts) optimised together.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value = "runs/complete")]
+    out: PathBuf,
+    /// A progress.gif frame every N iterations (0: none).
+    #[arg(long, default_value_t = 50)]
+    frames_every: usize,
+    /// Also write each image's final z as z.npy.
+    #[arg(long)]
+    save_z: bool,
+    /// Starting latents, float32 .npy [images x restarts, z_dim] (image-major).
+    #[arg(long)]
+    z_init: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Treat inputs as ground truth: report PSNR/SSIM (whole image and hole) and write metrics.json.
+    #[arg(long)]
+    eval: bool,
+}
+
+#[derive(Args)]
 struct SampleArgs {
     /// Weights or checkpoint file.
     #[arg(long)]
@@ -191,6 +260,7 @@ fn main() {
     let result = match cli.command {
         Command::Info => info(&choice),
         Command::Bench(args) => bench(&choice, args),
+        Command::Complete(args) => complete(&choice, args),
         Command::Train(args) => train(&choice, args),
         Command::Sample(args) => sample(&choice, args),
         Command::Export(args) => export(args),
@@ -265,6 +335,68 @@ fn train(choice: &AdapterChoice, a: TrainArgs) -> Result<()> {
         out.join("log.csv").display(),
         out.join("loss.png").display()
     );
+    Ok(())
+}
+
+fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
+    use dcgan_inpaint::complete::{self, Blend, Event, Prior};
+    let prior = match a.prior.as_str() {
+        "paper" => Prior::Paper,
+        "nonsaturating" => Prior::NonSaturating,
+        other => dcgan_inpaint::bail!("--prior must be paper or nonsaturating, got '{other}'"),
+    };
+    let blend = match a.blend.as_str() {
+        "poisson" => Blend::Poisson,
+        "none" => Blend::None,
+        other => dcgan_inpaint::bail!("--blend must be poisson or none, got '{other}'"),
+    };
+    let cfg = complete::CompleteConfig {
+        inputs: a.inputs,
+        weights: a.weights,
+        mask: complete::mask::MaskKind::parse(&a.mask, a.center_scale, a.missing)?,
+        mask_dir: a.mask_dir,
+        weighted_window: a.weighted_window,
+        prior,
+        lam: a.lam,
+        adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
+        iters: a.iters,
+        restarts: a.restarts,
+        blend,
+        batch: a.batch,
+        out: a.out,
+        frames_every: a.frames_every,
+        save_z: a.save_z,
+        z_init: a.z_init,
+        seed: a.seed,
+        eval: a.eval,
+    };
+    let gpu = Gpu::new(choice)?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} iterations {msg} [{elapsed} < {eta}]").expect("valid template"),
+    );
+    let outcome = complete::complete(&gpu, &cfg, |event| match event {
+        Event::Start { images, total_iterations } => {
+            eprintln!("completing {images} image(s) on {} ({:?})", gpu.info.name, gpu.info.backend);
+            bar.set_length(total_iterations as u64);
+        }
+        Event::Iteration { mean_loss } => {
+            bar.inc(1);
+            bar.set_message(format!("mean loss {mean_loss:.3}"));
+        }
+    });
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    if let Some(m) = &outcome.metrics {
+        println!("{:<24} {:>8} {:>7} {:>10} {:>9}", "image", "PSNR", "SSIM", "PSNR hole", "SSIM hole");
+        let mean = complete::mean_metrics(m);
+        for (name, x) in outcome.names.iter().map(String::as_str).zip(m).chain(std::iter::once(("mean", &mean))) {
+            println!("{name:<24} {:>8.2} {:>7.4} {:>10.2} {:>9.4}", x.psnr, x.ssim, x.psnr_hole, x.ssim_hole);
+        }
+        println!("metrics: {}", cfg.out.join("metrics.json").display());
+    }
+    println!("completed {} image(s); results in {}/<name>/", outcome.names.len(), cfg.out.display());
+    println!("summary: {}", outcome.summary.display());
     Ok(())
 }
 

@@ -130,13 +130,13 @@ fn resuming_after_a_stop_continues_bit_identically() {
 #[test]
 fn sample_with_fixed_latents_matches_pytorch() {
     let dir = scratch("sample");
-    let fx = fixtures().join("generator");
+    let fx = fixtures().join("model");
     let raw = dir.join("raw.npy");
     let grid = dir.join("grid.png");
     let (ok, err) = run(&[
         "sample",
         "--weights",
-        fx.join("tiny_g.safetensors").to_str().unwrap(),
+        fx.join("tiny.safetensors").to_str().unwrap(),
         "--z",
         fx.join("z.npy").to_str().unwrap(),
         "--out",
@@ -213,7 +213,7 @@ fn weights_of_another_architecture_are_refused_and_left_alone() {
 #[test]
 fn a_truncated_weights_file_is_a_clear_error_and_overwrites_nothing() {
     let dir = scratch("truncated");
-    let bytes = std::fs::read(fixtures().join("generator/tiny_g.safetensors")).unwrap();
+    let bytes = std::fs::read(fixtures().join("model/tiny.safetensors")).unwrap();
     let truncated = dir.join("truncated.safetensors");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let existing = dir.join("grid.png");

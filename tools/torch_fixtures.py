@@ -137,13 +137,16 @@ def same_deconv(x, w, b, stride):
     return full[:, :, top:top + H, left:left + W] + b.view(1, -1, 1, 1)
 
 
-def tiny_generator():
-    """A small fixed-weight generator in our safetensors layout, with latents and the
-    eval-mode output PyTorch computes for them (for `sample --z`)."""
+def tiny_model():
+    """A small fixed-weight G and D in our safetensors layout, with (1) latents and the
+    eval-mode generator output PyTorch computes for them (for `sample --z`), and (2) a
+    5-iteration completion run (for `complete --z-init`)."""
     from safetensors.torch import save_file
+    from PIL import Image
     arch = dict(image_size=16, channels=3, z_dim=8, gf=4, df=4, kernel=5)
-    stages = 2
+    stages, k = 2, 5
     base = arch["gf"] << (stages - 1)
+    top = arch["df"] << (stages - 1)
     g = torch.Generator().manual_seed(21)
     t = {}
     t["g.fc.weight"] = rand(g, base * 16, arch["z_dim"], lo=-0.5, hi=0.5)
@@ -157,28 +160,81 @@ def tiny_generator():
     c_in = base
     for i in range(1, stages + 1):
         c_out = arch["channels"] if i == stages else base >> i
-        t[f"g.deconv{i}.weight"] = rand(g, c_in, c_out, 5, 5, lo=-0.3, hi=0.3)
+        t[f"g.deconv{i}.weight"] = rand(g, c_in, c_out, k, k, lo=-0.3, hi=0.3)
         t[f"g.deconv{i}.bias"] = rand(g, c_out, lo=-0.1, hi=0.1)
         if i < stages:
             bn(f"g.bn{i}", c_out)
         c_in = c_out
-    z = rand(g, 5, arch["z_dim"])
+    c_in = arch["channels"]
+    for i in range(stages):
+        c_out = arch["df"] << i
+        t[f"d.conv{i}.weight"] = rand(g, c_out, c_in, k, k, lo=-0.3, hi=0.3)
+        t[f"d.conv{i}.bias"] = rand(g, c_out, lo=-0.1, hi=0.1)
+        if i > 0:
+            bn(f"d.bn{i}", c_out)
+        c_in = c_out
+    t["d.fc.weight"] = rand(g, 1, top * 16, lo=-0.3, hi=0.3)
+    t["d.fc.bias"] = rand(g, 1, lo=-0.1, hi=0.1)
 
     def batch_norm(h, name):
         return F.batch_norm(h, t[f"{name}.running_mean"], t[f"{name}.running_var"],
                             t[f"{name}.weight"], t[f"{name}.bias"], training=False, eps=1e-5)
-    h = F.linear(z, t["g.fc.weight"], t["g.fc.bias"]).view(-1, base, 4, 4)
-    h = F.relu(batch_norm(h, "g.bn0"))
-    for i in range(1, stages + 1):
-        h = same_deconv(h, t[f"g.deconv{i}.weight"], t[f"g.deconv{i}.bias"], 2)
-        h = F.relu(batch_norm(h, f"g.bn{i}")) if i < stages else torch.tanh(h)
 
-    folder = os.path.join(ROOT, "generator")
+    def G(z):
+        h = F.linear(z, t["g.fc.weight"], t["g.fc.bias"]).view(-1, base, 4, 4)
+        h = F.relu(batch_norm(h, "g.bn0"))
+        for i in range(1, stages + 1):
+            h = same_deconv(h, t[f"g.deconv{i}.weight"], t[f"g.deconv{i}.bias"], 2)
+            h = F.relu(batch_norm(h, f"g.bn{i}")) if i < stages else torch.tanh(h)
+        return h
+
+    def D(x):
+        h = x
+        for i in range(stages):
+            size = h.shape[2]
+            before, after = same_1d(size, k, 2)
+            h = F.conv2d(F.pad(h, (before, after, before, after)), t[f"d.conv{i}.weight"], t[f"d.conv{i}.bias"], stride=2)
+            if i > 0:
+                h = batch_norm(h, f"d.bn{i}")
+            h = F.leaky_relu(h, 0.2)
+        return F.linear(h.flatten(1), t["d.fc.weight"], t["d.fc.bias"])
+
+    folder = os.path.join(ROOT, "model")
     os.makedirs(folder, exist_ok=True)
     meta = {"format_version": "1", "kind": "weights",
             "architecture": '{"image_size": 16, "channels": 3, "z_dim": 8, "gf": 4, "df": 4, "kernel": 5}'}
-    save_file({k: v.float().contiguous() for k, v in t.items()}, os.path.join(folder, "tiny_g.safetensors"), metadata=meta)
-    save(folder, z=z, expected=h)
+    save_file({name: v.float().contiguous() for name, v in t.items()}, os.path.join(folder, "tiny.safetensors"), metadata=meta)
+    z = rand(g, 5, arch["z_dim"])
+    save(folder, z=z, expected=G(z))
+
+    # Completion: two 16x16 inputs, centre mask (scale 0.25), weighted window 7, paper
+    # prior with lambda 0.1, Adam(0.01, 0.9, 0.999, 1e-8) on z, z clipped to [-1, 1].
+    images = []
+    for i in range(2):
+        pixels = (torch.rand(16, 16, 3, generator=g) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(pixels, "RGB").save(os.path.join(folder, f"input{i}.png"))
+        images.append(torch.from_numpy(pixels).double().permute(2, 0, 1) / 255 * 2 - 1)
+    y = torch.stack(images)
+    mask = torch.ones(1, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 0
+    missing_near = F.conv2d(1 - mask, torch.ones(1, 1, 7, 7), padding=3)
+    w = (mask * missing_near / 49).expand(2, 3, 16, 16)
+    z0 = rand(g, 2, arch["z_dim"])
+    z = z0.clone().requires_grad_()
+    opt = torch.optim.Adam([z], lr=0.01, betas=(0.9, 0.999), eps=1e-8)
+    lam, iters, rows = 0.1, 5, []
+    for it in range(iters + 1):
+        gz = G(z)
+        contextual = (w * (gz - y).abs()).sum((1, 2, 3))
+        prior = lam * -F.softplus(D(gz).view(-1))
+        rows.append(torch.stack([contextual, prior], 1))
+        if it < iters:
+            opt.zero_grad()
+            (contextual + prior).sum().backward()
+            opt.step()
+            with torch.no_grad():
+                z.clamp_(-1, 1)
+    save(folder, z_init=z0, completion_losses=torch.stack(rows))  # [iters + 1, image, (contextual, prior)]
 
 
 def main():
@@ -205,7 +261,7 @@ def main():
     batchnorm_case("train_nc", (6, 7), True, seed=11)
 
     test_images()
-    tiny_generator()
+    tiny_model()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,137 @@
+//! The `complete` command on a tiny fixed-weight model (tests/fixtures/model, written by
+//! tools/torch_fixtures.py): losses against PyTorch, convergence, outputs, mask errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dcgan_inpaint::npy;
+
+fn model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-complete-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `complete` on the two fixture inputs with the tiny model; returns (success, stderr).
+fn complete(out: &Path, extra: &[&str]) -> (bool, String) {
+    let m = model();
+    let mut args: Vec<String> = vec![
+        "complete".into(),
+        m.join("input0.png").display().to_string(),
+        m.join("input1.png").display().to_string(),
+        "--weights".into(),
+        m.join("tiny.safetensors").display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint")).args(&args).output().unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// loss.csv rows as (contextual, prior, total).
+fn losses(path: &Path) -> Vec<(f64, f64, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            (v[1], v[2], v[3])
+        })
+        .collect()
+}
+
+#[test]
+fn per_iteration_losses_match_pytorch() {
+    let out = scratch("torch");
+    let z_init = model().join("z_init.npy");
+    let (ok, err) = complete(&out, &[
+        "--mask", "center", "--weighted-window", "7", "--prior", "paper", "--lam", "0.1", "--iters", "5",
+        "--restarts", "1", "--z-init", z_init.to_str().unwrap(), "--frames-every", "0",
+    ]);
+    assert!(ok, "{err}");
+    let (shape, want) = npy::read_f32(&model().join("completion_losses.npy")).unwrap();
+    assert_eq!(shape, [6, 2, 2]);
+    for (image, name) in ["input0", "input1"].iter().enumerate() {
+        let got = losses(&out.join(name).join("loss.csv"));
+        assert_eq!(got.len(), 6, "iterations 0..=5");
+        for (t, (c, p, total)) in got.iter().enumerate() {
+            let (wc, wp) = (want[(t * 2 + image) * 2] as f64, want[(t * 2 + image) * 2 + 1] as f64);
+            assert!((c - wc).abs() <= 1e-3 * wc.abs(), "{name} iteration {t}: contextual {c} vs PyTorch {wc}");
+            assert!((p - wp).abs() <= 1e-3 * wp.abs(), "{name} iteration {t}: prior {p} vs PyTorch {wp}");
+            assert!((total - (c + p)).abs() < 1e-5);
+        }
+    }
+}
+
+#[test]
+fn the_loss_decreases_z_stays_in_range_and_every_output_is_written() {
+    let out = scratch("converge");
+    let (ok, err) = complete(&out, &["--iters", "40", "--lr", "0.05", "--restarts", "2", "--save-z", "--frames-every", "10", "--eval"]);
+    assert!(ok, "{err}");
+    for name in ["input0", "input1"] {
+        let l = losses(&out.join(name).join("loss.csv"));
+        assert_eq!(l.len(), 41);
+        assert!(l[40].2 < l[0].2, "{name}: loss went from {} to {}", l[0].2, l[40].2);
+        let (shape, z) = npy::read_f32(&out.join(name).join("z.npy")).unwrap();
+        assert_eq!(shape, [1, 8]);
+        assert!(z.iter().all(|v| (-1.0..=1.0).contains(v)), "z left [-1, 1]: {z:?}");
+        for f in ["masked.png", "generated.png", "completed.png", "summary.png", "progress.gif"] {
+            assert!(out.join(name).join(f).exists(), "{name}/{f} missing");
+        }
+    }
+    assert!(out.join("summary.png").exists() && out.join("metrics.json").exists());
+}
+
+#[test]
+fn both_blends_keep_the_known_pixels() {
+    for blend in ["none", "poisson"] {
+        let out = scratch(&format!("blend-{blend}"));
+        let (ok, err) = complete(&out, &["--iters", "3", "--blend", blend, "--frames-every", "0"]);
+        assert!(ok, "{err}");
+        let input = image::open(model().join("input0.png")).unwrap().to_rgb8();
+        let done = image::open(out.join("input0/completed.png")).unwrap().to_rgb8();
+        for (x, y, px) in input.enumerate_pixels() {
+            let in_hole = (4..12).contains(&x) && (4..12).contains(&y);
+            if !in_hole {
+                assert_eq!(done.get_pixel(x, y), px, "{blend}: known pixel ({x}, {y}) changed");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_mask_type_runs() {
+    for mask in ["center", "left", "right", "top", "bottom", "half", "random", "grid", "pattern", "lowres", "full"] {
+        let out = scratch(&format!("mask-{mask}"));
+        let (ok, err) = complete(&out, &["--mask", mask, "--iters", "2", "--frames-every", "0"]);
+        assert!(ok, "--mask {mask}: {err}");
+    }
+}
+
+#[test]
+fn masks_with_nothing_known_or_nothing_missing_are_errors() {
+    let dir = scratch("badmask");
+    for (name, value, expect) in [("white.png", 255u8, "--mask full"), ("black.png", 0u8, "no known pixel")] {
+        let path = dir.join(name);
+        image::GrayImage::from_pixel(16, 16, image::Luma([value])).save(&path).unwrap();
+        let (ok, err) = complete(&dir.join("out"), &["--mask", path.to_str().unwrap(), "--iters", "1"]);
+        assert!(!ok, "{name} must be refused");
+        assert!(err.contains(expect), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_z_init_of_the_wrong_shape_is_an_error() {
+    let dir = scratch("zinit");
+    let bad = dir.join("z.npy");
+    npy::write_f32(&bad, &[3, 8], &[0.0; 24]).unwrap();
+    let (ok, err) = complete(&dir.join("out"), &["--z-init", bad.to_str().unwrap(), "--restarts", "1"]);
+    assert!(!ok && err.contains("[2, 8]"), "{err}");
+}
