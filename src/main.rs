@@ -39,6 +39,8 @@ enum Command {
     Bench(BenchArgs),
     /// Fill the missing pixels of images (semantic inpainting by optimising z).
     Complete(CompleteArgs),
+    /// The completion quality table: masks x losses x priors x blends, and a mean-fill baseline.
+    Quality(QualityArgs),
     /// Train the DCGAN on a folder of images.
     Train(TrainArgs),
     /// Draw images from a trained generator.
@@ -196,6 +198,36 @@ struct CompleteArgs {
 }
 
 #[derive(Args)]
+struct QualityArgs {
+    #[arg(long)]
+    weights: PathBuf,
+    /// Folder of ground-truth images.
+    #[arg(long)]
+    data: PathBuf,
+    /// Use only files whose name matches (shell glob; repeatable), e.g. the held-out people.
+    #[arg(long)]
+    include: Vec<String>,
+    /// At most this many images (0: all that match).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    #[arg(long, default_value_t = 1000)]
+    iters: usize,
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
+    #[arg(long, default_value_t = 0.003)]
+    lam: f32,
+    #[arg(long, default_value_t = 0.01)]
+    lr: f32,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the table here (Markdown).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct SampleArgs {
     /// Weights or checkpoint file.
     #[arg(long)]
@@ -261,6 +293,7 @@ fn main() {
         Command::Info => info(&choice),
         Command::Bench(args) => bench(&choice, args),
         Command::Complete(args) => complete(&choice, args),
+        Command::Quality(args) => quality(&choice, args),
         Command::Train(args) => train(&choice, args),
         Command::Sample(args) => sample(&choice, args),
         Command::Export(args) => export(args),
@@ -397,6 +430,41 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
     }
     println!("completed {} image(s); results in {}/<name>/", outcome.names.len(), cfg.out.display());
     println!("summary: {}", outcome.summary.display());
+    Ok(())
+}
+
+fn quality(choice: &AdapterChoice, a: QualityArgs) -> Result<()> {
+    use dcgan_inpaint::complete::{self, quality};
+    let gpu = Gpu::new(choice)?;
+    let base = complete::CompleteConfig {
+        inputs: vec![],
+        weights: a.weights,
+        mask: complete::mask::MaskKind::Center { scale: 0.25 },
+        mask_dir: None,
+        weighted_window: 7,
+        prior: complete::Prior::Paper,
+        lam: a.lam,
+        adam: AdamConfig { lr: a.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        iters: a.iters,
+        restarts: a.restarts,
+        blend: complete::Blend::Poisson,
+        batch: a.batch,
+        out: PathBuf::new(),
+        frames_every: 0,
+        save_z: false,
+        z_init: None,
+        seed: a.seed,
+        eval: true,
+    };
+    let cfg = quality::QualityConfig { base, data: a.data, include: a.include, limit: a.limit };
+    let started = std::time::Instant::now();
+    let rows = quality::run(&gpu, &cfg, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
+    let table = quality::markdown(&rows);
+    println!("{table}");
+    if let Some(out) = &a.out {
+        std::fs::write(out, &table).map_err(|e| dcgan_inpaint::Error::new(format!("cannot write {}: {e}", out.display())))?;
+        println!("wrote {}", out.display());
+    }
     Ok(())
 }
 

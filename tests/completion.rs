@@ -135,3 +135,21 @@ fn a_z_init_of_the_wrong_shape_is_an_error() {
     let (ok, err) = complete(&dir.join("out"), &["--z-init", bad.to_str().unwrap(), "--restarts", "1"]);
     assert!(!ok && err.contains("[2, 8]"), "{err}");
 }
+
+#[test]
+fn the_quality_table_covers_every_mask_method_and_blend() {
+    let out = scratch("quality").join("table.md");
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+    let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
+        .args(["quality", "--weights", model().join("tiny.safetensors").to_str().unwrap(), "--data", images.to_str().unwrap()])
+        .args(["--include", "shape[0-3]*", "--iters", "2", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    // 4 masks x (baseline + 2 losses x 2 priors x 2 blends)
+    assert_eq!(rows.len(), 4 * 9, "{table}");
+    assert_eq!(rows.iter().filter(|r| r.contains("baseline")).count(), 4);
+    assert!(rows.iter().all(|r| !r.contains("NaN")), "{table}");
+}

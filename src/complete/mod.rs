@@ -12,6 +12,7 @@
 pub mod mask;
 pub mod metrics;
 pub mod poisson;
+pub mod quality;
 
 use std::path::{Path, PathBuf};
 
@@ -77,13 +78,14 @@ pub struct Item {
     pub mask: Vec<f32>,
 }
 
-/// The result for one image (the best restart).
-pub struct Completed {
+/// The optimisation's result for one image (its best restart).
+pub struct Optimised {
+    /// G(z) for the final z, [c, s, s]
     pub generated: Vec<f32>,
-    pub completed: Vec<f32>,
     pub z: Vec<f32>,
     /// (contextual, prior) per iteration, row t before update t; the last row is the final z.
     pub losses: Vec<(f32, f32)>,
+    /// M * y + (1 - M) * G(z) every `frames_every` iterations.
     pub frames: Vec<Vec<f32>>,
     pub restart: usize,
 }
@@ -178,7 +180,7 @@ fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, target:
 }
 
 /// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
-fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Completed>> {
+fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
     let arch = g.arch;
     let (c, s, zd, r) = (arch.channels, arch.image_size, arch.z_dim, cfg.restarts);
     let rows = items.len() * r;
@@ -256,9 +258,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
         });
         let row = i * r + best.unwrap_or(0);
         let generated = last_gz[row * plane..(row + 1) * plane].to_vec();
-        let completed = compose(item, &generated, c, s, cfg)?;
-        results.push(Completed {
-            completed,
+        results.push(Optimised {
             z: final_z[row * zd..(row + 1) * zd].to_vec(),
             losses: history.iter().map(|(cv, pv)| (cv[row], pv[row])).collect(),
             frames: frames.iter().map(|f| overlay(item, &f[row * plane..(row + 1) * plane], c, s)).collect(),
@@ -277,7 +277,7 @@ fn overlay(item: &Item, generated: &[f32], c: usize, s: usize) -> Vec<f32> {
 
 /// The completed image: blended (Poisson or overlay); `full` keeps the projection G(z);
 /// `lowres` corrects each block of G(z) to the block mean of y.
-fn compose(item: &Item, generated: &[f32], c: usize, s: usize, cfg: &CompleteConfig) -> Result<Vec<f32>> {
+pub fn compose(item: &Item, generated: &[f32], c: usize, s: usize, cfg: &CompleteConfig, blend: Blend) -> Result<Vec<f32>> {
     let plane = s * s;
     if cfg.mask_dir.is_none() && cfg.mask == MaskKind::Full {
         return Ok(generated.to_vec());
@@ -289,7 +289,7 @@ fn compose(item: &Item, generated: &[f32], c: usize, s: usize, cfg: &CompleteCon
         let up = crate::ops::pool::cpu::avg_pool_grad_input(&delta, &shape, f);
         return Ok(generated.iter().zip(&up).map(|(g, u)| (g + u).clamp(-1.0, 1.0)).collect());
     }
-    match cfg.blend {
+    match blend {
         Blend::None => Ok(overlay(item, generated, c, s)),
         Blend::Poisson => {
             let known: Vec<bool> = item.mask.iter().map(|&m| m > 0.5).collect();
@@ -355,17 +355,38 @@ pub struct Outcome {
     pub summary: PathBuf,
 }
 
-/// Run the completion job; writes everything under `cfg.out`.
-pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) -> Result<Outcome> {
-    if cfg.restarts == 0 || cfg.batch == 0 {
-        return Err(Error::new("--restarts and --batch must be at least 1"));
-    }
-    let file = weights::read(&cfg.weights)?;
+/// G and D of a weights (or checkpoint) file.
+pub fn load_model(gpu: &Gpu, path: &Path) -> Result<(Generator, Discriminator)> {
+    let file = weights::read(path)?;
     let arch = file.architecture()?;
     let g = Generator::init(gpu, &arch, &mut Rng::new(0));
     let d = Discriminator::init(gpu, &arch, &mut Rng::new(0));
     file.load_into(gpu, &g.named())?;
     file.load_into(gpu, &d.named())?;
+    Ok((g, d))
+}
+
+/// Optimise every item in batches of `cfg.batch` rows; one result per item.
+pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+    if cfg.restarts == 0 || cfg.batch == 0 {
+        return Err(Error::new("--restarts and --batch must be at least 1"));
+    }
+    let per_batch = (cfg.batch / cfg.restarts).max(1);
+    let mut results = Vec::new();
+    for (k, chunk) in items.chunks(per_batch).enumerate() {
+        let refs: Vec<&Item> = chunk.iter().collect();
+        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, &mut tick)?);
+    }
+    Ok(results)
+}
+
+/// Run the completion job; writes everything under `cfg.out`.
+pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) -> Result<Outcome> {
+    if cfg.restarts == 0 || cfg.batch == 0 {
+        return Err(Error::new("--restarts and --batch must be at least 1"));
+    }
+    let (g, d) = load_model(gpu, &cfg.weights)?;
+    let arch = g.arch;
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
     let items = load_items(cfg, c, s)?;
     let z_init = match &cfg.z_init {
@@ -386,30 +407,26 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) 
 
     let per_batch = (cfg.batch / cfg.restarts).max(1);
     report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iters + 1) });
-    let mut results = Vec::new();
-    for (k, chunk) in items.chunks(per_batch).enumerate() {
-        let refs: Vec<&Item> = chunk.iter().collect();
-        let done = optimise_batch(gpu, &g, &d, &refs, k * per_batch, z_init.as_deref(), cfg, |mean_loss| report(Event::Iteration { mean_loss }))?;
-        results.extend(done);
-    }
+    let results = optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, |mean_loss| report(Event::Iteration { mean_loss }))?;
 
     let lowres = cfg.mask == MaskKind::LowRes && cfg.mask_dir.is_none();
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
     for (item, r) in items.iter().zip(&results) {
+        let completed = compose(item, &r.generated, c, s, cfg, cfg.blend)?;
         let dir = cfg.out.join(&item.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
         let masked = masked_view(item, c, s, lowres);
         let save = |img: &[f32], name: &str| picture::save_png(&picture::to_rgb8(img, c, s), &dir.join(name));
         save(&masked, "masked.png")?;
         save(&r.generated, "generated.png")?;
-        save(&r.completed, "completed.png")?;
-        let row: Vec<f32> = [&masked, &r.generated, &r.completed, &item.image].iter().flat_map(|v| v.iter().copied()).collect();
+        save(&completed, "completed.png")?;
+        let row: Vec<f32> = [&masked, &r.generated, &completed, &item.image].iter().flat_map(|v| v.iter().copied()).collect();
         picture::save_png(&picture::grid(&row, 4, c, s, 4), &dir.join("summary.png"))?;
         grid_rows.extend(row);
         if !r.frames.is_empty() {
             let mut frames = r.frames.clone();
-            frames.push(r.completed.clone());
+            frames.push(completed.clone());
             write_gif(&frames, c, s, &dir.join("progress.gif"))?;
         }
         let mut csv = String::from("iteration,contextual,prior,total\n");
@@ -421,7 +438,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) 
             npy::write_f32(&dir.join("z.npy"), &[1, zd], &r.z)?;
         }
         if cfg.eval {
-            all_metrics.push(evaluate(item, &r.completed, c, s));
+            all_metrics.push(evaluate(item, &completed, c, s));
         }
     }
     let summary = cfg.out.join("summary.png");
