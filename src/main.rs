@@ -135,9 +135,12 @@ struct CompleteArgs {
     /// Image files or folders of images.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Trained weights (or a checkpoint).
-    #[arg(long)]
+    /// Trained weights (or a checkpoint); the shipped face model by default.
+    #[arg(long, default_value = "weights/olivetti-64.safetensors")]
     weights: PathBuf,
+    /// A fast preview: 200 iterations and 2 restarts (overrides --iters and --restarts).
+    #[arg(long)]
+    quick: bool,
     /// center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a PNG
     /// (white = known, black = missing).
     #[arg(long, default_value = "center")]
@@ -383,17 +386,18 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
         "none" => Blend::None,
         other => dcgan_inpaint::bail!("--blend must be poisson or none, got '{other}'"),
     };
+    let (iters, restarts) = if a.quick { (200, 2) } else { (a.iters, a.restarts) };
     let cfg = complete::CompleteConfig {
         inputs: a.inputs,
-        weights: a.weights,
+        weights: shipped(&a.weights),
         mask: complete::mask::MaskKind::parse(&a.mask, a.center_scale, a.missing)?,
         mask_dir: a.mask_dir,
         weighted_window: a.weighted_window,
         prior,
         lam: a.lam,
         adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
-        iters: a.iters,
-        restarts: a.restarts,
+        iters,
+        restarts,
         blend,
         batch: a.batch,
         out: a.out,
@@ -431,6 +435,13 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
     println!("completed {} image(s); results in {}/<name>/", outcome.names.len(), cfg.out.display());
     println!("summary: {}", outcome.summary.display());
     Ok(())
+}
+
+/// A relative path under `weights/` that is not found from the current folder is looked up
+/// in the source tree, so the shipped defaults work from anywhere.
+fn shipped(path: &std::path::Path) -> PathBuf {
+    let in_tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if path.is_relative() && !path.exists() && path.starts_with("weights") && in_tree.exists() { in_tree } else { path.to_path_buf() }
 }
 
 fn quality(choice: &AdapterChoice, a: QualityArgs) -> Result<()> {
