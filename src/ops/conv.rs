@@ -279,9 +279,9 @@ pub fn conv_transpose2d_grad_bias(gpu: &Gpu, dy: &Tensor, g: &ConvGeometry) -> T
     bias_grad(gpu, DECONV_GRAD_BIAS, g, dy, g.c_img, g.h_img * g.w_img)
 }
 
-/// CPU reference: direct loops in f64. The transposed conv is written independently as
-/// the textbook scatter (each input pixel adds a weighted kernel footprint to the output),
-/// not as the adjoint, so the two formulations check each other.
+/// CPU reference: direct loops in f64 over every (output, tap) pair of the geometry. The
+/// GPU kernels compute the same sums in other orders (gathers, stride-phase blocks, splits);
+/// the PyTorch fixtures check the geometry itself independently.
 pub mod cpu {
     use super::ConvGeometry;
 
@@ -361,83 +361,34 @@ pub mod cpu {
         (0..c).map(|ch| (0..n).flat_map(|i| t[(i * c + ch) * hw..][..hw].iter()).map(|&v| v as f64).sum::<f64>() as f32).collect()
     }
 
-    /// Transposed conv as a scatter: y[n, o, iy*s - pt + ky, ix*s - pl + kx] += x[n, i, iy, ix] W[i, o, ky, kx]
-    /// (here x is on the feature side, y on the image side).
+    /// Transposed conv from its own definition, a scatter from each input pixel:
+    /// y[n, o, iy*s - pt + ky, ix*s - pl + kx] += x[n, i, iy, ix] W[i, o, ky, kx]
+    /// (x on the feature side, y on the image side; `for_each_tap` names the feature side
+    /// (n, i, iy, ix) and the image side (o, yy, xx)).
     pub fn conv_transpose2d_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
         let hw = g.h_img * g.w_img;
-        let mut y = vec![0.0f64; g.img_shape().iter().product()];
-        for n in 0..g.n {
-            for o in 0..g.c_img {
-                for p in 0..hw {
-                    y[(n * g.c_img + o) * hw + p] = b.map_or(0.0, |b| b[o] as f64);
-                }
-            }
-            for i in 0..g.c_feat {
-                for iy in 0..g.h_feat {
-                    for ix in 0..g.w_feat {
-                        let v = x[feat_idx(g, n, i, iy, ix)] as f64;
-                        for o in 0..g.c_img {
-                            for ky in 0..g.kh {
-                                let Some(yy) = tap(iy, ky, g.stride, g.pad.top, g.h_img) else { continue };
-                                for kx in 0..g.kw {
-                                    let Some(xx) = tap(ix, kx, g.stride, g.pad.left, g.w_img) else { continue };
-                                    y[img_idx(g, n, o, yy, xx)] += v * w[w_idx(g, i, o, ky, kx)] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let mut y: Vec<f64> = (0..g.n * g.c_img * hw).map(|k| b.map_or(0.0, |b| b[(k / hw) % g.c_img] as f64)).collect();
+        for_each_tap(g, |n, i, iy, ix, o, ky, kx, yy, xx| {
+            y[img_idx(g, n, o, yy, xx)] += x[feat_idx(g, n, i, iy, ix)] as f64 * w[w_idx(g, i, o, ky, kx)] as f64;
+        });
         to_f32(y)
     }
 
     /// dx[n, i, iy, ix] = sum_{o, ky, kx} W[i, o, ky, kx] dy[n, o, iy*s - pt + ky, ix*s - pl + kx]
     pub fn conv_transpose2d_grad_input(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let mut dx = vec![0.0f64; g.feat_shape().iter().product()];
-        for n in 0..g.n {
-            for i in 0..g.c_feat {
-                for iy in 0..g.h_feat {
-                    for ix in 0..g.w_feat {
-                        let mut acc = 0.0;
-                        for o in 0..g.c_img {
-                            for ky in 0..g.kh {
-                                let Some(yy) = tap(iy, ky, g.stride, g.pad.top, g.h_img) else { continue };
-                                for kx in 0..g.kw {
-                                    let Some(xx) = tap(ix, kx, g.stride, g.pad.left, g.w_img) else { continue };
-                                    acc += w[w_idx(g, i, o, ky, kx)] as f64 * dy[img_idx(g, n, o, yy, xx)] as f64;
-                                }
-                            }
-                        }
-                        dx[feat_idx(g, n, i, iy, ix)] = acc;
-                    }
-                }
-            }
-        }
+        for_each_tap(g, |n, i, iy, ix, o, ky, kx, yy, xx| {
+            dx[feat_idx(g, n, i, iy, ix)] += w[w_idx(g, i, o, ky, kx)] as f64 * dy[img_idx(g, n, o, yy, xx)] as f64;
+        });
         to_f32(dx)
     }
 
     /// dW[i, o, ky, kx] = sum_{n, iy, ix} x[n, i, iy, ix] dy[n, o, iy*s - pt + ky, ix*s - pl + kx]
     pub fn conv_transpose2d_grad_weight(dy: &[f32], x: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let mut dw = vec![0.0f64; g.weight_shape().iter().product()];
-        for n in 0..g.n {
-            for i in 0..g.c_feat {
-                for iy in 0..g.h_feat {
-                    for ix in 0..g.w_feat {
-                        let v = x[feat_idx(g, n, i, iy, ix)] as f64;
-                        for o in 0..g.c_img {
-                            for ky in 0..g.kh {
-                                let Some(yy) = tap(iy, ky, g.stride, g.pad.top, g.h_img) else { continue };
-                                for kx in 0..g.kw {
-                                    let Some(xx) = tap(ix, kx, g.stride, g.pad.left, g.w_img) else { continue };
-                                    dw[w_idx(g, i, o, ky, kx)] += v * dy[img_idx(g, n, o, yy, xx)] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        for_each_tap(g, |n, i, iy, ix, o, ky, kx, yy, xx| {
+            dw[w_idx(g, i, o, ky, kx)] += x[feat_idx(g, n, i, iy, ix)] as f64 * dy[img_idx(g, n, o, yy, xx)] as f64;
+        });
         to_f32(dw)
     }
 }
