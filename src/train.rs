@@ -238,10 +238,6 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
     let ones = elementwise::full(gpu, &[b, 1], 1.0);
     let zeros = Tensor::zeros(gpu, &[b, 1]);
     let sample_z = Tensor::from_slice(gpu, &[64, zd], &uniform_z(&mut Rng::derived(cfg.seed, &[SAMPLE_Z]), 64, zd));
-    let d_params = trainable(&state.d.named());
-    let g_params = trainable(&state.g.named());
-    let d_refs: Vec<&Tensor> = d_params.iter().collect();
-    let g_refs: Vec<&Tensor> = g_params.iter().collect();
 
     let mut summary = TrainSummary { steps: start, d_loss: f32::NAN, g_loss: f32::NAN, images_per_s: 0.0, interrupted: false };
     let mut order: Option<(u64, Vec<usize>)> = None;
@@ -263,33 +259,11 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         real.write(gpu, &dataset.batch(indices, &flips));
         z.write(gpu, &uniform_z(&mut Rng::derived(cfg.seed, &[Z, step]), b, zd));
 
-        // Discriminator: real -> 1, G(z) -> 0; G is frozen (no gradient kernels).
-        let mut tape = Tape::new(gpu);
-        let real_logits = state.d.forward(&mut tape, &real, true, false);
-        let fake = state.g.forward(&mut tape, &z, true, true);
-        let fake_logits = state.d.forward(&mut tape, &fake, true, false);
-        let loss_real = tape.sigmoid_cross_entropy(&real_logits, &ones);
-        let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, &zeros);
-        let d_loss = tape.add(&loss_real, &loss_fake);
-        let grads = tape.backward(&d_loss);
-        state.adam_d.step(gpu, &d_refs, &grads);
-        drop(grads);
-
-        // Generator: make D call G(z) real (the non-saturating loss); D is frozen.
-        let mut g_loss = None;
-        for _ in 0..cfg.g_steps {
-            let mut tape = Tape::new(gpu);
-            let fake = state.g.forward(&mut tape, &z, true, false);
-            let logits = state.d.forward(&mut tape, &fake, true, true);
-            let loss = tape.sigmoid_cross_entropy(&logits, &ones);
-            let grads = tape.backward(&loss);
-            state.adam_g.step(gpu, &g_refs, &grads);
-            g_loss = Some(loss);
-        }
+        let (d_loss, g_loss) = train_step(gpu, &mut state, &real, &z, &ones, &zeros, cfg.g_steps);
         gpu.flush();
 
         let d_value = d_loss.to_vec(gpu)[0];
-        let g_value = g_loss.expect("g_steps >= 1").to_vec(gpu)[0];
+        let g_value = g_loss.to_vec(gpu)[0];
         let completed = step + 1;
         if !d_value.is_finite() || !g_value.is_finite() {
             let kept = if checkpoint_path(&cfg.out).exists() { "the last good checkpoint is kept" } else { "no checkpoint was written yet" };
@@ -321,6 +295,38 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         plot_log(&log_path(&cfg.out), &cfg.out.join("loss.png"))?;
     }
     Ok(summary)
+}
+
+/// One training step, recorded but not submitted: a discriminator update (real -> 1,
+/// G(z) -> 0, with G frozen so it gets no gradient kernels), then `g_steps` generator
+/// updates on the non-saturating loss (D frozen). `ones` / `zeros` are [B, 1] labels.
+/// Returns the D loss and the last G loss, still on the GPU.
+pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
+    let d_params = trainable(&state.d.named());
+    let g_params = trainable(&state.g.named());
+
+    let mut tape = Tape::new(gpu);
+    let real_logits = state.d.forward(&mut tape, real, true, false);
+    let fake = state.g.forward(&mut tape, z, true, true);
+    let fake_logits = state.d.forward(&mut tape, &fake, true, false);
+    let loss_real = tape.sigmoid_cross_entropy(&real_logits, ones);
+    let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, zeros);
+    let d_loss = tape.add(&loss_real, &loss_fake);
+    let grads = tape.backward(&d_loss);
+    state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
+    drop(grads);
+
+    let mut g_loss = None;
+    for _ in 0..g_steps.max(1) {
+        let mut tape = Tape::new(gpu);
+        let fake = state.g.forward(&mut tape, z, true, false);
+        let logits = state.d.forward(&mut tape, &fake, true, true);
+        let loss = tape.sigmoid_cross_entropy(&logits, ones);
+        let grads = tape.backward(&loss);
+        state.adam_g.step(gpu, &g_params.iter().collect::<Vec<_>>(), &grads);
+        g_loss = Some(loss);
+    }
+    (d_loss, g_loss.expect("at least one generator step"))
 }
 
 /// What the caller is told after every step.

@@ -179,6 +179,23 @@ fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, target:
     (contextual, prior, gz)
 }
 
+/// One iteration, recorded but not submitted: the losses at z and G(z), then (when `step`
+/// is given, counting from 1) an Adam update of z with moments `mv` and the clip to [-1, 1].
+#[allow(clippy::too_many_arguments)]
+pub fn iteration(gpu: &Gpu, g: &Generator, d: &Discriminator, z: &Tensor, mv: (&Tensor, &Tensor), target: &Tensor, weight: &Tensor, lowres: bool, cfg: &CompleteConfig, step: Option<u64>) -> (Tensor, Tensor, Tensor) {
+    let mut tape = Tape::new(gpu);
+    let (contextual, prior, gz) = losses(&mut tape, g, d, z, target, weight, lowres, cfg);
+    if let Some(step) = step {
+        let total = tape.add(&contextual, &prior);
+        let loss = tape.sum(&total);
+        let grads = tape.backward(&loss);
+        let dz = grads.get(z).expect("z has a gradient");
+        adam::update(gpu, &cfg.adam, step, z, dz, mv.0, mv.1);
+        elementwise::clamp(gpu, z, -1.0, 1.0);
+    }
+    (contextual, prior, gz)
+}
+
 /// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
 fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
     let arch = g.arch;
@@ -218,16 +235,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
     let mut frames: Vec<Vec<f32>> = Vec::new();
     let mut last_gz = Vec::new();
     for t in 0..=cfg.iters {
-        let mut tape = Tape::new(gpu);
-        let (contextual, prior, gz) = losses(&mut tape, g, d, &z, &target, &weight, lowres, cfg);
-        if t < cfg.iters {
-            let total = tape.add(&contextual, &prior);
-            let loss = tape.sum(&total);
-            let grads = tape.backward(&loss);
-            let dz = grads.get(&z).expect("z has a gradient");
-            adam::update(gpu, &cfg.adam, t as u64 + 1, &z, dz, &m, &v);
-            elementwise::clamp(gpu, &z, -1.0, 1.0);
-        }
+        let (contextual, prior, gz) = iteration(gpu, g, d, &z, (&m, &v), &target, &weight, lowres, cfg, (t < cfg.iters).then_some(t as u64 + 1));
         gpu.flush();
         let (cv, pv) = (contextual.to_vec(gpu), prior.to_vec(gpu));
         if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
