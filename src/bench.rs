@@ -4,7 +4,13 @@
 
 use std::time::Instant;
 
+use crate::complete::{CompleteConfig, iteration};
 use crate::gpu::Gpu;
+use crate::model::{Architecture, trainable};
+use crate::ops::adam::AdamConfig;
+use crate::ops::elementwise;
+use crate::tape::Tape;
+use crate::train::{GanState, train_step};
 use crate::ops::batchnorm::{self, BatchNorm};
 use crate::ops::conv::{self, ConvGeometry, Padding};
 use crate::ops::linear;
@@ -161,4 +167,108 @@ pub fn print_table(gpu: &Gpu, timings: &[KernelTiming]) {
         let g = t.gflops.map(|g| format!("{g:.1}")).unwrap_or_else(|| "-".into());
         println!("{:<28} {:<32} {:>10.3} {:>10}", t.name, t.shape, t.ms, g);
     }
+}
+
+/// Time of a whole step: host wall clock (recording + GPU + waiting) and GPU time alone.
+#[derive(Debug, Clone, Copy)]
+pub struct StepTiming {
+    pub wall_ms: f64,
+    pub gpu_ms: Option<f64>,
+    /// Images (or image-iterations) per second, from the wall clock.
+    pub per_s: f64,
+}
+
+fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> StepTiming {
+    step(); // warm-up: compiles the pipelines, fills the pool
+    gpu.flush();
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+    let (mut wall, mut on_gpu) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        // The wall clock spans recording, submission, execution and the wait for the
+        // timestamps; the timestamps alone give the GPU's busy time inside it.
+        let start = Instant::now();
+        let busy = gpu.time(&mut *step);
+        if busy.is_none() {
+            step();
+            gpu.flush();
+            gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+        }
+        wall.push(start.elapsed().as_secs_f64());
+        on_gpu.extend(busy);
+    }
+    wall.sort_by(f64::total_cmp);
+    on_gpu.sort_by(f64::total_cmp);
+    let w = wall[wall.len() / 2];
+    StepTiming { wall_ms: w * 1e3, gpu_ms: on_gpu.get(on_gpu.len() / 2).map(|g| g * 1e3), per_s: items as f64 / w }
+}
+
+/// Memory of a training step: the most the engine held at once, and an estimate of the
+/// least any implementation needs (parameters with gradient and two Adam moments, plus the
+/// activations the discriminator step keeps for its backward pass).
+#[derive(Debug, Clone, Copy)]
+pub struct StepMemory {
+    pub peak_bytes: u64,
+    pub minimum_bytes: u64,
+}
+
+/// One full training step (D step + `g_steps` G steps) at `batch`.
+pub fn train_step_timing(gpu: &Gpu, arch: &Architecture, batch: usize, g_steps: usize, reps: usize) -> (StepTiming, StepMemory) {
+    let mut rng = Rng::new(2);
+    let mut state = GanState::new(gpu, arch, 1, AdamConfig::dcgan());
+    let real = random(gpu, &mut rng, &[batch, arch.channels, arch.image_size, arch.image_size]);
+    let z = random(gpu, &mut rng, &[batch, arch.z_dim]);
+    let ones = elementwise::full(gpu, &[batch, 1], 1.0);
+    let zeros = Tensor::zeros(gpu, &[batch, 1]);
+    let timing = time_step(gpu, reps, batch, &mut || {
+        train_step(gpu, &mut state, &real, &z, &ones, &zeros, g_steps);
+    });
+
+    gpu.flush();
+    gpu.pool().reset_peak();
+    train_step(gpu, &mut state, &real, &z, &ones, &zeros, g_steps);
+    gpu.flush();
+    let peak_bytes = gpu.pool().stats().peak_bytes_in_use;
+    let params: usize = trainable(&state.g.named()).iter().chain(&trainable(&state.d.named())).map(|t| t.numel()).sum();
+    let mut tape = Tape::new(gpu);
+    let fake = state.g.forward(&mut tape, &z, true, true);
+    state.d.forward(&mut tape, &real, true, false);
+    state.d.forward(&mut tape, &fake, true, false);
+    let activations = tape.saved_bytes();
+    (timing, StepMemory { peak_bytes, minimum_bytes: (params * 4 * 4 + activations) as u64 })
+}
+
+/// One completion iteration (losses, gradient to z only, Adam on z) at `batch` rows.
+pub fn complete_iter_timing(gpu: &Gpu, arch: &Architecture, batch: usize, reps: usize) -> StepTiming {
+    let mut rng = Rng::new(3);
+    let state = GanState::new(gpu, arch, 1, AdamConfig::dcgan());
+    let (c, s) = (arch.channels, arch.image_size);
+    let y = random(gpu, &mut rng, &[batch, c, s, s]);
+    let w = Tensor::from_slice(gpu, &[batch, c, s, s], &vec![1.0; batch * c * s * s]);
+    let z = random(gpu, &mut rng, &[batch, arch.z_dim]).with_grad(true);
+    let (m, v) = (Tensor::zeros(gpu, &[batch, arch.z_dim]), Tensor::zeros(gpu, &[batch, arch.z_dim]));
+    let cfg = CompleteConfig {
+        inputs: vec![],
+        weights: Default::default(),
+        mask: crate::complete::mask::MaskKind::Center { scale: 0.25 },
+        mask_dir: None,
+        weighted_window: 7,
+        prior: crate::complete::Prior::Paper,
+        lam: 0.003,
+        adam: AdamConfig { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+        iters: 1,
+        restarts: 1,
+        blend: crate::complete::Blend::Poisson,
+        batch,
+        out: Default::default(),
+        frames_every: 0,
+        save_z: false,
+        z_init: None,
+        seed: 0,
+        eval: false,
+    };
+    let mut t = 0;
+    time_step(gpu, reps, batch, &mut || {
+        t += 1;
+        iteration(gpu, &state.g, &state.d, &z, (&m, &v), &y, &w, false, &cfg, Some(t));
+    })
 }

@@ -284,9 +284,18 @@ struct BenchArgs {
     kernel: usize,
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Timed repetitions per kernel (the median is reported).
+    /// Timed repetitions per kernel and step (the median is reported).
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Generator updates per discriminator update in the timed training step.
+    #[arg(long, default_value_t = 2)]
+    g_steps: usize,
+    /// Time the training step and completion iteration only.
+    #[arg(long)]
+    no_kernels: bool,
+    /// Also write the results as JSON (for tools/compare.py).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn main() {
@@ -500,11 +509,11 @@ fn export(a: ExportArgs) -> Result<()> {
 }
 
 fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
-    if !a.image_size.is_power_of_two() || !(16..=256).contains(&a.image_size) {
-        dcgan_inpaint::bail!("--image-size must be a power of two from 16 to 256, got {}", a.image_size);
-    }
+    use dcgan_inpaint::bench;
+    let arch = Architecture { image_size: a.image_size, channels: a.channels, z_dim: a.z_dim, gf: a.width, df: a.width, kernel: a.kernel };
+    arch.validate()?;
     let gpu = Gpu::new(choice)?;
-    let opts = dcgan_inpaint::bench::KernelBenchOptions {
+    let opts = bench::KernelBenchOptions {
         image_size: a.image_size,
         channels: a.channels,
         width: a.width,
@@ -513,9 +522,37 @@ fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
         batch: a.batch,
         reps: a.reps,
     };
-    let timings = dcgan_inpaint::bench::kernels(&gpu, &opts, |name| eprint!("\rtiming {name:<40}"));
-    eprintln!("\r{:<60}", "");
-    dcgan_inpaint::bench::print_table(&gpu, &timings);
+    let timings = if a.no_kernels {
+        Vec::new()
+    } else {
+        let t = bench::kernels(&gpu, &opts, |name| eprint!("\rtiming {name:<40}"));
+        eprintln!("\r{:<60}", "");
+        bench::print_table(&gpu, &t);
+        t
+    };
+    eprintln!("timing a training step (batch {}, g_steps {}) ...", a.batch, a.g_steps);
+    let (step, memory) = bench::train_step_timing(&gpu, &arch, a.batch, a.g_steps, a.reps);
+    eprintln!("timing a completion iteration (batch {}) ...", a.batch);
+    let iter = bench::complete_iter_timing(&gpu, &arch, a.batch, a.reps);
+    let overhead = |t: &bench::StepTiming| t.gpu_ms.map(|g| format!(", GPU busy {g:.1} ms ({:.0}% of the wall time)", 100.0 * g / t.wall_ms)).unwrap_or_default();
+    println!("\nmodel {}", arch.to_json());
+    println!("training step:         {:8.1} images/s ({:.1} ms{})", step.per_s, step.wall_ms, overhead(&step));
+    println!("completion iteration:  {:8.1} images x iterations/s ({:.1} ms{})", iter.per_s, iter.wall_ms, overhead(&iter));
+    println!("training step memory:  peak {:.1} MiB held by tensors, minimum about {:.1} MiB", memory.peak_bytes as f64 / 1048576.0, memory.minimum_bytes as f64 / 1048576.0);
+    if let Some(path) = &a.json {
+        let json = serde_json::json!({
+            "adapter": {"name": gpu.info.name, "backend": format!("{:?}", gpu.info.backend), "device_type": format!("{:?}", gpu.info.device_type)},
+            "train_step": {"image_size": arch.image_size, "channels": arch.channels, "z_dim": arch.z_dim, "gf": arch.gf, "df": arch.df,
+                           "kernel": arch.kernel, "batch": a.batch, "g_steps": a.g_steps, "images_per_s": step.per_s,
+                           "wall_ms": step.wall_ms, "gpu_ms": step.gpu_ms},
+            "complete_iter": {"batch": a.batch, "images_iters_per_s": iter.per_s, "wall_ms": iter.wall_ms, "gpu_ms": iter.gpu_ms},
+            "kernels": timings.iter().map(|t| serde_json::json!({"name": t.name, "shape": t.shape, "gflops": t.gflops, "ms": t.ms})).collect::<Vec<_>>(),
+            "memory": {"peak_bytes": memory.peak_bytes, "minimum_bytes": memory.minimum_bytes},
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json).unwrap())
+            .map_err(|e| dcgan_inpaint::Error::new(format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 

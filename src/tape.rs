@@ -92,6 +92,11 @@ impl<'g> Tape<'g> {
         self.nodes.is_empty()
     }
 
+    /// Bytes of the op outputs the tape keeps for the backward pass (the activations).
+    pub fn saved_bytes(&self) -> usize {
+        self.nodes.iter().map(|n| n.out.numel() * 4).sum()
+    }
+
     fn record(&mut self, out: Tensor, op: Op) -> Tensor {
         let needs_grad = match &op {
             Op::Reshape { x } | Op::Scale { x, .. } | Op::Activation { x, .. } => x.requires_grad(),
