@@ -153,3 +153,24 @@ fn the_quality_table_covers_every_mask_method_and_blend() {
     assert_eq!(rows.iter().filter(|r| r.contains("baseline")).count(), 4);
     assert!(rows.iter().all(|r| !r.contains("NaN")), "{table}");
 }
+
+#[test]
+fn per_image_masks_come_from_the_mask_dir() {
+    let dir = scratch("maskdir");
+    let masks = dir.join("masks");
+    std::fs::create_dir_all(&masks).unwrap();
+    // input0: the left half missing; input1: a 4x4 hole at the top-left corner.
+    image::GrayImage::from_fn(16, 16, |x, _| image::Luma([if x < 8 { 0 } else { 255 }])).save(masks.join("input0.png")).unwrap();
+    image::GrayImage::from_fn(16, 16, |x, y| image::Luma([if x < 4 && y < 4 { 0 } else { 255 }])).save(masks.join("input1.png")).unwrap();
+    let out = dir.join("out");
+    let (ok, err) = complete(&out, &["--mask-dir", masks.to_str().unwrap(), "--iters", "2", "--frames-every", "0", "--blend", "none"]);
+    assert!(ok, "{err}");
+    let masked = image::open(out.join("input1/masked.png")).unwrap().to_rgb8();
+    let input = image::open(model().join("input1.png")).unwrap().to_rgb8();
+    assert_eq!(masked.get_pixel(10, 10), input.get_pixel(10, 10), "known pixel shown as it is");
+    assert_ne!(masked.get_pixel(1, 1), input.get_pixel(1, 1), "missing pixel greyed out");
+    // A missing mask file is named.
+    std::fs::remove_file(masks.join("input1.png")).unwrap();
+    let (ok, err) = complete(&out, &["--mask-dir", masks.to_str().unwrap(), "--iters", "1"]);
+    assert!(!ok && err.contains("input1.png"), "{err}");
+}
