@@ -326,14 +326,8 @@ pub mod cpu {
     }
 
     pub fn conv2d_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeometry) -> Vec<f32> {
-        let mut y = vec![0.0f64; g.feat_shape().iter().product()];
-        for n in 0..g.n {
-            for f in 0..g.c_feat {
-                for i in 0..g.h_feat * g.w_feat {
-                    y[(n * g.c_feat + f) * g.h_feat * g.w_feat + i] = b.map_or(0.0, |b| b[f] as f64);
-                }
-            }
-        }
+        let hw = g.h_feat * g.w_feat;
+        let mut y: Vec<f64> = (0..g.n * g.c_feat * hw).map(|k| b.map_or(0.0, |b| b[(k / hw) % g.c_feat] as f64)).collect();
         for_each_tap(g, |n, f, oy, ox, c, ky, kx, iy, ix| {
             y[feat_idx(g, n, f, oy, ox)] += w[w_idx(g, f, c, ky, kx)] as f64 * x[img_idx(g, n, c, iy, ix)] as f64;
         });
