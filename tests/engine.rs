@@ -58,13 +58,15 @@ fn a_repeated_training_step_allocates_nothing_and_submits_once() {
         let mut tape = Tape::new(&gpu);
         net.loss(&mut tape, &x, &targets).to_vec(&gpu)[0]
     };
-    // One whole step; nothing it creates outlives it, as in a training loop.
+    // One whole step, then the loss read back as a training loop does; nothing it creates
+    // outlives it.
     let step = |adam: &mut Adam| {
         let mut tape = Tape::new(&gpu);
         let loss = net.loss(&mut tape, &x, &targets);
         let grads = tape.backward(&loss);
         adam.step(&gpu, &net.params(), &grads);
         gpu.flush();
+        assert!(loss.to_vec(&gpu)[0].is_finite());
     };
     let first_loss = loss_now();
     step(&mut adam); // warm-up: fills the pool and the caches
@@ -75,7 +77,8 @@ fn a_repeated_training_step_allocates_nothing_and_submits_once() {
     let after = (gpu.pool().stats(), gpu.stats());
     assert_eq!(after.0.buffers_created, warm.0.buffers_created, "steps after the first created buffers");
     assert_eq!(after.1.bind_groups_created, warm.1.bind_groups_created, "steps after the first created bind groups");
-    assert_eq!(after.1.submissions - warm.1.submissions, 5, "each step must be exactly one submission");
+    assert_eq!(after.1.staging_buffers_created, warm.1.staging_buffers_created, "reading the loss back created buffers");
+    assert_eq!(after.1.submissions - warm.1.submissions, 5 * 2, "each step must be one submission (plus one for the loss readback)");
     assert!(after.1.dispatches - warm.1.dispatches >= 5 * 10, "the steps recorded too few kernels");
     let last_loss = loss_now();
     assert!(last_loss.is_finite() && last_loss < first_loss, "loss went from {first_loss} to {last_loss}");

@@ -76,6 +76,8 @@ pub struct GpuStats {
     pub submissions: u64,
     pub dispatches: u64,
     pub bind_groups_created: u64,
+    /// Map-read buffers made for downloads (reused by size class afterwards).
+    pub staging_buffers_created: u64,
 }
 
 pub struct Gpu {
@@ -90,6 +92,8 @@ pub struct Gpu {
     params_align: usize,
     recorder: Mutex<Recorder>,
     bind_groups: Mutex<HashMap<BindGroupKey, wgpu::BindGroup>>,
+    /// Free map-read buffers by size class, so reading a loss every step allocates nothing.
+    staging: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     stats: Mutex<GpuStats>,
     /// While [`Gpu::trace`] runs: the tracing thread and the entry points it dispatched.
     trace: Mutex<Option<(std::thread::ThreadId, Vec<&'static str>)>>,
@@ -119,6 +123,7 @@ impl Gpu {
             params_arena,
             recorder: Mutex::new(Recorder { encoder: None, pass: None, params: Vec::new(), dispatches: 0, timing: None }),
             bind_groups: Mutex::new(HashMap::new()),
+            staging: Mutex::new(HashMap::new()),
             stats: Mutex::new(GpuStats::default()),
             trace: Mutex::new(None),
         })
@@ -380,11 +385,16 @@ impl Gpu {
             return Vec::new();
         }
         let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("download"),
-            size: padded,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+        let class = pool::size_class(padded);
+        let reused = self.staging.lock().unwrap().get_mut(&class).and_then(Vec::pop);
+        let staging = reused.unwrap_or_else(|| {
+            self.stats.lock().unwrap().staging_buffers_created += 1;
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("download"),
+                size: class,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         });
         {
             let mut rec = self.recorder.lock().unwrap();
@@ -392,13 +402,14 @@ impl Gpu {
             self.submit(&mut rec);
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        staging.map_async(wgpu::MapMode::Read, ..padded, move |r| {
             let _ = tx.send(r);
         });
         self.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU device lost while waiting for results");
         rx.recv().expect("map callback dropped").expect("could not map the download buffer");
-        let data = staging.get_mapped_range(..).expect("mapped range")[..bytes as usize].to_vec();
+        let data = staging.get_mapped_range(..padded).expect("mapped range")[..bytes as usize].to_vec();
         staging.unmap();
+        self.staging.lock().unwrap().entry(class).or_default().push(staging);
         data
     }
 
