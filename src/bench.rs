@@ -46,6 +46,7 @@ fn random(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Tensor {
 fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
     op();
     gpu.flush();
+    gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
     let mut times: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             gpu.time(op).unwrap_or_else(|| {
@@ -160,7 +161,7 @@ pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)
 }
 
 pub fn print_table(gpu: &Gpu, timings: &[KernelTiming]) {
-    let timer = if gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) { "GPU timestamps" } else { "wall clock" };
+    let timer = if gpu.has_timestamps() { "GPU timestamps" } else { "host wall clock" };
     println!("{} ({:?}, {:?}), {timer}, median", gpu.info.name, gpu.info.backend, gpu.info.device_type);
     println!("{:<28} {:<32} {:>10} {:>10}", "kernel", "shape", "ms", "GFLOP/s");
     for t in timings {

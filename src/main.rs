@@ -29,6 +29,9 @@ struct GpuFlags {
     /// Use the first adapter whose name contains this text (case-insensitive). Overrides WGPU_ADAPTER_NAME.
     #[arg(long, global = true)]
     adapter: Option<String>,
+    /// Kernel variants: auto (by adapter: simd8 on CPU adapters with 8-lane subgroups such as lavapipe, portable elsewhere), portable or simd8. Overrides DCGAN_KERNELS.
+    #[arg(long, global = true)]
+    kernels: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -300,7 +303,7 @@ struct BenchArgs {
 
 fn main() {
     let cli = Cli::parse();
-    let choice = AdapterChoice { backend: cli.gpu.backend, adapter: cli.gpu.adapter };
+    let choice = AdapterChoice { backend: cli.gpu.backend, adapter: cli.gpu.adapter, kernels: cli.gpu.kernels };
     let result = match cli.command {
         Command::Info => info(&choice),
         Command::Bench(args) => bench(&choice, args),
@@ -571,6 +574,8 @@ fn info(choice: &AdapterChoice) -> Result<()> {
     println!("  device type:  {:?}", i.device_type);
     println!("  driver:       {} ({})", i.driver, i.driver_info);
     println!("  vendor/device: {:#06x}/{:#06x}", i.vendor, i.device);
+    println!("  subgroups:    {}..{} lanes", i.subgroup_min_size, i.subgroup_max_size);
+    println!("  kernels:      {} (--kernels auto|portable|simd8)", gpu.kernels.name());
     println!("Limits:");
     let mib = |b: u64| format!("{} MiB", b >> 20);
     println!("  max buffer size:                 {}", mib(l.max_buffer_size));
@@ -584,6 +589,7 @@ fn info(choice: &AdapterChoice) -> Result<()> {
     );
     println!("  workgroups per dimension:        {}", l.max_compute_workgroups_per_dimension);
     println!("  uniform offset alignment:        {}", l.min_uniform_buffer_offset_alignment);
+    println!("  texture size (2-D):              {}", l.max_texture_dimension_2d);
     println!("Features:");
     let adapter_features = adapters
         .iter()

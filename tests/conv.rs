@@ -4,14 +4,16 @@
 
 mod common;
 
-use common::{assert_close, check_gradients, gpu, max_abs};
-use dcgan_inpaint::Tensor;
+use common::{assert_close, check_gradients_on, gpu, gpus, max_abs};
+use dcgan_inpaint::{Gpu, Tensor};
 use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
+use dcgan_inpaint::gpu::KernelSet;
 use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
+use dcgan_inpaint::ops::pack::{self, PackLayout};
 use dcgan_inpaint::rng::Rng;
 
-fn close(what: &str, got: &Tensor, want: &[f32]) {
-    assert_close(what, &got.to_vec(gpu()), want, 1e-4, 1e-5 * max_abs(want));
+fn close(g: &Gpu, what: &str, got: &Tensor, want: &[f32]) {
+    assert_close(&format!("[{} kernels] {what}", g.kernels.name()), &got.to_vec(g), want, 1e-4, 1e-5 * max_abs(want));
 }
 
 fn random_geometry(rng: &mut Rng) -> ConvGeometry {
@@ -44,7 +46,12 @@ fn same_padding_rule() {
 
 #[test]
 fn conv_and_transpose_match_reference_on_random_geometries() {
-    let g = gpu();
+    for g in gpus() {
+        conv_and_transpose_on_random_geometries(g);
+    }
+}
+
+fn conv_and_transpose_on_random_geometries(g: &Gpu) {
     let mut rng = Rng::new(2024);
     for case in 0..60 {
         let geo = random_geometry(&mut rng);
@@ -61,17 +68,17 @@ fn conv_and_transpose_match_reference_on_random_geometries() {
         let tbi = Tensor::from_slice(g, &[geo.c_img], &b_img);
 
         // conv2d: x (image side) -> y (feature side); tf plays dy.
-        close(&format!("conv2d forward {label}"), &conv::conv2d_forward(g, &tx, &tw, Some(&tbf), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b_feat), &geo));
-        close(&format!("conv2d grad_input {label}"), &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
-        close(&format!("conv2d grad_weight {label}"), &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
+        close(g, &format!("conv2d forward {label}"), &conv::conv2d_forward(g, &tx, &tw, Some(&tbf), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b_feat), &geo));
+        close(g, &format!("conv2d grad_input {label}"), &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
+        close(g, &format!("conv2d grad_weight {label}"), &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
         let (fhw, ihw) = (geo.h_feat * geo.w_feat, geo.h_img * geo.w_img);
-        close(&format!("conv2d grad_bias {label}"), &conv::conv2d_grad_bias(g, &tf, &geo), &conv::cpu::channel_sums(&dy, geo.n, geo.c_feat, fhw));
+        close(g, &format!("conv2d grad_bias {label}"), &conv::conv2d_grad_bias(g, &tf, &geo), &conv::cpu::channel_sums(&dy, geo.n, geo.c_feat, fhw));
 
         // conv_transpose2d: tf is the input (feature side), tx plays dy (image side).
-        close(&format!("deconv forward {label}"), &conv::conv_transpose2d_forward(g, &tf, &tw, Some(&tbi), &geo), &conv::cpu::conv_transpose2d_forward(&dy, &w, Some(&b_img), &geo));
-        close(&format!("deconv grad_input {label}"), &conv::conv_transpose2d_grad_input(g, &tx, &tw, &geo), &conv::cpu::conv_transpose2d_grad_input(&x, &w, &geo));
-        close(&format!("deconv grad_weight {label}"), &conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), &conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
-        close(&format!("deconv grad_bias {label}"), &conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, geo.n, geo.c_img, ihw));
+        close(g, &format!("deconv forward {label}"), &conv::conv_transpose2d_forward(g, &tf, &tw, Some(&tbi), &geo), &conv::cpu::conv_transpose2d_forward(&dy, &w, Some(&b_img), &geo));
+        close(g, &format!("deconv grad_input {label}"), &conv::conv_transpose2d_grad_input(g, &tx, &tw, &geo), &conv::cpu::conv_transpose2d_grad_input(&x, &w, &geo));
+        close(g, &format!("deconv grad_weight {label}"), &conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), &conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
+        close(g, &format!("deconv grad_bias {label}"), &conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, geo.n, geo.c_img, ihw));
     }
 }
 
@@ -100,27 +107,26 @@ fn batchnorm_matches_reference_in_both_modes() {
             let tdy = Tensor::from_slice(g, &shape, &dy);
             let want = batchnorm::cpu::forward(&x, &shape, &gamma, &beta, &rm, &rv, 0.1, 1e-5, train);
             let (y, stats) = batchnorm::forward(g, &tx, &bn, train);
-            close(&format!("bn forward {label}"), &y, &want.y);
-            close(&format!("bn running mean {label}"), &bn.running_mean, &want.running_mean);
-            close(&format!("bn running var {label}"), &bn.running_var, &want.running_var);
+            close(g, &format!("bn forward {label}"), &y, &want.y);
+            close(g, &format!("bn running mean {label}"), &bn.running_mean, &want.running_mean);
+            close(g, &format!("bn running var {label}"), &bn.running_var, &want.running_var);
             let (dx_want, dgamma_want, dbeta_want) = batchnorm::cpu::backward(&dy, &x, &shape, &gamma, &want.mean, &want.invstd, train);
             let (dgamma, dbeta) = batchnorm::grad_reduce(g, &tdy, &tx, &stats, &bn);
-            close(&format!("bn dgamma {label}"), &dgamma, &dgamma_want);
-            close(&format!("bn dbeta {label}"), &dbeta, &dbeta_want);
+            close(g, &format!("bn dgamma {label}"), &dgamma, &dgamma_want);
+            close(g, &format!("bn dbeta {label}"), &dbeta, &dbeta_want);
             let dx = if train {
                 batchnorm::grad_input(g, &tdy, &tx, &stats, &bn, &dgamma, &dbeta)
             } else {
                 batchnorm::eval_grad_input(g, &tdy, &stats, &bn)
             };
-            close(&format!("bn dx {label}"), &dx, &dx_want);
+            close(g, &format!("bn dx {label}"), &dx, &dx_want);
         }
     }
 }
 
 /// conv (k3 s2 SAME, 6x6 -> 3x3) -> batchnorm -> leaky-ReLU -> deconv (k4 s2 SAME, back
 /// to 6x6) -> tanh -> sum(y * r). Returns the batchnorm output too (see below).
-fn composed(t: &mut dcgan_inpaint::Tape, p: &[Tensor], r: &[f32], train: bool) -> (Tensor, Tensor) {
-    let gpu = gpu();
+fn composed(gpu: &Gpu, t: &mut dcgan_inpaint::Tape, p: &[Tensor], r: &[f32], train: bool) -> (Tensor, Tensor) {
     let h = p[0].shape()[2];
     let hcv = t.conv2d(&p[0], &p[1], Some(&p[2]), 2, Padding::same(h, h, 3, 2));
     let mut bn = BatchNorm::new(gpu, p[3].numel());
@@ -139,7 +145,12 @@ fn composed(t: &mut dcgan_inpaint::Tape, p: &[Tensor], r: &[f32], train: bool) -
 
 #[test]
 fn finite_differences_through_conv_batchnorm_leaky_relu_deconv_tanh() {
-    let g = gpu();
+    for g in gpus() {
+        finite_differences_through_composed(g);
+    }
+}
+
+fn finite_differences_through_composed(g: &Gpu) {
     let (n, c, h, c_mid, k) = (2, 2, 6, 3, 3);
     // Central differences are meaningless across the leaky-ReLU kink, so take the first
     // seed whose pre-activations all stay 5 steps (5e-3) away from 0 in both modes.
@@ -157,16 +168,15 @@ fn finite_differences_through_conv_batchnorm_leaky_relu_deconv_tanh() {
         let r = rng.uniform_vec(n * h * h, -1.0, 1.0);
         let near_kink = [true, false].iter().any(|&train| {
             let p: Vec<Tensor> = inputs.iter().map(|(s, d)| Tensor::from_slice(g, s, d)).collect();
-            let (hbn, _) = composed(&mut dcgan_inpaint::Tape::new(g), &p, &r, train);
+            let (hbn, _) = composed(g, &mut dcgan_inpaint::Tape::new(g), &p, &r, train);
             hbn.to_vec(g).iter().any(|v| v.abs() < 5e-3)
         });
         if near_kink {
             continue;
         }
         for train in [true, false] {
-            check_gradients(&format!("conv -> bn(train={train}) -> leaky -> deconv -> tanh (seed {seed})"), &inputs, |t, p| {
-                composed(t, p, &r, train).1
-            });
+            let name = format!("[{} kernels] conv -> bn(train={train}) -> leaky -> deconv -> tanh (seed {seed})", g.kernels.name());
+            check_gradients_on(g, &name, &inputs, |t, p| composed(g, t, p, &r, train).1);
         }
         return;
     }
@@ -174,7 +184,12 @@ fn finite_differences_through_conv_batchnorm_leaky_relu_deconv_tanh() {
 
 #[test]
 fn frozen_generator_backward_runs_no_weight_kernels() {
-    let g = gpu();
+    for g in gpus() {
+        frozen_generator_backward(g);
+    }
+}
+
+fn frozen_generator_backward(g: &Gpu) {
     let mut rng = Rng::new(9);
     let z = Tensor::from_slice(g, &[2, 4, 3, 3], &rng.uniform_vec(72, -1.0, 1.0)).with_grad(true);
     let w = Tensor::from_slice(g, &[4, 2, 4, 4], &rng.normal_vec(128, 0.0, 0.1));
@@ -192,4 +207,52 @@ fn frozen_generator_backward_runs_no_weight_kernels() {
     let bad: Vec<_> = kernels.iter().filter(|k| k.contains("grad_weight") || k.contains("grad_bias") || k.contains("grad_reduce")).collect();
     assert!(bad.is_empty(), "frozen layers ran {bad:?}");
     assert!(kernels.contains(&"conv_transpose2d_grad_input") && kernels.contains(&"batchnorm_eval_grad_input"), "{kernels:?}");
+}
+
+#[test]
+fn packing_into_textures_matches_reference() {
+    let g = gpu();
+    let mut rng = Rng::new(31);
+    let shape = [3, 6, 5, 7];
+    let x = rng.uniform_vec(shape.iter().product(), -1.0, 1.0);
+    let t = Tensor::from_slice(g, &shape, &x);
+    let w_shape = [5, 6, 3, 2];
+    let w = rng.uniform_vec(w_shape.iter().product(), -1.0, 1.0);
+    let tw = Tensor::from_slice(g, &w_shape, &w);
+    let layouts = [
+        (PackLayout::images(shape, 0, 3, 2, 1, 9, 10), &t, &x), // padded on every side
+        (PackLayout::images(shape, 1, 2, 0, 0, 5, 7), &t, &x),  // a chunk of the batch, no padding
+        (PackLayout::weights(w_shape, false, 8), &tw, &w),
+        (PackLayout::weights(w_shape, true, 6), &tw, &w),
+    ];
+    for (layout, tensor, data) in layouts {
+        let packed = pack::pack(g, tensor, &layout);
+        assert_eq!((packed.width as usize, packed.height as usize), layout.texture_size());
+        assert_close(&format!("pack {layout:?}"), &g.download_texture(&packed), &pack::cpu::pack(data, &layout), 0.0, 0.0);
+    }
+}
+
+/// Batches whose packed images are taller than the largest texture go in chunks of images.
+#[test]
+fn simd8_convolutions_split_batches_taller_than_a_texture() {
+    let Some(g) = gpus().iter().find(|g| g.kernels == KernelSet::Simd8) else {
+        assert_ne!(gpu().info.device_type, wgpu::DeviceType::Cpu, "lavapipe must run the simd8 kernels");
+        return; // a GPU adapter: the simd8 kernels are not used there
+    };
+    let h = 126; // 128 texture rows per image with the padding
+    let n = g.limits.max_texture_dimension_2d as usize / 128 + 3;
+    let geo = ConvGeometry::conv2d(&[n, 2, h, 3], &[3, 2, 3, 3], 1, Padding::uniform(1));
+    let mut rng = Rng::new(41);
+    let (img, feat, wn) = (geo.img_shape().iter().product(), geo.feat_shape().iter().product(), geo.weight_shape().iter().product());
+    let (x, w, dy) = (rng.uniform_vec(img, -1.0, 1.0), rng.uniform_vec(wn, -1.0, 1.0), rng.uniform_vec(feat, -1.0, 1.0));
+    let b = rng.uniform_vec(geo.c_feat, -1.0, 1.0);
+    let (tx, tw, tf, tb) = (
+        Tensor::from_slice(g, &geo.img_shape(), &x),
+        Tensor::from_slice(g, &geo.weight_shape(), &w),
+        Tensor::from_slice(g, &geo.feat_shape(), &dy),
+        Tensor::from_slice(g, &[geo.c_feat], &b),
+    );
+    close(g, "chunked conv2d forward", &conv::conv2d_forward(g, &tx, &tw, Some(&tb), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b), &geo));
+    close(g, "chunked conv2d grad_input", &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
+    close(g, "chunked conv2d grad_weight", &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
 }

@@ -124,14 +124,14 @@ fn inference_with_nothing_trainable_records_nothing() {
 
 #[test]
 fn an_unknown_adapter_name_is_a_clear_error() {
-    let choice = AdapterChoice { backend: None, adapter: Some("no-such-adapter-xyz".into()) };
+    let choice = AdapterChoice { adapter: Some("no-such-adapter-xyz".into()), ..Default::default() };
     let err = Gpu::new(&choice).err().expect("must fail").to_string();
     assert!(err.contains("no-such-adapter-xyz") && err.contains("Adapters seen"), "{err}");
 }
 
 #[test]
 fn an_unknown_backend_is_a_clear_error() {
-    let choice = AdapterChoice { backend: Some("glide".into()), adapter: None };
+    let choice = AdapterChoice { backend: Some("glide".into()), ..Default::default() };
     let err = Gpu::new(&choice).err().expect("must fail").to_string();
     assert!(err.contains("unknown backend 'glide'"), "{err}");
 }

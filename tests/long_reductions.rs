@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{assert_close, gpu, max_abs};
-use dcgan_inpaint::Tensor;
+use common::{assert_close, gpu, gpus, max_abs};
+use dcgan_inpaint::{Gpu, Tensor};
 use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
 use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
 use dcgan_inpaint::ops::{linear, reduce};
@@ -52,22 +52,26 @@ fn batchnorm_statistics_and_gradients_over_many_items() {
 
 #[test]
 fn conv_weight_and_bias_gradients_over_a_large_batch() {
-    let g = gpu();
+    for g in gpus() {
+        conv_gradients_over_a_large_batch(g);
+    }
+}
+
+fn conv_gradients_over_a_large_batch(g: &Gpu) {
     let mut rng = Rng::new(3);
     let geo = ConvGeometry::conv2d(&[70, 1, 64, 64], &[2, 1, 2, 2], 2, Padding::default()); // 70 x 32 x 32 positions
     let x = rng.uniform_vec(geo.img_shape().iter().product(), -1.0, 1.0);
     let dy = rng.uniform_vec(geo.feat_shape().iter().product(), -1.0, 1.0);
     let (tx, tdy) = (Tensor::from_slice(g, &geo.img_shape(), &x), Tensor::from_slice(g, &geo.feat_shape(), &dy));
     let tol = |want: &[f32]| 1e-4 * max_abs(want) + 1e-3;
-    let want = conv::cpu::conv2d_grad_weight(&dy, &x, &geo);
-    assert_close("conv2d grad_weight", &conv::conv2d_grad_weight(g, &tdy, &tx, &geo).to_vec(g), &want, 1e-4, tol(&want));
-    let want = conv::cpu::channel_sums(&dy, 70, 2, 32 * 32);
-    assert_close("conv2d grad_bias", &conv::conv2d_grad_bias(g, &tdy, &geo).to_vec(g), &want, 1e-4, tol(&want));
+    let check = |what: &str, got: Tensor, want: &[f32]| {
+        assert_close(&format!("[{} kernels] {what}", g.kernels.name()), &got.to_vec(g), want, 1e-4, tol(want));
+    };
+    check("conv2d grad_weight", conv::conv2d_grad_weight(g, &tdy, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
+    check("conv2d grad_bias", conv::conv2d_grad_bias(g, &tdy, &geo), &conv::cpu::channel_sums(&dy, 70, 2, 32 * 32));
     // The transposed conv of the same geometry: input on the feature side.
-    let want = conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo);
-    assert_close("deconv grad_weight", &conv::conv_transpose2d_grad_weight(g, &tx, &tdy, &geo).to_vec(g), &want, 1e-4, tol(&want));
-    let want = conv::cpu::channel_sums(&x, 70, 1, 64 * 64);
-    assert_close("deconv grad_bias", &conv::conv_transpose2d_grad_bias(g, &tx, &geo).to_vec(g), &want, 1e-4, tol(&want));
+    check("deconv grad_weight", conv::conv_transpose2d_grad_weight(g, &tx, &tdy, &geo), &conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
+    check("deconv grad_bias", conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, 70, 1, 64 * 64));
 }
 
 #[test]

@@ -7,8 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::{assert_close, gpu, max_abs};
-use dcgan_inpaint::Tensor;
+use common::{assert_close, gpu, gpus, max_abs};
+use dcgan_inpaint::{Gpu, Tensor};
 use dcgan_inpaint::npy;
 use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
 use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
@@ -19,14 +19,15 @@ struct Case {
 }
 
 impl Case {
-    fn tensor(&self, name: &str) -> Tensor {
+    fn tensor(&self, g: &Gpu, name: &str) -> Tensor {
         let (shape, data) = npy::read_f32(&self.dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}"));
-        Tensor::from_slice(gpu(), &shape, &data)
+        Tensor::from_slice(g, &shape, &data)
     }
-    fn expect(&self, what: &str, got: &Tensor, name: &str) {
+    fn expect(&self, g: &Gpu, what: &str, got: &Tensor, name: &str) {
         let (shape, want) = npy::read_f32(&self.dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(got.numel(), want.len(), "{}: {what} has shape {:?}, PyTorch {shape:?}", self.dir.display(), got.shape());
-        assert_close(&format!("{} {what}", self.dir.display()), &got.to_vec(gpu()), &want, 1e-4, 1e-5 * max_abs(&want));
+        let label = format!("[{} kernels] {} {what}", g.kernels.name(), self.dir.display());
+        assert_close(&label, &got.to_vec(g), &want, 1e-4, 1e-5 * max_abs(&want));
     }
     fn numbers(&self, key: &str) -> Vec<usize> {
         self.params[key].iter().map(|v| v.parse().unwrap()).collect()
@@ -62,35 +63,37 @@ fn cases(family: &str) -> Vec<Case> {
 
 #[test]
 fn conv2d_matches_pytorch() {
-    let g = gpu();
-    for case in cases("conv2d") {
-        let (x, w, b, dy) = (case.tensor("x"), case.tensor("w"), case.tensor("b"), case.tensor("dy"));
-        let geo = ConvGeometry::conv2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding());
-        case.expect("forward", &conv::conv2d_forward(g, &x, &w, Some(&b), &geo), "y");
-        case.expect("grad_input", &conv::conv2d_grad_input(g, &dy, &w, &geo), "dx");
-        case.expect("grad_weight", &conv::conv2d_grad_weight(g, &dy, &x, &geo), "dw");
-        case.expect("grad_bias", &conv::conv2d_grad_bias(g, &dy, &geo), "db");
+    for g in gpus() {
+        for case in cases("conv2d") {
+            let [x, w, b, dy] = ["x", "w", "b", "dy"].map(|name| case.tensor(g, name));
+            let geo = ConvGeometry::conv2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding());
+            case.expect(g, "forward", &conv::conv2d_forward(g, &x, &w, Some(&b), &geo), "y");
+            case.expect(g, "grad_input", &conv::conv2d_grad_input(g, &dy, &w, &geo), "dx");
+            case.expect(g, "grad_weight", &conv::conv2d_grad_weight(g, &dy, &x, &geo), "dw");
+            case.expect(g, "grad_bias", &conv::conv2d_grad_bias(g, &dy, &geo), "db");
+        }
     }
 }
 
 #[test]
 fn conv_transpose2d_matches_pytorch() {
-    let g = gpu();
-    for case in cases("conv_transpose2d") {
-        let (x, w, b, dy) = (case.tensor("x"), case.tensor("w"), case.tensor("b"), case.tensor("dy"));
-        let out = case.numbers("out");
-        let geo = ConvGeometry::conv_transpose2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding(), (out[0], out[1]));
-        case.expect("forward", &conv::conv_transpose2d_forward(g, &x, &w, Some(&b), &geo), "y");
-        case.expect("grad_input", &conv::conv_transpose2d_grad_input(g, &dy, &w, &geo), "dx");
-        case.expect("grad_weight", &conv::conv_transpose2d_grad_weight(g, &dy, &x, &geo), "dw");
-        case.expect("grad_bias", &conv::conv_transpose2d_grad_bias(g, &dy, &geo), "db");
+    for g in gpus() {
+        for case in cases("conv_transpose2d") {
+            let [x, w, b, dy] = ["x", "w", "b", "dy"].map(|name| case.tensor(g, name));
+            let out = case.numbers("out");
+            let geo = ConvGeometry::conv_transpose2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding(), (out[0], out[1]));
+            case.expect(g, "forward", &conv::conv_transpose2d_forward(g, &x, &w, Some(&b), &geo), "y");
+            case.expect(g, "grad_input", &conv::conv_transpose2d_grad_input(g, &dy, &w, &geo), "dx");
+            case.expect(g, "grad_weight", &conv::conv_transpose2d_grad_weight(g, &dy, &x, &geo), "dw");
+            case.expect(g, "grad_bias", &conv::conv_transpose2d_grad_bias(g, &dy, &geo), "db");
+        }
     }
 }
 
 #[test]
 fn same_transpose_helper_reproduces_the_pytorch_same_cases() {
     for case in cases("conv_transpose2d").into_iter().filter(|c| c.dir.ends_with("k5_s2_same") || c.dir.ends_with("k5_s2_same_odd")) {
-        let (x, w) = (case.tensor("x"), case.tensor("w"));
+        let (x, w) = (case.tensor(gpu(), "x"), case.tensor(gpu(), "w"));
         let geo = ConvGeometry::conv_transpose2d_same(x.shape(), w.shape(), 2);
         assert_eq!(geo.pad, case.padding(), "{}", case.dir.display());
         assert_eq!(geo.img_shape()[2..], case.numbers("out")[..]);
@@ -103,26 +106,26 @@ fn batchnorm_matches_pytorch() {
     for case in cases("batchnorm") {
         let train = case.numbers("train")[0] == 1;
         let bn = BatchNorm {
-            gamma: case.tensor("gamma"),
-            beta: case.tensor("beta"),
-            running_mean: case.tensor("running_mean"),
-            running_var: case.tensor("running_var"),
+            gamma: case.tensor(g, "gamma"),
+            beta: case.tensor(g, "beta"),
+            running_mean: case.tensor(g, "running_mean"),
+            running_var: case.tensor(g, "running_var"),
             momentum: case.params["momentum"][0].parse().unwrap(),
             eps: case.params["eps"][0].parse().unwrap(),
         };
-        let (x, dy) = (case.tensor("x"), case.tensor("dy"));
+        let (x, dy) = (case.tensor(g, "x"), case.tensor(g, "dy"));
         let (y, stats) = batchnorm::forward(g, &x, &bn, train);
-        case.expect("forward", &y, "y");
-        case.expect("running mean", &bn.running_mean, "running_mean_after");
-        case.expect("running var", &bn.running_var, "running_var_after");
+        case.expect(g, "forward", &y, "y");
+        case.expect(g, "running mean", &bn.running_mean, "running_mean_after");
+        case.expect(g, "running var", &bn.running_var, "running_var_after");
         let (dgamma, dbeta) = batchnorm::grad_reduce(g, &dy, &x, &stats, &bn);
-        case.expect("dgamma", &dgamma, "dgamma");
-        case.expect("dbeta", &dbeta, "dbeta");
+        case.expect(g, "dgamma", &dgamma, "dgamma");
+        case.expect(g, "dbeta", &dbeta, "dbeta");
         let dx = if train {
             batchnorm::grad_input(g, &dy, &x, &stats, &bn, &dgamma, &dbeta)
         } else {
             batchnorm::eval_grad_input(g, &dy, &stats, &bn)
         };
-        case.expect("dx", &dx, "dx");
+        case.expect(g, "dx", &dx, "dx");
     }
 }

@@ -14,6 +14,8 @@ pub struct AdapterChoice {
     pub backend: Option<String>,
     /// Case-insensitive substring of the adapter name, e.g. "llvmpipe" or "nvidia".
     pub adapter: Option<String>,
+    /// Kernel variants: "auto" (by adapter), "portable" or "simd8" (see [`KernelSet`]).
+    pub kernels: Option<String>,
 }
 
 impl AdapterChoice {
@@ -23,8 +25,85 @@ impl AdapterChoice {
         AdapterChoice {
             backend: self.backend.clone().or_else(|| env("WGPU_BACKEND")),
             adapter: self.adapter.clone().or_else(|| env("WGPU_ADAPTER_NAME")),
+            kernels: self.kernels.clone().or_else(|| env("DCGAN_KERNELS")),
         }
     }
+}
+
+/// Which variant of a kernel family runs, where a family has more than one.
+///
+/// Adapters differ in what is cheap. On a GPU, storage-buffer loads are fast and the
+/// portable kernels (4x4 register blocks, no barriers) run well. On lavapipe every
+/// invocation is one lane of an 8-wide SIMD register, and each storage-buffer load is a
+/// loop over the 8 lanes (measured about 26 cycles per float), while a read-only
+/// storage-texture load fetches an rgba32float texel for all 8 lanes at once (about 11
+/// cycles per 4 floats) and a subgroup shuffle from a fixed lane is a register move.
+/// The SIMD-8 kernels therefore read their operands from textures that hold 4 channels
+/// per texel and share them across the 8 lanes of a subgroup with shuffles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KernelSet {
+    /// Storage buffers only; any adapter. Chosen for GPUs.
+    Portable,
+    /// Texture operands and 8-lane subgroup shuffles (`shaders/conv_simd8.wgsl`). Chosen
+    /// for CPU adapters whose subgroups are exactly 8 lanes (lavapipe with AVX2).
+    Simd8,
+}
+
+impl KernelSet {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelSet::Portable => "portable",
+            KernelSet::Simd8 => "simd8",
+        }
+    }
+
+    /// Every kernel set `adapter` can run, the portable one first.
+    pub fn available(adapter: &wgpu::Adapter) -> Vec<KernelSet> {
+        let mut sets = vec![KernelSet::Portable];
+        if simd8_unsupported(adapter).is_none() {
+            sets.push(KernelSet::Simd8);
+        }
+        sets
+    }
+
+    /// The set `choice.kernels` names, or the one that suits the adapter ("auto").
+    pub fn choose(adapter: &wgpu::Adapter, choice: &AdapterChoice) -> Result<KernelSet> {
+        let resolved = choice.resolved();
+        match resolved.kernels.as_deref().map(|k| k.trim().to_lowercase()).as_deref() {
+            None | Some("auto") => {
+                let cpu = adapter.get_info().device_type == wgpu::DeviceType::Cpu;
+                Ok(if cpu && simd8_unsupported(adapter).is_none() { KernelSet::Simd8 } else { KernelSet::Portable })
+            }
+            Some("portable") => Ok(KernelSet::Portable),
+            Some("simd8") => match simd8_unsupported(adapter) {
+                None => Ok(KernelSet::Simd8),
+                Some(why) => Err(Error::new(format!(
+                    "the simd8 kernels (from --kernels or DCGAN_KERNELS) cannot run on '{}': {why}; use --kernels portable",
+                    adapter.get_info().name
+                ))),
+            },
+            Some(other) => Err(Error::new(format!(
+                "unknown kernel set '{other}' (from --kernels or DCGAN_KERNELS); use auto, portable or simd8"
+            ))),
+        }
+    }
+}
+
+/// Why the SIMD-8 kernels cannot run on `adapter`, or `None` when they can.
+fn simd8_unsupported(adapter: &wgpu::Adapter) -> Option<String> {
+    let info = adapter.get_info();
+    if !adapter.features().contains(wgpu::Features::SUBGROUP) {
+        return Some("the adapter has no subgroup operations".into());
+    }
+    if (info.subgroup_min_size, info.subgroup_max_size) != (8, 8) {
+        return Some(format!("its subgroups are {}..{} lanes, not exactly 8", info.subgroup_min_size, info.subgroup_max_size));
+    }
+    let flags = adapter.get_texture_format_features(super::pool::TEXTURE_FORMAT).flags;
+    let needed = wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY | wgpu::TextureFormatFeatureFlags::STORAGE_WRITE_ONLY;
+    if !flags.contains(needed) {
+        return Some("rgba32float storage textures cannot be both read and written there".into());
+    }
+    None
 }
 
 /// The backends that run natively (no browser WebGPU, no no-op backend).
@@ -166,7 +245,7 @@ pub fn select(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu::Adapter)>
 
 /// Optional features we use when the adapter has them.
 pub fn wanted_features(adapter: &wgpu::Adapter) -> wgpu::Features {
-    let useful = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+    let useful = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP;
     adapter.features() & useful
 }
 

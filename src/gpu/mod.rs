@@ -13,9 +13,9 @@ pub mod pool;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-pub use context::AdapterChoice;
-pub use pipelines::{Family, Kernel};
-pub use pool::{BufferPool, PoolStats, PooledBuffer};
+pub use context::{AdapterChoice, KernelSet};
+pub use pipelines::{Family, Kernel, ResourceKind};
+pub use pool::{BufferPool, PoolStats, PooledBuffer, PooledTexture};
 
 use crate::error::Result;
 use pipelines::PipelineCache;
@@ -58,6 +58,45 @@ pub const WORKGROUP_1D: u32 = 64;
 
 type BindGroupKey = (u32, [u64; 8]);
 
+/// What a kernel binds after its parameters, in ascending binding order.
+#[derive(Clone, Copy)]
+pub enum Binding<'a> {
+    Buffer(&'a PooledBuffer),
+    Texture(&'a PooledTexture),
+}
+
+impl<'a> From<&'a PooledBuffer> for Binding<'a> {
+    fn from(b: &'a PooledBuffer) -> Self {
+        Binding::Buffer(b)
+    }
+}
+
+impl<'a> From<&'a PooledTexture> for Binding<'a> {
+    fn from(t: &'a PooledTexture) -> Self {
+        Binding::Texture(t)
+    }
+}
+
+impl Binding<'_> {
+    fn id(&self) -> u64 {
+        match self {
+            Binding::Buffer(b) => b.id,
+            Binding::Texture(t) => t.id,
+        }
+    }
+
+    fn fits(&self, kind: ResourceKind) -> bool {
+        matches!((self, kind), (Binding::Buffer(_), ResourceKind::Buffer { .. }) | (Binding::Texture(_), ResourceKind::Texture { .. }))
+    }
+
+    fn resource(&self) -> wgpu::BindingResource<'_> {
+        match self {
+            Binding::Buffer(b) => b.buffer.as_entire_binding(),
+            Binding::Texture(t) => wgpu::BindingResource::TextureView(&t.view),
+        }
+    }
+}
+
 struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
     pass: Option<wgpu::ComputePass<'static>>,
@@ -86,6 +125,8 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// The kernel variants this device runs (see [`KernelSet`]).
+    pub kernels: KernelSet,
     pipelines: PipelineCache,
     pool: BufferPool,
     params_arena: wgpu::Buffer,
@@ -103,6 +144,7 @@ impl Gpu {
     /// Open the adapter `choice` selects (see [`context::select`]).
     pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
         let (_instance, adapter) = context::select(choice)?;
+        let kernels = KernelSet::choose(&adapter, choice)?;
         let (device, queue) = context::open_device(&adapter)?;
         let limits = device.limits();
         let params_arena = device.create_buffer(&wgpu::BufferDescriptor {
@@ -114,6 +156,7 @@ impl Gpu {
         Ok(Gpu {
             info: adapter.get_info(),
             features: device.features(),
+            kernels,
             params_align: limits.min_uniform_buffer_offset_alignment as usize,
             limits,
             device,
@@ -142,6 +185,23 @@ impl Gpu {
         *self.stats.lock().unwrap()
     }
 
+    /// One device per kernel set the chosen adapter can run (for tests that check every
+    /// variant against the same reference).
+    pub fn each_kernel_set(choice: &AdapterChoice) -> Result<Vec<Gpu>> {
+        let (_instance, adapter) = context::select(choice)?;
+        KernelSet::available(&adapter)
+            .into_iter()
+            .map(|set| Gpu::new(&AdapterChoice { kernels: Some(set.name().into()), ..choice.clone() }))
+            .collect()
+    }
+
+    /// An rgba32float texture of `width` x `height` texels from the pool.
+    pub fn alloc_texture(&self, width: usize, height: usize) -> PooledTexture {
+        let max = self.limits.max_texture_dimension_2d as usize;
+        assert!(width <= max && height <= max, "a {width}x{height} texture exceeds this adapter's {max}x{max}");
+        self.pool.alloc_texture(&self.device, width as u32, height as u32)
+    }
+
     /// A storage buffer for `bytes` bytes from the pool; fails if the adapter cannot bind it.
     pub fn alloc(&self, bytes: u64) -> PooledBuffer {
         let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
@@ -152,19 +212,24 @@ impl Gpu {
         self.pool.alloc(&self.device, bytes)
     }
 
-    /// Record one kernel launch. `buffers` go to the entry point's storage bindings in
+    /// Record one kernel launch. `resources` (buffers, or textures where the kernel has
+    /// storage textures) go to the entry point's bindings after the parameters in
     /// ascending binding order; `groups` is the grid.
-    pub fn dispatch(&self, kernel: Kernel, params: Params, buffers: &[&PooledBuffer], groups: [u32; 3]) {
+    pub fn dispatch<'a, R: Into<Binding<'a>> + Copy>(&self, kernel: Kernel, params: Params, resources: &[R], groups: [u32; 3]) {
+        let resources: Vec<Binding> = resources.iter().map(|&r| r.into()).collect();
         let pipeline = self.pipelines.get(&self.device, kernel);
         let layout = &pipeline.layout;
         assert_eq!(
-            layout.storage.len(),
-            buffers.len(),
-            "kernel `{}` binds {} storage buffers, caller passed {}",
+            layout.resources.len(),
+            resources.len(),
+            "kernel `{}` binds {} buffers and textures, caller passed {}",
             kernel.entry,
-            layout.storage.len(),
-            buffers.len()
+            layout.resources.len(),
+            resources.len()
         );
+        for (i, (&(binding, kind), r)) in layout.resources.iter().zip(&resources).enumerate() {
+            assert!(r.fits(kind), "kernel `{}`: resource {i} goes to binding {binding}, a {kind:?}", kernel.entry);
+        }
         assert_eq!(
             layout.params_size as usize,
             params.len * 4,
@@ -181,7 +246,7 @@ impl Gpu {
                 trace.push(kernel.entry);
             }
         }
-        let bind_group = self.bind_group(&pipeline, buffers);
+        let bind_group = self.bind_group(&pipeline, &resources);
 
         let mut rec = self.recorder.lock().unwrap();
         let offset = rec.params.len().next_multiple_of(self.params_align);
@@ -212,10 +277,11 @@ impl Gpu {
         }
     }
 
-    fn bind_group(&self, pipeline: &pipelines::Pipeline, buffers: &[&PooledBuffer]) -> wgpu::BindGroup {
+    fn bind_group(&self, pipeline: &pipelines::Pipeline, resources: &[Binding]) -> wgpu::BindGroup {
+        assert!(resources.len() <= 8, "kernels bind at most 8 resources");
         let mut key = (pipeline.id, [u64::MAX; 8]);
-        for (slot, b) in key.1.iter_mut().zip(buffers) {
-            *slot = b.id;
+        for (slot, r) in key.1.iter_mut().zip(resources) {
+            *slot = r.id();
         }
         let mut cache = self.bind_groups.lock().unwrap();
         if let Some(bg) = cache.get(&key) {
@@ -224,7 +290,7 @@ impl Gpu {
         if cache.len() >= BIND_GROUP_CACHE_MAX {
             cache.clear();
         }
-        let mut entries = Vec::with_capacity(buffers.len() + 1);
+        let mut entries = Vec::with_capacity(resources.len() + 1);
         if pipeline.layout.params_size > 0 {
             entries.push(wgpu::BindGroupEntry {
                 binding: 0,
@@ -235,8 +301,8 @@ impl Gpu {
                 }),
             });
         }
-        for (&(binding, _), b) in pipeline.layout.storage.iter().zip(buffers) {
-            entries.push(wgpu::BindGroupEntry { binding, resource: b.buffer.as_entire_binding() });
+        for (&(binding, _), r) in pipeline.layout.resources.iter().zip(resources) {
+            entries.push(wgpu::BindGroupEntry { binding, resource: r.resource() });
         }
         let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
@@ -274,11 +340,18 @@ impl Gpu {
         rec.pass.as_mut().unwrap()
     }
 
+    /// Whether [`Gpu::time`] measures with timestamp queries. Not on CPU adapters: there
+    /// the device is the host, and lavapipe's timestamps stop following compute work once
+    /// a storage texture has been written (a 22 ms matmul then reads 0.07 ms).
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY) && self.info.device_type != wgpu::DeviceType::Cpu
+    }
+
     /// Seconds the GPU spent in the compute passes that `record` records, measured with
-    /// timestamp queries; `None` where the adapter has no timestamps (time on the host).
-    /// Work recorded before is submitted first and not counted.
+    /// timestamp queries; `None` where there are none to trust (see [`Gpu::has_timestamps`];
+    /// time on the host instead). Work recorded before is submitted first and not counted.
     pub fn time(&self, record: impl FnOnce()) -> Option<f64> {
-        if !self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        if !self.has_timestamps() {
             return None;
         }
         self.flush();
@@ -411,6 +484,26 @@ impl Gpu {
         staging.unmap();
         self.staging.lock().unwrap().entry(class).or_default().push(staging);
         data
+    }
+
+    /// Read a texture back as [height][width][4] f32, row-major (for tests).
+    pub fn download_texture(&self, texture: &PooledTexture) -> Vec<f32> {
+        let row_bytes = texture.width as u64 * 16;
+        let padded_row = row_bytes.next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as u64);
+        let staging = self.alloc(padded_row * texture.height as u64);
+        {
+            let mut rec = self.recorder.lock().unwrap();
+            self.encoder(&mut rec).copy_texture_to_buffer(
+                texture.texture.as_image_copy(),
+                wgpu::TexelCopyBufferInfo {
+                    buffer: &staging.buffer,
+                    layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded_row as u32), rows_per_image: None },
+                },
+                wgpu::Extent3d { width: texture.width, height: texture.height, depth_or_array_layers: 1 },
+            );
+        }
+        let bytes = self.download(&staging, padded_row * texture.height as u64);
+        bytes.chunks(padded_row as usize).flat_map(|row| bytemuck::pod_collect_to_vec::<u8, f32>(&row[..row_bytes as usize])).collect()
     }
 
     /// Run `f` and return the entry points it dispatched on this thread, in order.

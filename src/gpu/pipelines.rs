@@ -2,11 +2,13 @@
 //!
 //! Every kernel follows one binding convention, so the Rust side never writes a layout by
 //! hand: `@group(0) @binding(0)` is a small uniform struct of parameters (bound with a
-//! dynamic offset into one arena per submission), and the storage buffers an entry point
-//! uses take the caller's buffers in ascending binding order (the output first, by
+//! dynamic offset into one arena per submission), and the resources an entry point uses
+//! (storage buffers, and rgba32float storage textures in the SIMD-8 variant) take the
+//! caller's buffers and textures in ascending binding order (the output first, by
 //! convention at binding 1). A family file gives each global its own binding number; an
 //! entry point may use any subset. The layout of each entry point is read off the WGSL
-//! with naga: which bindings it uses, whether each is writable, and the parameter size.
+//! with naga: which bindings it uses, of which kind, whether each is writable, and the
+//! parameter size.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,12 +23,16 @@ pub enum Family {
     Loss,
     Adam,
     Conv,
+    /// The conv family's variant for 8-lane CPU SIMD (`KernelSet::Simd8`).
+    ConvSimd8,
     BatchNorm,
     Pool,
+    /// Tensors into textures for the SIMD-8 kernels.
+    Pack,
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 11] = [
         Family::Elementwise,
         Family::Activation,
         Family::Matmul,
@@ -34,8 +40,10 @@ impl Family {
         Family::Loss,
         Family::Adam,
         Family::Conv,
+        Family::ConvSimd8,
         Family::BatchNorm,
         Family::Pool,
+        Family::Pack,
     ];
 
     /// The file name under `shaders/`.
@@ -48,8 +56,10 @@ impl Family {
             Family::Loss => "loss.wgsl",
             Family::Adam => "adam.wgsl",
             Family::Conv => "conv.wgsl",
+            Family::ConvSimd8 => "conv_simd8.wgsl",
             Family::BatchNorm => "batchnorm.wgsl",
             Family::Pool => "pool.wgsl",
+            Family::Pack => "pack.wgsl",
         }
     }
 
@@ -63,8 +73,10 @@ impl Family {
             Family::Loss => include_str!("../../shaders/loss.wgsl"),
             Family::Adam => include_str!("../../shaders/adam.wgsl"),
             Family::Conv => include_str!("../../shaders/conv.wgsl"),
+            Family::ConvSimd8 => include_str!("../../shaders/conv_simd8.wgsl"),
             Family::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
             Family::Pool => include_str!("../../shaders/pool.wgsl"),
+            Family::Pack => include_str!("../../shaders/pack.wgsl"),
         }
     }
 }
@@ -90,13 +102,22 @@ pub fn validate_wgsl(source: &str, path: &str) -> Result<(naga::Module, naga::va
     Ok((module, info))
 }
 
+/// A resource binding after the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// `var<storage, read>` or `var<storage, read_write>`.
+    Buffer { writable: bool },
+    /// `texture_storage_2d<rgba32float, read>` or `<rgba32float, write>`.
+    Texture { writable: bool },
+}
+
 /// What the pipeline needs to know about one entry point's bindings.
 #[derive(Debug, Clone)]
 pub struct EntryLayout {
     /// Size in bytes of the parameter struct at binding 0 (0 when the kernel has none).
     pub params_size: u32,
-    /// The storage bindings the entry point uses, ascending: (binding, declared writable).
-    pub storage: Vec<(u32, bool)>,
+    /// The resource bindings the entry point uses, ascending.
+    pub resources: Vec<(u32, ResourceKind)>,
 }
 
 /// Read the binding layout of `entry` off the parsed module.
@@ -108,7 +129,7 @@ fn reflect_entry(module: &naga::Module, info: &naga::valid::ModuleInfo, family: 
         .unwrap_or_else(|| panic!("shaders/{} has no entry point `{entry}`", family.file_name()));
     let uses = info.get_entry_point(index);
     let mut params_size = 0;
-    let mut storage: Vec<(u32, bool)> = Vec::new();
+    let mut resources: Vec<(u32, ResourceKind)> = Vec::new();
     for (handle, var) in module.global_variables.iter() {
         let Some(binding) = &var.binding else { continue };
         if uses[handle].is_empty() {
@@ -121,13 +142,30 @@ fn reflect_entry(module: &naga::Module, info: &naga::valid::ModuleInfo, family: 
                 params_size = module.types[var.ty].inner.size(module.to_ctx());
             }
             naga::AddressSpace::Storage { access } => {
-                storage.push((binding.binding, access.contains(naga::StorageAccess::STORE)));
+                resources.push((binding.binding, ResourceKind::Buffer { writable: access.contains(naga::StorageAccess::STORE) }));
             }
+            naga::AddressSpace::Handle => match module.types[var.ty].inner {
+                naga::TypeInner::Image {
+                    dim: naga::ImageDimension::D2,
+                    arrayed: false,
+                    class: naga::ImageClass::Storage { format: naga::StorageFormat::Rgba32Float, access },
+                } => {
+                    let writable = access.contains(naga::StorageAccess::STORE);
+                    assert!(
+                        writable != access.contains(naga::StorageAccess::LOAD),
+                        "shaders/{}: storage texture `{:?}` must be read-only or write-only",
+                        family.file_name(),
+                        var.name
+                    );
+                    resources.push((binding.binding, ResourceKind::Texture { writable }));
+                }
+                _ => panic!("shaders/{}: only 2-D rgba32float storage textures are supported (`{:?}`)", family.file_name(), var.name),
+            },
             _ => panic!("shaders/{}: unsupported resource `{:?}`", family.file_name(), var.name),
         }
     }
-    storage.sort();
-    EntryLayout { params_size, storage }
+    resources.sort_by_key(|r| r.0);
+    EntryLayout { params_size, resources }
 }
 
 /// A compiled kernel: pipeline plus the layout facts the dispatcher checks against.
@@ -166,17 +204,20 @@ impl PipelineCache {
                 count: None,
             });
         }
-        for &(binding, writable) in &layout.storage {
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
+        for &(binding, kind) in &layout.resources {
+            let ty = match kind {
+                ResourceKind::Buffer { writable } => wgpu::BindingType::Buffer {
                     ty: wgpu::BufferBindingType::Storage { read_only: !writable },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
-                count: None,
-            });
+                ResourceKind::Texture { writable } => wgpu::BindingType::StorageTexture {
+                    access: if writable { wgpu::StorageTextureAccess::WriteOnly } else { wgpu::StorageTextureAccess::ReadOnly },
+                    format: super::pool::TEXTURE_FORMAT,
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                },
+            };
+            entries.push(wgpu::BindGroupLayoutEntry { binding, visibility: wgpu::ShaderStages::COMPUTE, ty, count: None });
         }
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(kernel.entry),

@@ -1,4 +1,5 @@
-//! Storage buffers reused by size class.
+//! Storage buffers reused by size class, and the textures some kernel variants read their
+//! operands from (see `KernelSet::Simd8`), reused by exact size.
 //!
 //! Reuse is stream-ordered, like PyTorch's CUDA caching allocator: a buffer freed while
 //! commands that read it are still only recorded can be handed to the next tensor at once,
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 /// Counters a test or benchmark can read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// `create_buffer` calls made so far.
+    /// `create_buffer` and `create_texture` calls made so far.
     pub buffers_created: u64,
     /// Bytes held by the pool, in use or free.
     pub bytes_allocated: u64,
@@ -27,8 +28,24 @@ pub struct PoolStats {
 
 struct PoolInner {
     free: HashMap<u64, BTreeMap<u64, wgpu::Buffer>>,
+    free_textures: HashMap<(u32, u32), BTreeMap<u64, (wgpu::Texture, wgpu::TextureView)>>,
     stats: PoolStats,
+    /// One id space for buffers and textures: bind groups are keyed by these ids.
     next_id: u64,
+}
+
+impl PoolInner {
+    fn take(&mut self, bytes: u64) {
+        self.stats.bytes_in_use += bytes;
+        self.stats.peak_bytes_in_use = self.stats.peak_bytes_in_use.max(self.stats.bytes_in_use);
+    }
+
+    fn new_id(&mut self, bytes: u64) -> u64 {
+        self.stats.buffers_created += 1;
+        self.stats.bytes_allocated += bytes;
+        self.next_id += 1;
+        self.next_id - 1
+    }
 }
 
 /// A pooled buffer; dropping it gives the buffer back to the pool.
@@ -47,6 +64,33 @@ impl Drop for PooledBuffer {
         let mut inner = self.pool.lock().unwrap();
         inner.stats.bytes_in_use -= self.class;
         inner.free.entry(self.class).or_default().insert(self.id, self.buffer.clone());
+    }
+}
+
+/// Texel format of pooled textures: four f32 channels, 16 bytes a texel.
+pub const TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+
+fn texture_bytes(width: u32, height: u32) -> u64 {
+    width as u64 * height as u64 * 16
+}
+
+/// A pooled texture; dropping it gives the texture back to the pool.
+pub struct PooledTexture {
+    /// From the same id space as buffer ids.
+    pub id: u64,
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    pub width: u32,
+    pub height: u32,
+    pool: Arc<Mutex<PoolInner>>,
+}
+
+impl Drop for PooledTexture {
+    fn drop(&mut self) {
+        let mut inner = self.pool.lock().unwrap();
+        inner.stats.bytes_in_use -= texture_bytes(self.width, self.height);
+        let entry = (self.texture.clone(), self.view.clone());
+        inner.free_textures.entry((self.width, self.height)).or_default().insert(self.id, entry);
     }
 }
 
@@ -70,23 +114,20 @@ impl Default for BufferPool {
 
 impl BufferPool {
     pub fn new() -> Self {
-        BufferPool { inner: Arc::new(Mutex::new(PoolInner { free: HashMap::new(), stats: PoolStats::default(), next_id: 0 })) }
+        let inner = PoolInner { free: HashMap::new(), free_textures: HashMap::new(), stats: PoolStats::default(), next_id: 0 };
+        BufferPool { inner: Arc::new(Mutex::new(inner)) }
     }
 
     /// A storage buffer of at least `bytes` bytes (contents undefined).
     pub fn alloc(&self, device: &wgpu::Device, bytes: u64) -> PooledBuffer {
         let class = size_class(bytes);
         let mut inner = self.inner.lock().unwrap();
-        inner.stats.bytes_in_use += class;
-        inner.stats.peak_bytes_in_use = inner.stats.peak_bytes_in_use.max(inner.stats.bytes_in_use);
+        inner.take(class);
         let reused = inner.free.get_mut(&class).and_then(|free| free.pop_first());
         let (id, buffer) = match reused {
             Some(found) => found,
             None => {
-                inner.stats.buffers_created += 1;
-                inner.stats.bytes_allocated += class;
-                let id = inner.next_id;
-                inner.next_id += 1;
+                let id = inner.new_id(class);
                 let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("tensor"),
                     size: class,
@@ -97,6 +138,34 @@ impl BufferPool {
             }
         };
         PooledBuffer { id, buffer, len: bytes, class, pool: self.inner.clone() }
+    }
+
+    /// An rgba32float texture of exactly `width` x `height` texels (contents undefined)
+    /// that kernels write as a storage texture and read as a read-only storage texture.
+    pub fn alloc_texture(&self, device: &wgpu::Device, width: u32, height: u32) -> PooledTexture {
+        let bytes = texture_bytes(width, height);
+        let mut inner = self.inner.lock().unwrap();
+        inner.take(bytes);
+        let reused = inner.free_textures.get_mut(&(width, height)).and_then(|free| free.pop_first());
+        let (id, (texture, view)) = match reused {
+            Some(found) => found,
+            None => {
+                let id = inner.new_id(bytes);
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("packed operand"),
+                    size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: TEXTURE_FORMAT,
+                    usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_SRC,
+                    view_formats: &[],
+                });
+                let view = texture.create_view(&Default::default());
+                (id, (texture, view))
+            }
+        };
+        PooledTexture { id, texture, view, width, height, pool: self.inner.clone() }
     }
 
     pub fn stats(&self) -> PoolStats {

@@ -8,12 +8,13 @@ pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod loss;
+pub mod pack;
 pub mod pool;
 pub mod reduce;
 
-use crate::gpu::{Gpu, Kernel, Params, PooledBuffer};
+use crate::gpu::{Binding, Gpu, Kernel, Params};
 
 /// Launch a 1-D kernel over `n` items (see `Gpu::grid_1d`).
-pub(crate) fn launch_1d(gpu: &Gpu, kernel: Kernel, params: Params, buffers: &[&PooledBuffer], n: usize) {
-    gpu.dispatch(kernel, params, buffers, gpu.grid_1d(n));
+pub(crate) fn launch_1d<'a, R: Into<Binding<'a>> + Copy>(gpu: &Gpu, kernel: Kernel, params: Params, resources: &[R], n: usize) {
+    gpu.dispatch(kernel, params, resources, gpu.grid_1d(n));
 }

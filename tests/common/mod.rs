@@ -3,15 +3,29 @@
 
 use std::sync::OnceLock;
 
+use dcgan_inpaint::gpu::AdapterChoice;
 use dcgan_inpaint::{Gpu, Tape, Tensor};
 
-/// The adapter the tests run on (lavapipe in CI). No adapter is a failure, never a skip.
+/// The adapter the tests run on (lavapipe in CI), with the kernels it would choose. No
+/// adapter is a failure, never a skip.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = Gpu::default_adapter().unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
-        eprintln!("tests run on: {} ({:?}, {:?})", gpu.info.name, gpu.info.backend, gpu.info.device_type);
+        eprintln!("tests run on: {} ({:?}, {:?}), {} kernels", gpu.info.name, gpu.info.backend, gpu.info.device_type, gpu.kernels.name());
         gpu
+    })
+}
+
+/// The same adapter once per kernel set it can run (portable everywhere, simd8 on
+/// lavapipe): tests of ops with several kernel variants check every variant.
+pub fn gpus() -> &'static [Gpu] {
+    static GPUS: OnceLock<Vec<Gpu>> = OnceLock::new();
+    GPUS.get_or_init(|| {
+        let gpus = Gpu::each_kernel_set(&AdapterChoice::default()).unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
+        let names: Vec<_> = gpus.iter().map(|g| g.kernels.name()).collect();
+        eprintln!("kernel variants tested on {}: {}", gpus[0].info.name, names.join(", "));
+        gpus
     })
 }
 
@@ -37,12 +51,12 @@ pub fn max_abs(v: &[f32]) -> f32 {
 
 /// Compare the tape's gradients of a scalar function against central differences.
 /// `f` builds the loss from the inputs on a tape; every input gets a gradient checked.
-pub fn check_gradients(
-    name: &str,
-    inputs: &[(Vec<usize>, Vec<f32>)],
-    f: impl Fn(&mut Tape, &[Tensor]) -> Tensor,
-) {
-    let gpu = gpu();
+pub fn check_gradients(name: &str, inputs: &[(Vec<usize>, Vec<f32>)], f: impl Fn(&mut Tape, &[Tensor]) -> Tensor) {
+    check_gradients_on(gpu(), name, inputs, f)
+}
+
+/// [`check_gradients`] on a given device (one of [`gpus`]).
+pub fn check_gradients_on(gpu: &Gpu, name: &str, inputs: &[(Vec<usize>, Vec<f32>)], f: impl Fn(&mut Tape, &[Tensor]) -> Tensor) {
     let h = 1e-3f32;
     let tensors: Vec<Tensor> =
         inputs.iter().map(|(shape, data)| Tensor::from_slice(gpu, shape, data).with_grad(true)).collect();

@@ -12,9 +12,15 @@
 //!   conv_transpose2d  x[N, Ci, Hf, Wf], W[Ci, Co, kh, kw], b[Co]  ->  y[N, Co, H, W]
 //!     grad_input      dy -> dx[N, Ci, Hf, Wf]     grad_weight  dy, x -> dW[Ci, Co, kh, kw]
 //!     grad_bias       dy -> db[Co]
+//!
+//! Two kernel variants compute the products: the portable ones here (shaders/conv.wgsl) and,
+//! on devices that run `KernelSet::Simd8`, those in [`simd8`] (shaders/conv_simd8.wgsl).
+//! Both are checked against the same CPU reference, [`cpu`].
+
+pub mod simd8;
 
 use super::reduce;
-use crate::gpu::{Family, Gpu, Kernel, Params};
+use crate::gpu::{Family, Gpu, Kernel, KernelSet, Params};
 use crate::tensor::Tensor;
 
 /// Loop iterations one invocation may spend on a weight- or bias-gradient reduction before
@@ -192,6 +198,11 @@ fn bias_or_zeros(gpu: &Gpu, b: Option<&Tensor>, channels: usize) -> Tensor {
     }
 }
 
+/// The SIMD-8 kernel's result, where the device runs that set and the operands fit it.
+fn on_simd8(gpu: &Gpu, product: impl FnOnce() -> Option<Tensor>) -> Option<Tensor> {
+    (gpu.kernels == KernelSet::Simd8).then(product).flatten()
+}
+
 fn pixels(shape: [usize; 4]) -> usize {
     shape[0] * shape[2] * shape[3]
 }
@@ -211,17 +222,19 @@ pub fn conv2d_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: 
     check(x, g.img_shape(), "conv2d input");
     check(w, g.weight_shape(), "conv2d weight");
     let b = bias_or_zeros(gpu, b, g.c_feat);
-    run(gpu, CONV_FORWARD, g, g.feat_shape(), &[x, w, &b], grid(g.c_feat, pixels(g.feat_shape())))
+    on_simd8(gpu, || simd8::correlate(gpu, &simd8::CONV2D, x, w, &b, g))
+        .unwrap_or_else(|| run(gpu, CONV_FORWARD, g, g.feat_shape(), &[x, w, &b], grid(g.c_feat, pixels(g.feat_shape()))))
 }
 
 pub fn conv2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.feat_shape(), "conv2d dy");
-    run(gpu, CONV_GRAD_INPUT, g, g.img_shape(), &[dy, w], scatter_grid(g))
+    on_simd8(gpu, || simd8::scatter(gpu, &simd8::CONV2D, dy, w, &Tensor::zeros(gpu, &[g.c_img]), g))
+        .unwrap_or_else(|| run(gpu, CONV_GRAD_INPUT, g, g.img_shape(), &[dy, w], scatter_grid(g)))
 }
 
 pub fn conv2d_grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.feat_shape(), "conv2d dy");
-    filter_grad(gpu, CONV_GRAD_WEIGHT, g, &[dy, x])
+    on_simd8(gpu, || simd8::filter(gpu, &simd8::CONV2D, dy, x, g)).unwrap_or_else(|| filter_grad(gpu, CONV_GRAD_WEIGHT, g, &[dy, x]))
 }
 
 pub fn conv2d_grad_bias(gpu: &Gpu, dy: &Tensor, g: &ConvGeometry) -> Tensor {
@@ -261,18 +274,19 @@ pub fn conv_transpose2d_forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Te
     check(x, g.feat_shape(), "conv_transpose2d input");
     check(w, g.weight_shape(), "conv_transpose2d weight");
     let b = bias_or_zeros(gpu, b, g.c_img);
-    run(gpu, DECONV_FORWARD, g, g.img_shape(), &[x, w, &b], scatter_grid(g))
+    on_simd8(gpu, || simd8::scatter(gpu, &simd8::CONV_TRANSPOSE2D, x, w, &b, g)).unwrap_or_else(|| run(gpu, DECONV_FORWARD, g, g.img_shape(), &[x, w, &b], scatter_grid(g)))
 }
 
 pub fn conv_transpose2d_grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.img_shape(), "conv_transpose2d dy");
-    run(gpu, DECONV_GRAD_INPUT, g, g.feat_shape(), &[dy, w], grid(g.c_feat, pixels(g.feat_shape())))
+    on_simd8(gpu, || simd8::correlate(gpu, &simd8::CONV_TRANSPOSE2D, dy, w, &Tensor::zeros(gpu, &[g.c_feat]), g))
+        .unwrap_or_else(|| run(gpu, DECONV_GRAD_INPUT, g, g.feat_shape(), &[dy, w], grid(g.c_feat, pixels(g.feat_shape()))))
 }
 
 pub fn conv_transpose2d_grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, g: &ConvGeometry) -> Tensor {
     check(dy, g.img_shape(), "conv_transpose2d dy");
     // The filter body reads the feature side from binding 2 and the image side from 3.
-    filter_grad(gpu, DECONV_GRAD_WEIGHT, g, &[x, dy])
+    on_simd8(gpu, || simd8::filter(gpu, &simd8::CONV_TRANSPOSE2D, x, dy, g)).unwrap_or_else(|| filter_grad(gpu, DECONV_GRAD_WEIGHT, g, &[x, dy]))
 }
 
 pub fn conv_transpose2d_grad_bias(gpu: &Gpu, dy: &Tensor, g: &ConvGeometry) -> Tensor {

@@ -1,0 +1,374 @@
+// The convolution family (conv.wgsl) for CPU adapters whose subgroups are 8 SIMD lanes
+// (`KernelSet::Simd8`: lavapipe on AVX2). The same geometry and the same three products:
+//
+//   correlate   image -> feature    conv2d_forward,      conv_transpose2d_grad_input
+//   scatter     feature -> image    conv2d_grad_input,   conv_transpose2d_forward
+//               (and *_narrow entry points for at most 4 image channels)
+//   filter      dW from both        conv2d_grad_weight,  conv_transpose2d_grad_weight
+//
+// The entry points have the portable family's names; each subgroup is one workgroup of 8.
+//
+// with feat[n, f, oy, ox] = sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + ky, ox*s - pl + kx].
+//
+// Why it looks like this: on lavapipe a storage-buffer load is a loop over the 8 lanes
+// (about 26 cycles per float for the group), while a read-only rgba32float storage-texture
+// load fetches 4 floats for all 8 lanes in about 11 cycles, and a subgroup shuffle from a
+// fixed lane is one register move. So the operands are first packed into textures with
+// four channels per texel and zero padding around each image (pack.wgsl), and:
+//   - each lane loads the texels of its own pixels (or weight columns),
+//   - one texel load per lane fetches 4 channels of 8 weight rows at once, and every lane
+//     gets them from the lane that loaded them with subgroupShuffle,
+//   - each subgroup keeps a 32 x 32 block of results in registers (8 lanes x 4 pixels,
+//     as 8 mat4x4 per lane), so every load feeds 64 multiply-adds.
+// The zero padding means the inner loops have no bounds checks; results outside the
+// tensor (clamped stand-in pixels, rows past the channel count) are computed and dropped.
+//
+// Packed layouts (pack.wgsl): an image [n, c, h, w] with pads (top, left) is texel
+//   (x, y) = ((ix + left) * quads + q, n * rows + iy + top),  quads = ceil(c / 4),
+// and a weight is a row of quads per output row r: texel ((ky * kw + kx) * quads + q, r).
+
+struct Params {
+    n: u32,               // images (of this batch chunk)
+    c_img: u32,
+    h_img: u32,
+    w_img: u32,
+    c_feat: u32,
+    h_feat: u32,
+    w_feat: u32,
+    kh: u32,
+    kw: u32,
+    stride: u32,
+    pad_top: u32,
+    pad_left: u32,
+    img_rows: u32,        // texture rows per image of the packed image side
+    feat_rows: u32,       // texture rows per image of the packed feature side
+    feat_pad: u32,        // scatter: zero rows and columns before the packed feature side
+    images_per_split: u32,  // filter: images each split sums over
+    dst_offset: u32,      // first element of dst this dispatch writes (batch chunks)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var img: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(4) var feat: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(5) var weights: texture_storage_2d<rgba32float, read>;
+
+// acc[j][i] += dot(w_i, x[j]): w_i are the 4-channel weights of 4 rows, which lanes
+// r0 .. r0 + 3 loaded into `wq`; x[j] are the 4-channel inputs of this lane's 4 pixels.
+fn rows4(acc: mat4x4<f32>, wq: vec4<f32>, r0: u32, x: mat4x4<f32>) -> mat4x4<f32> {
+    let w = mat4x4<f32>(subgroupShuffle(wq, r0), subgroupShuffle(wq, r0 + 1u), subgroupShuffle(wq, r0 + 2u), subgroupShuffle(wq, r0 + 3u));
+    return acc + transpose(w) * x;
+}
+
+// acc[i] += x * g[i]: 4 rows (g) by 4 channels (x).
+fn outer4(acc: mat4x4<f32>, x: vec4<f32>, g: vec4<f32>) -> mat4x4<f32> {
+    return acc + mat4x4<f32>(x * g.x, x * g.y, x * g.z, x * g.w);
+}
+
+fn quads(channels: u32) -> u32 {
+    return (channels + 3u) / 4u;
+}
+
+// The 4 pixels of lane `lane` in block `blk` (l, l + 8, l + 16, l + 24 after 32 * blk).
+fn lane_pixels(blk: u32, lane: u32) -> vec4<u32> {
+    return vec4<u32>(blk * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
+}
+
+// ---- correlate: image -> feature ------------------------------------------------------
+
+// Texel of tap (0, 0), quad 0 for feature pixel `pix` (flat over n, oy, ox) in the packed
+// image, whose padding is the conv padding.
+fn correlate_origin(pix: u32) -> vec2<u32> {
+    let hw = p.h_feat * p.w_feat;
+    let r = pix % hw;
+    return vec2<u32>((r % p.w_feat) * p.stride * quads(p.c_img), (pix / hw) * p.img_rows + (r / p.w_feat) * p.stride);
+}
+
+// Rows f .. f + 3 of the 4 pixels `pix` (acc[j][i]: pixel j, row f + i), plus bias[row].
+fn store_feat(acc: mat4x4<f32>, f: u32, pix: vec4<u32>) {
+    let hw = p.h_feat * p.w_feat;
+    for (var i = 0u; i < 4u; i++) {
+        if (f + i >= p.c_feat) { return; }
+        let b = bias[f + i];
+        for (var j = 0u; j < 4u; j++) {
+            if (pix[j] < p.n * hw) {
+                dst[p.dst_offset + ((pix[j] / hw) * p.c_feat + f + i) * hw + pix[j] % hw] = acc[j][i] + b;
+            }
+        }
+    }
+}
+
+// feat[n, f, oy, ox] = bias[f] + sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + ky, ox*s - pl + kx].
+// img: packed with the conv padding; weights: rows f, quads over c.
+// Subgroup (wid.x, wid.y): 32 pixels from 32 wid.x, rows f from 32 wid.y.
+fn correlate(wid: vec3<u32>, lane: u32) {
+    let pix = lane_pixels(wid.x, lane);
+    let last = p.n * p.h_feat * p.w_feat - 1u;   // pixels past the end compute a stand-in
+    let o0 = correlate_origin(min(pix.x, last));
+    let o1 = correlate_origin(min(pix.y, last));
+    let o2 = correlate_origin(min(pix.z, last));
+    let o3 = correlate_origin(min(pix.w, last));
+    let f0 = wid.y * 32u;
+    let cq = quads(p.c_img);
+    var acc0: mat4x4<f32>; var acc1: mat4x4<f32>; var acc2: mat4x4<f32>; var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>; var acc5: mat4x4<f32>; var acc6: mat4x4<f32>; var acc7: mat4x4<f32>;
+    for (var ky = 0u; ky < p.kh; ky++) {
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let wx = (ky * p.kw + kx) * cq;
+            for (var q = 0u; q < cq; q++) {
+                let w0 = textureLoad(weights, vec2<u32>(wx + q, f0 + lane));
+                let w1 = textureLoad(weights, vec2<u32>(wx + q, f0 + 8u + lane));
+                let w2 = textureLoad(weights, vec2<u32>(wx + q, f0 + 16u + lane));
+                let w3 = textureLoad(weights, vec2<u32>(wx + q, f0 + 24u + lane));
+                let tap = vec2<u32>(kx * cq + q, ky);
+                let x = mat4x4<f32>(textureLoad(img, o0 + tap), textureLoad(img, o1 + tap), textureLoad(img, o2 + tap), textureLoad(img, o3 + tap));
+                acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
+                acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
+                acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
+                acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
+            }
+        }
+    }
+    // Lane l's rows are f0 + 8h + (0..8) for texel row h; rows4 with r0 = 0 and 4 split them.
+    store_feat(acc0, f0, pix); store_feat(acc1, f0 + 4u, pix);
+    store_feat(acc2, f0 + 8u, pix); store_feat(acc3, f0 + 12u, pix);
+    store_feat(acc4, f0 + 16u, pix); store_feat(acc5, f0 + 20u, pix);
+    store_feat(acc6, f0 + 24u, pix); store_feat(acc7, f0 + 28u, pix);
+}
+
+// ---- scatter: feature -> image --------------------------------------------------------
+//
+// img[n, c, iy, ix] = bias[c] + sum_{f, ky, kx} W[f, c, ky, kx] feat[n, f, oy, ox] where
+// oy * s = iy + pt - ky. Image pixels fall into stride phases (py, px) = ((iy + pt) % s,
+// (ix + pl) % s); in a phase the taps that land are ky = py + s * ty with oy = qy - ty,
+// qy = (iy + pt) / s, the same for every pixel. A subgroup takes pixels of one phase
+// (wid.z) and loops over those taps only. The packed feature side has `feat_pad` zero
+// rows and columns before it (and enough after) so that every such oy, ox reads a texel.
+
+// First image row (or column) in phase `ph` and how many there are, along an axis of
+// `size` pixels with padding `pad`.
+fn phase_span(ph: u32, size: u32, pad: u32) -> vec2<u32> {
+    let first = (ph + p.stride - pad % p.stride) % p.stride;
+    return vec2<u32>(first, select(0u, (size - first + p.stride - 1u) / p.stride, first < size));
+}
+
+// Image pixel (n, iy, ix) of the `i`-th pixel of a phase, or n = p.n when i is past its end.
+fn phase_pixel(i: u32, rows: vec2<u32>, cols: vec2<u32>) -> vec3<u32> {
+    let per_image = rows.y * cols.y;
+    if (i >= p.n * per_image) { return vec3<u32>(p.n, 0u, 0u); }
+    let r = i % per_image;
+    return vec3<u32>(i / per_image, rows.x + (r / cols.y) * p.stride, cols.x + (r % cols.y) * p.stride);
+}
+
+// Texel of tap (ty, tx) = (0, 0), quad 0 for image pixel `px` in the packed feature side.
+fn scatter_origin(px: vec3<u32>) -> vec2<u32> {
+    let n = min(px.x, p.n - 1u);   // past the end: a stand-in inside the texture
+    let qy = (px.y + p.pad_top) / p.stride;
+    let qx = (px.z + p.pad_left) / p.stride;
+    return vec2<u32>((qx + p.feat_pad) * quads(p.c_feat), n * p.feat_rows + qy + p.feat_pad);
+}
+
+// Rows c .. c + 3 at 4 image pixels (acc[j][i]: pixel j, row c + i), plus bias[row].
+fn store_img(acc: mat4x4<f32>, c: u32, px: array<vec3<u32>, 4>) {
+    let hw = p.h_img * p.w_img;
+    for (var i = 0u; i < 4u; i++) {
+        if (c + i >= p.c_img) { return; }
+        let b = bias[c + i];
+        for (var j = 0u; j < 4u; j++) {
+            if (px[j].x < p.n) {
+                dst[p.dst_offset + (px[j].x * p.c_img + c + i) * hw + px[j].y * p.w_img + px[j].z] = acc[j][i] + b;
+            }
+        }
+    }
+}
+
+// img from the packed feature side and weights with rows c, quads over f.
+// Subgroup (wid.x, wid.y, wid.z): 32 pixels of phase wid.z from 32 wid.x, rows c from 32 wid.y.
+fn scatter(wid: vec3<u32>, lane: u32) {
+    let py = wid.z / p.stride;
+    let px = wid.z % p.stride;
+    let rows = phase_span(py, p.h_img, p.pad_top);
+    let cols = phase_span(px, p.w_img, p.pad_left);
+    let pix = lane_pixels(wid.x, lane);
+    let at = array<vec3<u32>, 4>(phase_pixel(pix.x, rows, cols), phase_pixel(pix.y, rows, cols), phase_pixel(pix.z, rows, cols), phase_pixel(pix.w, rows, cols));
+    let o0 = scatter_origin(at[0]);
+    let o1 = scatter_origin(at[1]);
+    let o2 = scatter_origin(at[2]);
+    let o3 = scatter_origin(at[3]);
+    let c0 = wid.y * 32u;
+    let fq = quads(p.c_feat);
+    let taps_y = (p.kh + p.stride - 1u - py) / p.stride;   // ky = py + s * ty < kh
+    let taps_x = (p.kw + p.stride - 1u - px) / p.stride;
+    var acc0: mat4x4<f32>; var acc1: mat4x4<f32>; var acc2: mat4x4<f32>; var acc3: mat4x4<f32>;
+    var acc4: mat4x4<f32>; var acc5: mat4x4<f32>; var acc6: mat4x4<f32>; var acc7: mat4x4<f32>;
+    for (var ty = 0u; ty < taps_y; ty++) {
+        for (var tx = 0u; tx < taps_x; tx++) {
+            let wx = ((py + p.stride * ty) * p.kw + px + p.stride * tx) * fq;
+            for (var q = 0u; q < fq; q++) {
+                let w0 = textureLoad(weights, vec2<u32>(wx + q, c0 + lane));
+                let w1 = textureLoad(weights, vec2<u32>(wx + q, c0 + 8u + lane));
+                let w2 = textureLoad(weights, vec2<u32>(wx + q, c0 + 16u + lane));
+                let w3 = textureLoad(weights, vec2<u32>(wx + q, c0 + 24u + lane));
+                // oy = qy - ty, ox = qx - tx: back by whole texel rows and pixels.
+                let tap = vec2<u32>(tx * fq, ty);
+                let e = vec2<u32>(q, 0u);
+                let x = mat4x4<f32>(textureLoad(feat, o0 - tap + e), textureLoad(feat, o1 - tap + e), textureLoad(feat, o2 - tap + e), textureLoad(feat, o3 - tap + e));
+                acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
+                acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
+                acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
+                acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
+            }
+        }
+    }
+    store_img(acc0, c0, at); store_img(acc1, c0 + 4u, at);
+    store_img(acc2, c0 + 8u, at); store_img(acc3, c0 + 12u, at);
+    store_img(acc4, c0 + 16u, at); store_img(acc5, c0 + 20u, at);
+    store_img(acc6, c0 + 24u, at); store_img(acc7, c0 + 28u, at);
+}
+
+// The scatter for at most 4 image channels (a generator's RGB output and its gradient):
+// one texel row of weights, and 8 pixels per lane instead of 32 rows x 4 pixels.
+// Subgroup (wid.x, wid.y, wid.z): 64 pixels of phase wid.z from 64 wid.x, rows c from 4 wid.y.
+fn scatter_narrow(wid: vec3<u32>, lane: u32) {
+    let py = wid.z / p.stride;
+    let px = wid.z % p.stride;
+    let rows = phase_span(py, p.h_img, p.pad_top);
+    let cols = phase_span(px, p.w_img, p.pad_left);
+    let pa = lane_pixels(2u * wid.x, lane);
+    let pb = lane_pixels(2u * wid.x + 1u, lane);
+    let at_a = array<vec3<u32>, 4>(phase_pixel(pa.x, rows, cols), phase_pixel(pa.y, rows, cols), phase_pixel(pa.z, rows, cols), phase_pixel(pa.w, rows, cols));
+    let at_b = array<vec3<u32>, 4>(phase_pixel(pb.x, rows, cols), phase_pixel(pb.y, rows, cols), phase_pixel(pb.z, rows, cols), phase_pixel(pb.w, rows, cols));
+    let oa0 = scatter_origin(at_a[0]); let oa1 = scatter_origin(at_a[1]); let oa2 = scatter_origin(at_a[2]); let oa3 = scatter_origin(at_a[3]);
+    let ob0 = scatter_origin(at_b[0]); let ob1 = scatter_origin(at_b[1]); let ob2 = scatter_origin(at_b[2]); let ob3 = scatter_origin(at_b[3]);
+    let c0 = wid.y * 4u;
+    let fq = quads(p.c_feat);
+    let taps_y = (p.kh + p.stride - 1u - py) / p.stride;
+    let taps_x = (p.kw + p.stride - 1u - px) / p.stride;
+    var acc_a: mat4x4<f32>;
+    var acc_b: mat4x4<f32>;
+    for (var ty = 0u; ty < taps_y; ty++) {
+        for (var tx = 0u; tx < taps_x; tx++) {
+            let wx = ((py + p.stride * ty) * p.kw + px + p.stride * tx) * fq;
+            for (var q = 0u; q < fq; q++) {
+                let w = textureLoad(weights, vec2<u32>(wx + q, c0 + lane % 4u));
+                let tap = vec2<u32>(tx * fq, ty);
+                let e = vec2<u32>(q, 0u);
+                let xa = mat4x4<f32>(textureLoad(feat, oa0 - tap + e), textureLoad(feat, oa1 - tap + e), textureLoad(feat, oa2 - tap + e), textureLoad(feat, oa3 - tap + e));
+                let xb = mat4x4<f32>(textureLoad(feat, ob0 - tap + e), textureLoad(feat, ob1 - tap + e), textureLoad(feat, ob2 - tap + e), textureLoad(feat, ob3 - tap + e));
+                acc_a = rows4(acc_a, w, 0u, xa);
+                acc_b = rows4(acc_b, w, 0u, xb);
+            }
+        }
+    }
+    store_img(acc_a, c0, at_a);
+    store_img(acc_b, c0, at_b);
+}
+
+// ---- filter: the weight gradient --------------------------------------------------------
+//
+// dW[f, c, ky, kx] = sum_{n, oy, ox} feat[n, f, oy, ox] img[n, c, oy*s - pt + ky, ox*s - pl + kx]
+// over the images of split wid.z, written at dst[split, f, c, ky, kx]; the Rust side sums
+// the splits. feat: packed without padding; img: packed with the conv padding.
+// Columns t = (ky * kw + kx) * quads(c_img) + quad of c: lane l owns columns 16 wid.x + l and
+// 16 wid.x + 8 + l. Rows f from 32 wid.y: per pixel each lane loads one texel of feat
+// (rows f0 + 4 l .. + 3) and all 32 rows reach every lane by shuffles.
+
+// Texel offset of column `t` in the packed image: (kx * quads + q, ky).
+fn filter_column(t: u32) -> vec2<u32> {
+    let cq = quads(p.c_img);
+    let k = min(t, p.kh * p.kw * cq - 1u) / cq;   // past the end: a stand-in, not stored
+    return vec2<u32>((k % p.kw) * cq + t % cq, k / p.kw);
+}
+
+// Rows f0 + 4 b .. + 3 (acc[i], i = row) by the 4 channels of column t.
+fn store_filter(acc: mat4x4<f32>, f: u32, t: u32, split: u32) {
+    let cq = quads(p.c_img);
+    let khw = p.kh * p.kw;
+    if (t >= khw * cq) { return; }
+    let k = t / cq;
+    let c = 4u * (t % cq);
+    let base = p.dst_offset + split * p.c_feat * p.c_img * khw;
+    for (var i = 0u; i < 4u; i++) {
+        if (f + i >= p.c_feat) { return; }
+        for (var j = 0u; j < 4u; j++) {
+            if (c + j < p.c_img) { dst[base + ((f + i) * p.c_img + c + j) * khw + k] = acc[i][j]; }
+        }
+    }
+}
+
+fn filter_block(wid: vec3<u32>, lane: u32) {
+    let t0 = wid.x * 16u + lane;
+    let t1 = t0 + 8u;
+    let col0 = filter_column(t0);
+    let col1 = filter_column(t1);
+    let f0 = wid.y * 32u;
+    let cq = quads(p.c_img);
+    let fq = quads(p.c_feat);
+    let my_quad = min(f0 / 4u + lane, fq - 1u);   // rows past c_feat: a stand-in, not stored
+    var a0: mat4x4<f32>; var a1: mat4x4<f32>; var a2: mat4x4<f32>; var a3: mat4x4<f32>;
+    var a4: mat4x4<f32>; var a5: mat4x4<f32>; var a6: mat4x4<f32>; var a7: mat4x4<f32>;
+    var b0: mat4x4<f32>; var b1: mat4x4<f32>; var b2: mat4x4<f32>; var b3: mat4x4<f32>;
+    var b4: mat4x4<f32>; var b5: mat4x4<f32>; var b6: mat4x4<f32>; var b7: mat4x4<f32>;
+    let n_end = min((wid.z + 1u) * p.images_per_split, p.n);
+    for (var n = wid.z * p.images_per_split; n < n_end; n++) {
+        for (var oy = 0u; oy < p.h_feat; oy++) {
+            for (var ox = 0u; ox < p.w_feat; ox++) {
+                let g = textureLoad(feat, vec2<u32>(ox * fq + my_quad, n * p.h_feat + oy));
+                let at = vec2<u32>(ox * p.stride * cq, n * p.img_rows + oy * p.stride);
+                let x0 = textureLoad(img, at + col0);
+                let x1 = textureLoad(img, at + col1);
+                let g0 = subgroupShuffle(g, 0u); let g1 = subgroupShuffle(g, 1u);
+                let g2 = subgroupShuffle(g, 2u); let g3 = subgroupShuffle(g, 3u);
+                let g4 = subgroupShuffle(g, 4u); let g5 = subgroupShuffle(g, 5u);
+                let g6 = subgroupShuffle(g, 6u); let g7 = subgroupShuffle(g, 7u);
+                a0 = outer4(a0, x0, g0); a1 = outer4(a1, x0, g1); a2 = outer4(a2, x0, g2); a3 = outer4(a3, x0, g3);
+                a4 = outer4(a4, x0, g4); a5 = outer4(a5, x0, g5); a6 = outer4(a6, x0, g6); a7 = outer4(a7, x0, g7);
+                b0 = outer4(b0, x1, g0); b1 = outer4(b1, x1, g1); b2 = outer4(b2, x1, g2); b3 = outer4(b3, x1, g3);
+                b4 = outer4(b4, x1, g4); b5 = outer4(b5, x1, g5); b6 = outer4(b6, x1, g6); b7 = outer4(b7, x1, g7);
+            }
+        }
+    }
+    store_filter(a0, f0, t0, wid.z); store_filter(a1, f0 + 4u, t0, wid.z);
+    store_filter(a2, f0 + 8u, t0, wid.z); store_filter(a3, f0 + 12u, t0, wid.z);
+    store_filter(a4, f0 + 16u, t0, wid.z); store_filter(a5, f0 + 20u, t0, wid.z);
+    store_filter(a6, f0 + 24u, t0, wid.z); store_filter(a7, f0 + 28u, t0, wid.z);
+    store_filter(b0, f0, t1, wid.z); store_filter(b1, f0 + 4u, t1, wid.z);
+    store_filter(b2, f0 + 8u, t1, wid.z); store_filter(b3, f0 + 12u, t1, wid.z);
+    store_filter(b4, f0 + 16u, t1, wid.z); store_filter(b5, f0 + 20u, t1, wid.z);
+    store_filter(b6, f0 + 24u, t1, wid.z); store_filter(b7, f0 + 28u, t1, wid.z);
+}
+
+// ---- entry points ----------------------------------------------------------------------
+// Bindings: dst 1, bias 2 (forward products; zeros for the input gradients), and the
+// packed operands: img 3, feat 4, weights 5.
+
+// y = conv(x, W) + b: img = x, weights rows f (conv2d weight as is).
+@compute @workgroup_size(8)
+fn conv2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { correlate(wid, lane); }
+
+// dx = conv^T(dy, W): feat = dy, weights rows c (transposed).
+@compute @workgroup_size(8)
+fn conv2d_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { scatter(wid, lane); }
+
+@compute @workgroup_size(8)
+fn conv2d_grad_input_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { scatter_narrow(wid, lane); }
+
+// Partial dW[split]: feat = dy, img = x.
+@compute @workgroup_size(8)
+fn conv2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { filter_block(wid, lane); }
+
+// y = conv^T(x, W) + b: feat = x, weights rows c (transposed).
+@compute @workgroup_size(8)
+fn conv_transpose2d_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { scatter(wid, lane); }
+
+@compute @workgroup_size(8)
+fn conv_transpose2d_forward_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { scatter_narrow(wid, lane); }
+
+// dx = conv(dy, W): img = dy, weights rows f.
+@compute @workgroup_size(8)
+fn conv_transpose2d_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { correlate(wid, lane); }
+
+// Partial dW[split]: feat = x, img = dy.
+@compute @workgroup_size(8)
+fn conv_transpose2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { filter_block(wid, lane); }
