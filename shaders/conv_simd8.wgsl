@@ -66,6 +66,29 @@ fn outer4(acc: mat4x4<f32>, x: vec4<f32>, g: vec4<f32>) -> mat4x4<f32> {
     return acc + mat4x4<f32>(x * g.x, x * g.y, x * g.z, x * g.w);
 }
 
+const NO_PIXEL: u32 = 0xffffffffu;
+
+// Store rows r .. r + 3 (acc[j][i]: pixel j, row r + i) plus bias[row] at 4 pixels whose row-0
+// elements are `out` (NO_PIXEL: not stored); rows are `plane` elements apart and those from
+// `rows` on are not stored.
+fn store_rows(acc: mat4x4<f32>, r: u32, out: vec4<u32>, plane: u32, rows: u32) {
+    let last = rows - 1u;
+    let b = vec4<f32>(bias[min(r, last)], bias[min(r + 1u, last)], bias[min(r + 2u, last)], bias[min(r + 3u, last)]);
+    store_column(acc[0] + b, out.x, r, plane, rows);
+    store_column(acc[1] + b, out.y, r, plane, rows);
+    store_column(acc[2] + b, out.z, r, plane, rows);
+    store_column(acc[3] + b, out.w, r, plane, rows);
+}
+
+fn store_column(v: vec4<f32>, out: u32, r: u32, plane: u32, rows: u32) {
+    if (out == NO_PIXEL || r >= rows) { return; }
+    let at = out + r * plane;
+    dst[at] = v.x;
+    if (r + 1u < rows) { dst[at + plane] = v.y; }
+    if (r + 2u < rows) { dst[at + 2u * plane] = v.z; }
+    if (r + 3u < rows) { dst[at + 3u * plane] = v.w; }
+}
+
 fn quads(channels: u32) -> u32 {
     return (channels + 3u) / 4u;
 }
@@ -85,18 +108,11 @@ fn correlate_origin(pix: u32) -> vec2<u32> {
     return vec2<u32>((r % p.w_feat) * p.stride * quads(p.c_img), (pix / hw) * p.img_rows + (r / p.w_feat) * p.stride);
 }
 
-// Rows f .. f + 3 of the 4 pixels `pix` (acc[j][i]: pixel j, row f + i), plus bias[row].
-fn store_feat(acc: mat4x4<f32>, f: u32, pix: vec4<u32>) {
+// Element of row 0 for feature pixel `pix` in dst, or NO_PIXEL past the end.
+fn feat_out(pix: u32) -> u32 {
     let hw = p.h_feat * p.w_feat;
-    for (var i = 0u; i < 4u; i++) {
-        if (f + i >= p.c_feat) { return; }
-        let b = bias[f + i];
-        for (var j = 0u; j < 4u; j++) {
-            if (pix[j] < p.n * hw) {
-                dst[p.dst_offset + ((pix[j] / hw) * p.c_feat + f + i) * hw + pix[j] % hw] = acc[j][i] + b;
-            }
-        }
-    }
+    if (pix >= p.n * hw) { return NO_PIXEL; }
+    return p.dst_offset + (pix / hw) * p.c_feat * hw + pix % hw;
 }
 
 // feat[n, f, oy, ox] = bias[f] + sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + ky, ox*s - pl + kx].
@@ -131,10 +147,12 @@ fn correlate(wid: vec3<u32>, lane: u32) {
         }
     }
     // Lane l's rows are f0 + 8h + (0..8) for texel row h; rows4 with r0 = 0 and 4 split them.
-    store_feat(acc0, f0, pix); store_feat(acc1, f0 + 4u, pix);
-    store_feat(acc2, f0 + 8u, pix); store_feat(acc3, f0 + 12u, pix);
-    store_feat(acc4, f0 + 16u, pix); store_feat(acc5, f0 + 20u, pix);
-    store_feat(acc6, f0 + 24u, pix); store_feat(acc7, f0 + 28u, pix);
+    let out = vec4<u32>(feat_out(pix.x), feat_out(pix.y), feat_out(pix.z), feat_out(pix.w));
+    let hw = p.h_feat * p.w_feat;
+    store_rows(acc0, f0, out, hw, p.c_feat); store_rows(acc1, f0 + 4u, out, hw, p.c_feat);
+    store_rows(acc2, f0 + 8u, out, hw, p.c_feat); store_rows(acc3, f0 + 12u, out, hw, p.c_feat);
+    store_rows(acc4, f0 + 16u, out, hw, p.c_feat); store_rows(acc5, f0 + 20u, out, hw, p.c_feat);
+    store_rows(acc6, f0 + 24u, out, hw, p.c_feat); store_rows(acc7, f0 + 28u, out, hw, p.c_feat);
 }
 
 // ---- scatter: feature -> image --------------------------------------------------------
@@ -169,18 +187,10 @@ fn scatter_origin(px: vec3<u32>) -> vec2<u32> {
     return vec2<u32>((qx + p.feat_pad) * quads(p.c_feat), n * p.feat_rows + qy + p.feat_pad);
 }
 
-// Rows c .. c + 3 at 4 image pixels (acc[j][i]: pixel j, row c + i), plus bias[row].
-fn store_img(acc: mat4x4<f32>, c: u32, px: array<vec3<u32>, 4>) {
-    let hw = p.h_img * p.w_img;
-    for (var i = 0u; i < 4u; i++) {
-        if (c + i >= p.c_img) { return; }
-        let b = bias[c + i];
-        for (var j = 0u; j < 4u; j++) {
-            if (px[j].x < p.n) {
-                dst[p.dst_offset + (px[j].x * p.c_img + c + i) * hw + px[j].y * p.w_img + px[j].z] = acc[j][i] + b;
-            }
-        }
-    }
+// Element of row 0 for image pixel `px` = (n, iy, ix) in dst, or NO_PIXEL past the end.
+fn img_out(px: vec3<u32>) -> u32 {
+    if (px.x >= p.n) { return NO_PIXEL; }
+    return p.dst_offset + px.x * p.c_img * p.h_img * p.w_img + px.y * p.w_img + px.z;
 }
 
 // img from the packed feature side and weights with rows c, quads over f.
@@ -221,10 +231,12 @@ fn scatter(wid: vec3<u32>, lane: u32) {
             }
         }
     }
-    store_img(acc0, c0, at); store_img(acc1, c0 + 4u, at);
-    store_img(acc2, c0 + 8u, at); store_img(acc3, c0 + 12u, at);
-    store_img(acc4, c0 + 16u, at); store_img(acc5, c0 + 20u, at);
-    store_img(acc6, c0 + 24u, at); store_img(acc7, c0 + 28u, at);
+    let out = vec4<u32>(img_out(at[0]), img_out(at[1]), img_out(at[2]), img_out(at[3]));
+    let hw = p.h_img * p.w_img;
+    store_rows(acc0, c0, out, hw, p.c_img); store_rows(acc1, c0 + 4u, out, hw, p.c_img);
+    store_rows(acc2, c0 + 8u, out, hw, p.c_img); store_rows(acc3, c0 + 12u, out, hw, p.c_img);
+    store_rows(acc4, c0 + 16u, out, hw, p.c_img); store_rows(acc5, c0 + 20u, out, hw, p.c_img);
+    store_rows(acc6, c0 + 24u, out, hw, p.c_img); store_rows(acc7, c0 + 28u, out, hw, p.c_img);
 }
 
 // The scatter for at most 4 image channels (a generator's RGB output and its gradient):
@@ -261,8 +273,9 @@ fn scatter_narrow(wid: vec3<u32>, lane: u32) {
             }
         }
     }
-    store_img(acc_a, c0, at_a);
-    store_img(acc_b, c0, at_b);
+    let hw = p.h_img * p.w_img;
+    store_rows(acc_a, c0, vec4<u32>(img_out(at_a[0]), img_out(at_a[1]), img_out(at_a[2]), img_out(at_a[3])), hw, p.c_img);
+    store_rows(acc_b, c0, vec4<u32>(img_out(at_b[0]), img_out(at_b[1]), img_out(at_b[2]), img_out(at_b[3])), hw, p.c_img);
 }
 
 // ---- filter: the weight gradient --------------------------------------------------------
@@ -281,20 +294,29 @@ fn filter_column(t: u32) -> vec2<u32> {
     return vec2<u32>((k % p.kw) * cq + t % cq, k / p.kw);
 }
 
-// Rows f0 + 4 b .. + 3 (acc[i], i = row) by the 4 channels of column t.
+// Rows f .. f + 3 (acc[i]: row f + i) by the 4 channels of column t, at dst[split, f, c, ky, kx].
 fn store_filter(acc: mat4x4<f32>, f: u32, t: u32, split: u32) {
     let cq = quads(p.c_img);
     let khw = p.kh * p.kw;
     if (t >= khw * cq) { return; }
-    let k = t / cq;
     let c = 4u * (t % cq);
-    let base = p.dst_offset + split * p.c_feat * p.c_img * khw;
-    for (var i = 0u; i < 4u; i++) {
-        if (f + i >= p.c_feat) { return; }
-        for (var j = 0u; j < 4u; j++) {
-            if (c + j < p.c_img) { dst[base + ((f + i) * p.c_img + c + j) * khw + k] = acc[i][j]; }
-        }
-    }
+    let at = p.dst_offset + ((split * p.c_feat + f) * p.c_img + c) * khw + t / cq;
+    let row = p.c_img * khw;   // from dW[f, c] to dW[f + 1, c]
+    store_channels(acc[0], at, c, f);
+    store_channels(acc[1], at + row, c, f + 1u);
+    store_channels(acc[2], at + 2u * row, c, f + 2u);
+    store_channels(acc[3], at + 3u * row, c, f + 3u);
+}
+
+// dW[f, c .. c + 3, ky, kx] = v from dst[at] on, kh * kw elements apart (rows past c_feat and
+// channels past c_img are not stored).
+fn store_channels(v: vec4<f32>, at: u32, c: u32, f: u32) {
+    if (f >= p.c_feat) { return; }
+    let khw = p.kh * p.kw;
+    dst[at] = v.x;
+    if (c + 1u < p.c_img) { dst[at + khw] = v.y; }
+    if (c + 2u < p.c_img) { dst[at + 2u * khw] = v.z; }
+    if (c + 3u < p.c_img) { dst[at + 3u * khw] = v.w; }
 }
 
 fn filter_block(wid: vec3<u32>, lane: u32) {

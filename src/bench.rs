@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::complete::{CompleteConfig, iteration};
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, KernelProfile};
 use crate::model::{Architecture, trainable};
 use crate::ops::adam::AdamConfig;
 use crate::ops::elementwise;
@@ -45,15 +45,13 @@ fn random(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Tensor {
 /// Median seconds of `reps` timed runs of `op`, after one warm-up run.
 fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
     op();
-    gpu.flush();
-    gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+    gpu.finish();
     let mut times: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             gpu.time(op).unwrap_or_else(|| {
                 let start = Instant::now();
                 op();
-                gpu.flush();
-                gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+                gpu.finish();
                 start.elapsed().as_secs_f64()
             })
         })
@@ -170,19 +168,31 @@ pub fn print_table(gpu: &Gpu, timings: &[KernelTiming]) {
     }
 }
 
-/// Time of a whole step: host wall clock (recording + GPU + waiting) and GPU time alone.
-#[derive(Debug, Clone, Copy)]
+/// Time of a whole step: host wall clock (recording + GPU + waiting) and GPU time alone,
+/// what one step dispatches, and where its time goes.
+#[derive(Debug, Clone)]
 pub struct StepTiming {
     pub wall_ms: f64,
     pub gpu_ms: Option<f64>,
     /// Images (or image-iterations) per second, from the wall clock.
     pub per_s: f64,
+    /// Kernel launches in one step, and the submissions they reach the device in.
+    pub dispatches: u64,
+    pub submissions: u64,
+    /// Wall time of as many launches of an empty kernel, in one submission: what the
+    /// step's launches cost by themselves.
+    pub dispatch_overhead_ms: f64,
+    /// Wall time per entry point with each dispatch run on its own (see `Gpu::profile`).
+    pub profile: Vec<KernelProfile>,
 }
 
 fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> StepTiming {
     step(); // warm-up: compiles the pipelines, fills the pool
-    gpu.flush();
-    gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+    gpu.finish();
+    let before = gpu.stats();
+    step();
+    gpu.finish();
+    let (dispatches, submissions) = (gpu.stats().dispatches - before.dispatches, gpu.stats().submissions - before.submissions);
     let (mut wall, mut on_gpu) = (Vec::new(), Vec::new());
     for _ in 0..reps.max(1) {
         // The wall clock spans recording, submission, execution and the wait for the
@@ -191,8 +201,7 @@ fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> St
         let busy = gpu.time(&mut *step);
         if busy.is_none() {
             step();
-            gpu.flush();
-            gpu.device.poll(wgpu::PollType::wait_indefinitely()).expect("device lost");
+            gpu.finish();
         }
         wall.push(start.elapsed().as_secs_f64());
         on_gpu.extend(busy);
@@ -200,7 +209,56 @@ fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> St
     wall.sort_by(f64::total_cmp);
     on_gpu.sort_by(f64::total_cmp);
     let w = wall[wall.len() / 2];
-    StepTiming { wall_ms: w * 1e3, gpu_ms: on_gpu.get(on_gpu.len() / 2).map(|g| g * 1e3), per_s: items as f64 / w }
+    let ((), profile) = gpu.profile(&mut *step);
+    StepTiming {
+        wall_ms: w * 1e3,
+        gpu_ms: on_gpu.get(on_gpu.len() / 2).map(|g| g * 1e3),
+        per_s: items as f64 / w,
+        dispatches,
+        submissions,
+        dispatch_overhead_ms: empty_dispatches_seconds(gpu, dispatches as usize) * 1e3,
+        profile,
+    }
+}
+
+/// Wall seconds for `n` launches of a one-workgroup kernel in one submission (median of 3).
+fn empty_dispatches_seconds(gpu: &Gpu, n: usize) -> f64 {
+    let t = Tensor::zeros(gpu, &[1]);
+    let op = || {
+        for _ in 0..n {
+            elementwise::fill(gpu, &t, 0.0);
+        }
+    };
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            gpu.finish();
+            let start = Instant::now();
+            op();
+            gpu.finish();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
+/// The step's report: wall time, launches, their overhead, and the largest kernels.
+pub fn print_step(what: &str, unit: &str, t: &StepTiming) {
+    let busy = t.gpu_ms.map(|g| format!(", GPU busy {g:.1} ms ({:.0}% of the wall time)", 100.0 * g / t.wall_ms)).unwrap_or_default();
+    println!("{what:<22}{:8.1} {unit} ({:.1} ms{busy})", t.per_s, t.wall_ms);
+    println!(
+        "{:<22}{} dispatches in {} submission(s); as many empty dispatches take {:.1} ms ({:.1}% of the step)",
+        "",
+        t.dispatches,
+        t.submissions,
+        t.dispatch_overhead_ms,
+        100.0 * t.dispatch_overhead_ms / t.wall_ms
+    );
+    let total: f64 = t.profile.iter().map(|k| k.seconds).sum();
+    println!("{:<22}where the time goes (each dispatch run alone, {:.1} ms in all):", "", total * 1e3);
+    for k in t.profile.iter().take(12) {
+        println!("{:<24}{:<36} {:5} x {:9.1} ms {:5.1}%", "", k.entry, k.dispatches, k.seconds * 1e3, 100.0 * k.seconds / total);
+    }
 }
 
 /// Memory of a training step: the most the engine held at once, and an estimate of the
@@ -224,10 +282,10 @@ pub fn train_step_timing(gpu: &Gpu, arch: &Architecture, batch: usize, g_steps: 
         train_step(gpu, &mut state, &real, &z, &ones, &zeros, g_steps);
     });
 
-    gpu.flush();
+    gpu.finish();
     gpu.pool().reset_peak();
     train_step(gpu, &mut state, &real, &z, &ones, &zeros, g_steps);
-    gpu.flush();
+    gpu.finish();
     let peak_bytes = gpu.pool().stats().peak_bytes_in_use;
     let params: usize = trainable(&state.g.named()).iter().chain(&trainable(&state.d.named())).map(|t| t.numel()).sum();
     let mut tape = Tape::new(gpu);

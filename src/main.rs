@@ -537,18 +537,21 @@ fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
     let (step, memory) = bench::train_step_timing(&gpu, &arch, a.batch, a.g_steps, a.reps);
     eprintln!("timing a completion iteration (batch {}) ...", a.batch);
     let iter = bench::complete_iter_timing(&gpu, &arch, a.batch, a.reps);
-    let overhead = |t: &bench::StepTiming| t.gpu_ms.map(|g| format!(", GPU busy {g:.1} ms ({:.0}% of the wall time)", 100.0 * g / t.wall_ms)).unwrap_or_default();
-    println!("\nmodel {}", arch.to_json());
-    println!("training step:         {:8.1} images/s ({:.1} ms{})", step.per_s, step.wall_ms, overhead(&step));
-    println!("completion iteration:  {:8.1} images x iterations/s ({:.1} ms{})", iter.per_s, iter.wall_ms, overhead(&iter));
+    println!("\nmodel {}, {} kernels", arch.to_json(), gpu.kernels.name());
+    bench::print_step("training step:", "images/s", &step);
+    bench::print_step("completion iteration:", "images x iterations/s", &iter);
     println!("training step memory:  peak {:.1} MiB held by tensors, minimum about {:.1} MiB", memory.peak_bytes as f64 / 1048576.0, memory.minimum_bytes as f64 / 1048576.0);
     if let Some(path) = &a.json {
         let json = serde_json::json!({
-            "adapter": {"name": gpu.info.name, "backend": format!("{:?}", gpu.info.backend), "device_type": format!("{:?}", gpu.info.device_type)},
+            "adapter": {"name": gpu.info.name, "backend": format!("{:?}", gpu.info.backend), "device_type": format!("{:?}", gpu.info.device_type),
+                        "kernels": gpu.kernels.name(), "timer": if gpu.has_timestamps() { "timestamps" } else { "wall clock" }},
             "train_step": {"image_size": arch.image_size, "channels": arch.channels, "z_dim": arch.z_dim, "gf": arch.gf, "df": arch.df,
                            "kernel": arch.kernel, "batch": a.batch, "g_steps": a.g_steps, "images_per_s": step.per_s,
-                           "wall_ms": step.wall_ms, "gpu_ms": step.gpu_ms},
-            "complete_iter": {"batch": a.batch, "images_iters_per_s": iter.per_s, "wall_ms": iter.wall_ms, "gpu_ms": iter.gpu_ms},
+                           "wall_ms": step.wall_ms, "gpu_ms": step.gpu_ms, "dispatches": step.dispatches, "submissions": step.submissions,
+                           "dispatch_overhead_ms": step.dispatch_overhead_ms, "profile": profile_json(&step.profile)},
+            "complete_iter": {"batch": a.batch, "images_iters_per_s": iter.per_s, "wall_ms": iter.wall_ms, "gpu_ms": iter.gpu_ms,
+                              "dispatches": iter.dispatches, "submissions": iter.submissions,
+                              "dispatch_overhead_ms": iter.dispatch_overhead_ms, "profile": profile_json(&iter.profile)},
             "kernels": timings.iter().map(|t| serde_json::json!({"name": t.name, "shape": t.shape, "gflops": t.gflops, "ms": t.ms})).collect::<Vec<_>>(),
             "memory": {"peak_bytes": memory.peak_bytes, "minimum_bytes": memory.minimum_bytes},
         });
@@ -557,6 +560,10 @@ fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+fn profile_json(profile: &[dcgan_inpaint::gpu::KernelProfile]) -> serde_json::Value {
+    profile.iter().map(|k| serde_json::json!({"entry": k.entry, "dispatches": k.dispatches, "ms": k.seconds * 1e3})).collect()
 }
 
 fn info(choice: &AdapterChoice) -> Result<()> {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{check_gradients, gpu};
+use common::{check_gradients, check_gradients_on, gpu, gpus};
 use dcgan_inpaint::ops::activation::Activation;
 use dcgan_inpaint::rng::Rng;
 use dcgan_inpaint::{Tape, Tensor};
@@ -16,7 +16,7 @@ fn away_from_zero(rng: &mut Rng, n: usize) -> Vec<f32> {
 /// loss = sum(y * r) for a fixed r: its gradient w.r.t. y is r, a generic upstream gradient.
 fn project(tape: &mut Tape, y: &Tensor, seed: u64) -> Tensor {
     let r = Rng::new(seed).uniform_vec(y.numel(), -1.0, 1.0);
-    let r = Tensor::from_slice(gpu(), y.shape(), &r);
+    let r = Tensor::from_slice(tape.gpu(), y.shape(), &r);
     let yr = tape.mul(y, &r);
     tape.sum(&yr)
 }
@@ -74,8 +74,11 @@ fn linear_with_and_without_bias() {
         (vec![n, k], rng.uniform_vec(n * k, -1.0, 1.0)),
         (vec![n], rng.uniform_vec(n, -1.0, 1.0)),
     ];
-    check_gradients("linear", &inputs, |t, x| { let y = t.linear(&x[0], &x[1], Some(&x[2])); project(t, &y, 7) });
-    check_gradients("linear no bias", &inputs[..2], |t, x| { let y = t.linear(&x[0], &x[1], None); project(t, &y, 8) });
+    for g in gpus() {
+        let name = |what: &str| format!("[{} kernels] {what}", g.kernels.name());
+        check_gradients_on(g, &name("linear"), &inputs, |t, x| { let y = t.linear(&x[0], &x[1], Some(&x[2])); project(t, &y, 7) });
+        check_gradients_on(g, &name("linear no bias"), &inputs[..2], |t, x| { let y = t.linear(&x[0], &x[1], None); project(t, &y, 8) });
+    }
 }
 
 #[test]

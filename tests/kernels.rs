@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{assert_close, gpu, max_abs};
-use dcgan_inpaint::Tensor;
+use common::{assert_close, gpu, gpus, max_abs};
+use dcgan_inpaint::{Gpu, Tensor};
 use dcgan_inpaint::ops::activation::{self, Activation};
 use dcgan_inpaint::ops::adam::{self, AdamConfig};
 use dcgan_inpaint::ops::{elementwise, linear, loss, pool, reduce};
@@ -96,7 +96,12 @@ fn activations_match_reference() {
 
 #[test]
 fn linear_matches_reference() {
-    let g = gpu();
+    for g in gpus() {
+        linear_on(g);
+    }
+}
+
+fn linear_on(g: &Gpu) {
     let mut rng = Rng::new(3);
     // (M, N, K): tiles are 32x32, so cover below, at and above tile edges, and empties.
     let shapes = [(1, 1, 1), (3, 5, 7), (33, 17, 65), (64, 100, 31), (32, 32, 32), (70, 129, 300), (0, 4, 3), (5, 0, 3), (4, 6, 0)];
@@ -105,10 +110,10 @@ fn linear_matches_reference() {
         let w = rng.uniform_vec(n * k, -1.0, 1.0);
         let b = rng.uniform_vec(n, -1.0, 1.0);
         let dy = rng.uniform_vec(m * n, -1.0, 1.0);
-        let (tx, tw, tb) = (Tensor::from_slice(g, &[m, k], &x), Tensor::from_slice(g, &[n, k], &w), t(&b));
+        let (tx, tw, tb) = (Tensor::from_slice(g, &[m, k], &x), Tensor::from_slice(g, &[n, k], &w), Tensor::from_slice(g, &[n], &b));
         let tdy = Tensor::from_slice(g, &[m, n], &dy);
         let tol = 1e-5 * (k.max(m).max(n) as f32).sqrt();
-        let label = format!("M={m} N={n} K={k}");
+        let label = format!("[{} kernels] M={m} N={n} K={k}", g.kernels.name());
 
         let y = linear::forward(g, &tx, &tw, Some(&tb));
         assert_eq!(y.shape(), &[m, n]);

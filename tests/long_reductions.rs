@@ -15,7 +15,11 @@ use dcgan_inpaint::rng::Rng;
 const LONG: usize = 70_000;
 
 fn close(what: &str, got: &Tensor, want: &[f32]) {
-    assert_close(what, &got.to_vec(gpu()), want, 1e-4, 1e-5 * max_abs(want));
+    close_on(gpu(), what, got, want)
+}
+
+fn close_on(g: &Gpu, what: &str, got: &Tensor, want: &[f32]) {
+    assert_close(&format!("[{} kernels] {what}", g.kernels.name()), &got.to_vec(g), want, 1e-4, 1e-5 * max_abs(want));
 }
 
 #[test]
@@ -76,16 +80,21 @@ fn conv_gradients_over_a_large_batch(g: &Gpu) {
 
 #[test]
 fn linear_products_with_a_long_reduction() {
-    let g = gpu();
+    for g in gpus() {
+        linear_products_long(g);
+    }
+}
+
+fn linear_products_long(g: &Gpu) {
     let mut rng = Rng::new(4);
     // forward and grad_input reduce over K = 70000, grad_weight and grad_bias over M = 70000.
     let (m, n, k) = (2, 3, LONG);
     let (x, w, b) = (rng.uniform_vec(m * k, -1.0, 1.0), rng.uniform_vec(n * k, -1.0, 1.0), rng.uniform_vec(n, -1.0, 1.0));
     let (tx, tw, tb) = (Tensor::from_slice(g, &[m, k], &x), Tensor::from_slice(g, &[n, k], &w), Tensor::from_slice(g, &[n], &b));
-    close("linear forward, K = 70000", &linear::forward(g, &tx, &tw, Some(&tb)), &linear::cpu::forward(&x, &w, Some(&b), m, n, k));
+    close_on(g, "linear forward, K = 70000", &linear::forward(g, &tx, &tw, Some(&tb)), &linear::cpu::forward(&x, &w, Some(&b), m, n, k));
     let (m, n, k) = (LONG, 3, 2);
     let (x, dy) = (rng.uniform_vec(m * k, -1.0, 1.0), rng.uniform_vec(m * n, -1.0, 1.0));
     let (tx, tdy) = (Tensor::from_slice(g, &[m, k], &x), Tensor::from_slice(g, &[m, n], &dy));
-    close("linear grad_weight, M = 70000", &linear::grad_weight(g, &tdy, &tx), &linear::cpu::grad_weight(&dy, &x, m, n, k));
-    close("linear grad_bias, M = 70000", &linear::grad_bias(g, &tdy), &linear::cpu::grad_bias(&dy, m, n));
+    close_on(g, "linear grad_weight, M = 70000", &linear::grad_weight(g, &tdy, &tx), &linear::cpu::grad_weight(&dy, &x, m, n, k));
+    close_on(g, "linear grad_bias, M = 70000", &linear::grad_bias(g, &tdy), &linear::cpu::grad_bias(&dy, m, n));
 }

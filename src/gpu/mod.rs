@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 pub use context::{AdapterChoice, KernelSet};
 pub use pipelines::{Family, Kernel, ResourceKind};
+
 pub use pool::{BufferPool, PoolStats, PooledBuffer, PooledTexture};
 
 use crate::error::Result;
@@ -57,6 +58,22 @@ const BIND_GROUP_CACHE_MAX: usize = 8192;
 pub const WORKGROUP_1D: u32 = 64;
 
 type BindGroupKey = (u32, [u64; 8]);
+
+/// The dispatches of one thread while [`Gpu::trace`] or [`Gpu::profile`] runs.
+struct Trace {
+    thread: std::thread::ThreadId,
+    entries: Vec<&'static str>,
+    /// Profiling: each dispatch runs alone and its wall time is kept here.
+    seconds: Option<Vec<f64>>,
+}
+
+/// Time per entry point, from [`Gpu::profile`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelProfile {
+    pub entry: &'static str,
+    pub dispatches: usize,
+    pub seconds: f64,
+}
 
 /// What a kernel binds after its parameters, in ascending binding order.
 #[derive(Clone, Copy)]
@@ -136,8 +153,8 @@ pub struct Gpu {
     /// Free map-read buffers by size class, so reading a loss every step allocates nothing.
     staging: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
     stats: Mutex<GpuStats>,
-    /// While [`Gpu::trace`] runs: the tracing thread and the entry points it dispatched.
-    trace: Mutex<Option<(std::thread::ThreadId, Vec<&'static str>)>>,
+    /// While [`Gpu::trace`] or [`Gpu::profile`] runs: what it has recorded.
+    trace: Mutex<Option<Trace>>,
 }
 
 impl Gpu {
@@ -241,13 +258,30 @@ impl Gpu {
         if groups.contains(&0) {
             return; // nothing to do (an empty tensor)
         }
-        if let Some((thread, trace)) = self.trace.lock().unwrap().as_mut() {
-            if *thread == std::thread::current().id() {
-                trace.push(kernel.entry);
+        let timed = match self.trace.lock().unwrap().as_mut() {
+            Some(trace) if trace.thread == std::thread::current().id() => {
+                trace.entries.push(kernel.entry);
+                trace.seconds.is_some()
+            }
+            _ => false,
+        };
+        let bind_group = self.bind_group(&pipeline, &resources);
+        let start = timed.then(|| {
+            self.finish();
+            std::time::Instant::now()
+        });
+        self.record_dispatch(&pipeline, &bind_group, params, groups);
+        if let Some(start) = start {
+            self.finish();
+            let elapsed = start.elapsed().as_secs_f64();
+            if let Some(Trace { seconds: Some(seconds), .. }) = self.trace.lock().unwrap().as_mut() {
+                seconds.push(elapsed);
             }
         }
-        let bind_group = self.bind_group(&pipeline, &resources);
+    }
 
+    fn record_dispatch(&self, pipeline: &pipelines::Pipeline, bind_group: &wgpu::BindGroup, params: Params, groups: [u32; 3]) {
+        let layout = &pipeline.layout;
         let mut rec = self.recorder.lock().unwrap();
         let offset = rec.params.len().next_multiple_of(self.params_align);
         if (offset + 256) as u64 > PARAMS_ARENA_BYTES {
@@ -259,7 +293,7 @@ impl Gpu {
         let pass = self.open_pass(&mut rec);
         pass.set_pipeline(&pipeline.pipeline);
         let dynamic: &[u32] = if layout.params_size > 0 { &[offset as u32] } else { &[] };
-        pass.set_bind_group(0, &bind_group, dynamic);
+        pass.set_bind_group(0, bind_group, dynamic);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         rec.dispatches += 1;
         self.stats.lock().unwrap().dispatches += 1;
@@ -506,12 +540,41 @@ impl Gpu {
         bytes.chunks(padded_row as usize).flat_map(|row| bytemuck::pod_collect_to_vec::<u8, f32>(&row[..row_bytes as usize])).collect()
     }
 
+    /// Submit everything recorded and wait until the device has run it.
+    pub fn finish(&self) {
+        self.flush();
+        self.device.poll(wgpu::PollType::wait_indefinitely()).expect("GPU device lost");
+    }
+
     /// Run `f` and return the entry points it dispatched on this thread, in order.
     pub fn trace<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<&'static str>) {
-        *self.trace.lock().unwrap() = Some((std::thread::current().id(), Vec::new()));
+        *self.trace.lock().unwrap() = Some(Trace { thread: std::thread::current().id(), entries: Vec::new(), seconds: None });
         let r = f();
-        let trace = self.trace.lock().unwrap().take().map(|(_, t)| t).unwrap_or_default();
+        let trace = self.trace.lock().unwrap().take().map(|t| t.entries).unwrap_or_default();
         (r, trace)
+    }
+
+    /// Run `f` with every dispatch submitted on its own and waited for, and return the wall
+    /// time per entry point, most first. Slower than running `f` as it is (one submission
+    /// per dispatch), but it shows where a step's time goes on any adapter.
+    pub fn profile<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<KernelProfile>) {
+        self.finish();
+        *self.trace.lock().unwrap() = Some(Trace { thread: std::thread::current().id(), entries: Vec::new(), seconds: Some(Vec::new()) });
+        let r = f();
+        self.finish();
+        let trace = self.trace.lock().unwrap().take().expect("profile: the trace vanished");
+        let mut by_entry: Vec<KernelProfile> = Vec::new();
+        for (entry, s) in trace.entries.iter().zip(trace.seconds.unwrap_or_default()) {
+            match by_entry.iter_mut().find(|k| k.entry == *entry) {
+                Some(k) => {
+                    k.dispatches += 1;
+                    k.seconds += s;
+                }
+                None => by_entry.push(KernelProfile { entry, dispatches: 1, seconds: s }),
+            }
+        }
+        by_entry.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        (r, by_entry)
     }
 
     /// Number of distinct kernels compiled so far.

@@ -4,9 +4,14 @@
 //!   grad_input   dy[M, N], W[N, K]       ->  dx[M, K] = dy W
 //!   grad_weight  dy[M, N], x[M, K]       ->  dW[N, K] = dy^T x
 //!   grad_bias    dy[M, N]                ->  db[N]    = sum over rows of dy
+//!
+//! On devices that run `KernelSet::Simd8` the three products go through the SIMD-8 conv
+//! kernels where their textures fit: a linear layer is a 1x1 convolution of M one-pixel
+//! images, and texture operands are several times faster there than a buffer GEMM.
 
+use super::conv::{ConvGeometry, Padding, simd8};
 use super::reduce;
-use crate::gpu::{Family, Gpu, Kernel, Params};
+use crate::gpu::{Family, Gpu, Kernel, KernelSet, Params};
 use crate::tensor::Tensor;
 
 const FORWARD: Kernel = Kernel::new(Family::Matmul, "linear_forward");
@@ -39,11 +44,23 @@ fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
     }
 }
 
+/// The 1x1 convolution that computes a linear layer with M rows, N outputs, K inputs,
+/// on devices that run the SIMD-8 kernels (see the module comment).
+fn as_conv(gpu: &Gpu, m: usize, n: usize, k: usize) -> Option<ConvGeometry> {
+    (gpu.kernels == KernelSet::Simd8).then(|| ConvGeometry::conv2d(&[m, k, 1, 1], &[n, k, 1, 1], 1, Padding::default()))
+}
+
 /// y[M, N] = x[M, K] W[N, K]^T + b[N]
 pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let (m, k) = dims2(x, "input");
     let (n, k2) = dims2(w, "weight");
     assert_eq!(k, k2, "linear: input has {k} features, weight expects {k2}");
+    if let Some(g) = as_conv(gpu, m, n, k) {
+        let bias = b.cloned().unwrap_or_else(|| Tensor::zeros(gpu, &[n]));
+        if let Some(y) = simd8::correlate(gpu, &simd8::CONV2D, &x.view(&g.img_shape()), &w.view(&g.weight_shape()), &bias, &g) {
+            return y.view(&[m, n]);
+        }
+    }
     match b {
         Some(b) => {
             assert_eq!(b.numel(), n, "linear: bias has {} items, expected {n}", b.numel());
@@ -57,6 +74,12 @@ pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor 
 pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(w, "weight");
+    if let Some(g) = as_conv(gpu, m, n, k) {
+        let zeros = Tensor::zeros(gpu, &[k]);
+        if let Some(dx) = simd8::scatter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &w.view(&g.weight_shape()), &zeros, &g) {
+            return dx.view(&[m, k]);
+        }
+    }
     gemm(gpu, GRAD_INPUT, m, k, n, &[dy, w])
 }
 
@@ -64,6 +87,11 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
 pub fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(x, "input");
+    if let Some(g) = as_conv(gpu, m, n, k) {
+        if let Some(dw) = simd8::filter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &x.view(&g.img_shape()), &g) {
+            return dw.view(&[n, k]);
+        }
+    }
     gemm(gpu, GRAD_WEIGHT, n, k, m, &[dy, x])
 }
 

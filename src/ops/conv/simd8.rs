@@ -107,14 +107,24 @@ fn params(g: &ConvGeometry, images: usize, packing: &Packing, dst_offset: usize)
         .size(dst_offset)
 }
 
+/// The grid, or `None` when it is larger than the adapter allows.
 fn groups(gpu: &Gpu, x: usize, y: usize, z: usize) -> Option<[u32; 3]> {
     let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
     (x <= max && y <= max && z <= max).then_some([x as u32, y as u32, z as u32])
 }
 
+/// Empty tensors (no images, no channels) are left to the portable kernels, which need no
+/// textures for them.
+fn empty(g: &ConvGeometry) -> bool {
+    g.n == 0 || g.c_img == 0 || g.c_feat == 0
+}
+
 /// feat = correlate(img, W) + bias: conv2d_forward (img = x) and conv_transpose2d_grad_input
 /// (img = dy, zero bias).
 pub fn correlate(gpu: &Gpu, op: &Entries, img: &Tensor, w: &Tensor, bias: &Tensor, g: &ConvGeometry) -> Option<Tensor> {
+    if empty(g) {
+        return None;
+    }
     let (rows, cols) = image_plane(g);
     let weights = PackLayout::weights(g.weight_shape(), false, g.c_feat.next_multiple_of(BLOCK));
     let chunk = PackLayout::images(g.img_shape(), 0, largest_chunk(gpu, g.n, rows), g.pad.top, g.pad.left, rows, cols);
@@ -139,6 +149,9 @@ pub fn correlate(gpu: &Gpu, op: &Entries, img: &Tensor, w: &Tensor, bias: &Tenso
 /// img = scatter(feat, W) + bias: conv2d_grad_input (feat = dy, zero bias) and
 /// conv_transpose2d_forward (feat = x).
 pub fn scatter(gpu: &Gpu, op: &Entries, feat: &Tensor, w: &Tensor, bias: &Tensor, g: &ConvGeometry) -> Option<Tensor> {
+    if empty(g) {
+        return None;
+    }
     let (pad, rows, cols) = scatter_plane(g);
     let narrow = g.c_img <= NARROW_ROWS;
     let (entry, row_block, pixel_block) = if narrow { (op.scatter[1], NARROW_ROWS, NARROW_PIXELS) } else { (op.scatter[0], BLOCK, BLOCK) };
@@ -166,6 +179,9 @@ pub fn scatter(gpu: &Gpu, op: &Entries, feat: &Tensor, w: &Tensor, bias: &Tensor
 /// dW = filter(feat, img): conv2d_grad_weight (feat = dy, img = x) and
 /// conv_transpose2d_grad_weight (feat = x, img = dy), summed from per-split partials.
 pub fn filter(gpu: &Gpu, op: &Entries, feat: &Tensor, img: &Tensor, g: &ConvGeometry) -> Option<Tensor> {
+    if empty(g) {
+        return None;
+    }
     let (rows, cols) = image_plane(g);
     let hw = g.h_feat * g.w_feat;
     let most = largest_chunk(gpu, g.n, rows.max(g.h_feat));
