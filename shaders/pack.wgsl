@@ -1,15 +1,17 @@
-// Packing a tensor into an rgba32float texture for the SIMD-8 kernels (conv_simd8.wgsl).
+// Packing a tensor for the SIMD-8 kernels (conv_simd8.wgsl): texels for an rgba32float
+// texture, written to a buffer that is then copied into the texture (on lavapipe a vec4
+// buffer store costs less than half a texture store, and the copy is a memcpy).
 //
 // A 4-D view T[a, b, y, x] = src[offset + a*stride_a + b*stride_b + y*stride_y + x*stride_x]
 // (an NCHW activation, or a weight [out, in, kh, kw] read in either channel order) becomes
-// a texture with four consecutive b ("channels") per texel, zero padding around each
-// (y, x) plane, and the planes of successive a stacked vertically:
+// texels with four consecutive b ("channels") each, zero padding around each (y, x) plane,
+// and the planes of successive a stacked vertically:
 //
 //   texel (x_t, y_t) = (T[a, 4q, y, x], T[a, 4q + 1, y, x], T[a, 4q + 2, y, x], T[a, 4q + 3, y, x])
 //   with x_t = (x + left) * quads + q,  y_t = a * rows + (y + top),  quads = ceil(b / 4)
 //
-// Texels outside T (padding, channels past b, rows past the last plane) are zero, so the
-// kernels that read the texture need no bounds checks in their inner loops.
+// at dst[y_t * width + x_t]. The Rust side clears dst first, so padding stays zero and
+// these kernels only write texels inside T.
 
 struct Params {
     a: u32,
@@ -25,32 +27,58 @@ struct Params {
     left: u32,     // zero columns (pixels) before each row
     rows: u32,     // texture rows per plane: top + h + zero rows after
     quads: u32,    // ceil(b / 4)
-    width: u32,    // texture width in texels
-    height: u32,   // texture height in texels
+    width: u32,    // texels per texture row
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;   // src, 4 floats at a time
 
-// One invocation per texel of the whole texture, padding included.
+fn texel_index(a: u32, q: u32, y: u32, x: u32) -> u32 {
+    return (a * p.rows + y + p.top) * p.width + (x + p.left) * p.quads + q;
+}
+
+// One invocation per texel inside T (4 strided loads): any strides.
+// Grid: x = texels of a plane row (w * quads, 64 per workgroup), y = rows h, z = planes a.
 @compute @workgroup_size(64)
-fn pack_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let t = gid.x + gid.y * groups.x * 64u;
-    if (t >= p.width * p.height) { return; }
-    let xt = t % p.width;
-    let yt = t / p.width;
-    let q = xt % p.quads;
-    let a = yt / p.rows;
-    let y = i32(yt % p.rows) - i32(p.top);
-    let x = i32(xt / p.quads) - i32(p.left);
-    var texel = vec4<f32>(0.0);
-    if (a < p.a && y >= 0 && y < i32(p.h) && x >= 0 && x < i32(p.w)) {
-        let base = p.offset + a * p.stride_a + u32(y) * p.stride_y + u32(x) * p.stride_x;
-        for (var i = 0u; i < 4u; i++) {
-            let b = 4u * q + i;
-            if (b < p.b) { texel[i] = src[base + b * p.stride_b]; }
-        }
-    }
-    textureStore(dst, vec2<u32>(xt, yt), texel);
+fn pack_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x >= p.w * p.quads) { return; }
+    let x = gid.x / p.quads;
+    let q = gid.x % p.quads;
+    let base = p.offset + gid.z * p.stride_a + 4u * q * p.stride_b + gid.y * p.stride_y + x * p.stride_x;
+    let left = p.b - 4u * q;   // channels in this quad (the last quad may hold fewer than 4)
+    var texel = vec4<f32>(src[base], 0.0, 0.0, 0.0);
+    if (left > 1u) { texel.y = src[base + p.stride_b]; }
+    if (left > 2u) { texel.z = src[base + 2u * p.stride_b]; }
+    if (left > 3u) { texel.w = src[base + 3u * p.stride_b]; }
+    dst[texel_index(gid.z, q, gid.y, x)] = texel;
+}
+
+// Four texels per invocation, from 4 aligned vec4 loads (4 channels x 4 pixels), where
+// x is contiguous (stride_x = 1) and every other stride, the offset and w are multiples of 4.
+// Grid: x = groups of 4 pixels in a row (w / 4), y = rows h, z = planes a x quads.
+@compute @workgroup_size(8, 8)
+fn pack_forward_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if (gid.x * 4u >= p.w || gid.y >= p.h) { return; }
+    let a = gid.z / p.quads;
+    let q = gid.z % p.quads;
+    let x = gid.x * 4u;
+    let base = (p.offset + a * p.stride_a + 4u * q * p.stride_b + gid.y * p.stride_y + x) / 4u;
+    let step = p.stride_b / 4u;
+    let left = p.b - 4u * q;
+    let c0 = src4[base];
+    var c1 = vec4<f32>(0.0);
+    var c2 = vec4<f32>(0.0);
+    var c3 = vec4<f32>(0.0);
+    if (left > 1u) { c1 = src4[base + step]; }
+    if (left > 2u) { c2 = src4[base + 2u * step]; }
+    if (left > 3u) { c3 = src4[base + 3u * step]; }
+    // Rows of m are channels; its columns are the 4 pixels' texels.
+    let m = transpose(mat4x4<f32>(c0, c1, c2, c3));
+    let at = texel_index(a, q, gid.y, x);
+    dst[at] = m[0];
+    dst[at + p.quads] = m[1];
+    dst[at + 2u * p.quads] = m[2];
+    dst[at + 3u * p.quads] = m[3];
 }

@@ -451,6 +451,19 @@ impl Gpu {
         self.encoder(&mut rec).copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, bytes);
     }
 
+    /// Record a copy of `src` (texels, row after row) into the whole of `texture`.
+    pub fn copy_to_texture(&self, src: &PooledBuffer, texture: &PooledTexture) {
+        let mut rec = self.recorder.lock().unwrap();
+        self.encoder(&mut rec).copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: &src.buffer,
+                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(texture.width * 16), rows_per_image: None },
+            },
+            texture.texture.as_image_copy(),
+            wgpu::Extent3d { width: texture.width, height: texture.height, depth_or_array_layers: 1 },
+        );
+    }
+
     /// Copy host data into `buffer`. Everything recorded so far is submitted first,
     /// because `queue.write_buffer` lands before the *next* submission and would otherwise
     /// overtake recorded work that still reads a recycled buffer.

@@ -140,8 +140,8 @@ impl BufferPool {
         PooledBuffer { id, buffer, len: bytes, class, pool: self.inner.clone() }
     }
 
-    /// An rgba32float texture of exactly `width` x `height` texels (contents undefined)
-    /// that kernels write as a storage texture and read as a read-only storage texture.
+    /// An rgba32float texture of exactly `width` x `height` texels (contents undefined),
+    /// filled by copies and read by kernels as a read-only storage texture.
     pub fn alloc_texture(&self, device: &wgpu::Device, width: u32, height: u32) -> PooledTexture {
         let bytes = texture_bytes(width, height);
         let mut inner = self.inner.lock().unwrap();
@@ -158,7 +158,7 @@ impl BufferPool {
                     sample_count: 1,
                     dimension: wgpu::TextureDimension::D2,
                     format: TEXTURE_FORMAT,
-                    usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_SRC,
+                    usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST | wgpu::TextureUsages::COPY_SRC,
                     view_formats: &[],
                 });
                 let view = texture.create_view(&Default::default());

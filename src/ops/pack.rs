@@ -3,15 +3,21 @@
 //!   pack  T[a, b, h, w] (any strides)  ->  texture, texel (x_t, y_t) =
 //!         T[a, 4q .. 4q + 3, y, x] with x_t = (x + left) * quads + q, y_t = a * rows + y + top
 //!
+//! The kernels write the texels to a cleared buffer (zero padding for free), which is then
+//! copied into the texture: a buffer store is cheaper than a texture store on lavapipe.
+//!
 //! Images [n, c, h, w] pack with their zero padding (a = n, b = c); conv weights
 //! [out, in, kh, kw] pack as one texture row per output row with the taps (ky, kx) as
 //! "pixels" of a 1-row plane (a = row, b = the other channel axis, h = 1, w = kh * kw).
 
-use super::launch_1d;
-use crate::gpu::{Binding, Family, Gpu, Kernel, Params, PooledTexture};
+use crate::gpu::{Family, Gpu, Kernel, Params, PooledTexture};
 use crate::tensor::Tensor;
 
 const PACK: Kernel = Kernel::new(Family::Pack, "pack_forward");
+const PACK_VEC4: Kernel = Kernel::new(Family::Pack, "pack_forward_vec4");
+
+/// Texels per texture row must fill whole 256-byte rows for the buffer-to-texture copy.
+const ROW_TEXELS: usize = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize / 16;
 
 /// Where the texels of a packed tensor come from and where they go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +68,22 @@ impl PackLayout {
         self.cols * self.quads()
     }
 
-    /// The texture's size: width x height, each grown by a texel or two when it is a power
-    /// of two (the extra texels are zero). Lavapipe compiles one variant of a kernel per
-    /// combination of power-of-two-or-not texture sizes bound to it; keeping every size off
-    /// the powers of two keeps that to one variant per kernel.
+    /// The texture's size: the width rounded up to whole 256-byte rows, and each size moved
+    /// off the powers of two (the extra texels are zero). Lavapipe compiles one variant of a
+    /// kernel per combination of power-of-two-or-not texture sizes bound to it; keeping every
+    /// size off the powers of two keeps that to one variant per kernel.
     pub fn texture_size(&self) -> (usize, usize) {
-        let off_powers = |d: usize| if d.is_power_of_two() { d + 1 + (d == 1) as usize } else { d };
-        (off_powers(self.width()), off_powers(self.height))
+        let width = self.width().max(1).next_multiple_of(ROW_TEXELS);
+        let width = if width.is_power_of_two() { width + ROW_TEXELS } else { width };
+        let height = if self.height.is_power_of_two() { self.height + 1 + (self.height == 1) as usize } else { self.height };
+        (width, height)
+    }
+
+    /// Whether the aligned kernel applies: whole vec4s of x at every row start.
+    fn rows_of_vec4(&self) -> bool {
+        let [_, _, _, w] = self.dims;
+        let [sa, sb, sy, sx] = self.strides;
+        sx == 1 && [sa, sb, sy, self.offset, w].iter().all(|v| v % 4 == 0)
     }
 
     /// Whether the texture fits the adapter's largest 2-D texture.
@@ -81,7 +96,7 @@ impl PackLayout {
     fn params(&self) -> Params {
         let [a, b, h, w] = self.dims;
         let [sa, sb, sy, sx] = self.strides;
-        let (width, height) = self.texture_size();
+        let (width, _) = self.texture_size();
         Params::new()
             .size(a)
             .size(b)
@@ -97,15 +112,25 @@ impl PackLayout {
             .size(self.rows)
             .size(self.quads())
             .size(width)
-            .size(height)
     }
 }
 
 /// Pack `src` into a texture from the pool (every texel written, padding included).
 pub fn pack(gpu: &Gpu, src: &Tensor, layout: &PackLayout) -> PooledTexture {
     let (width, height) = layout.texture_size();
+    let texels = gpu.alloc((width * height * 16) as u64);
+    gpu.clear(&texels);
+    let [a, _, h, w] = layout.dims;
+    let quads = layout.quads();
+    let max = gpu.limits.max_compute_workgroups_per_dimension as usize;
+    let resources = [&texels, src.buffer()];
+    if layout.rows_of_vec4() && a * quads <= max {
+        gpu.dispatch(PACK_VEC4, layout.params(), &resources, [(w / 4).div_ceil(8) as u32, h.div_ceil(8) as u32, (a * quads) as u32]);
+    } else {
+        gpu.dispatch(PACK, layout.params(), &resources, [(w * quads).div_ceil(64) as u32, h as u32, a as u32]);
+    }
     let texture = gpu.alloc_texture(width, height);
-    launch_1d(gpu, PACK, layout.params(), &[Binding::from(&texture), src.buffer().into()], width * height);
+    gpu.copy_to_texture(&texels, &texture);
     texture
 }
 
