@@ -219,14 +219,21 @@ fn packing_into_textures_matches_reference() {
     let w_shape = [5, 6, 3, 2];
     let w = rng.uniform_vec(w_shape.iter().product(), -1.0, 1.0);
     let tw = Tensor::from_slice(g, &w_shape, &w);
+    // Rows of whole vec4s (w = 8) take the aligned kernel; the others one texel at a time.
+    let aligned = [3, 7, 2, 8];
+    let xa = rng.uniform_vec(aligned.iter().product(), -1.0, 1.0);
+    let ta = Tensor::from_slice(g, &aligned, &xa);
     let layouts = [
-        (PackLayout::images(shape, 0, 3, 2, 1, 9, 10), &t, &x), // padded on every side
-        (PackLayout::images(shape, 1, 2, 0, 0, 5, 7), &t, &x),  // a chunk of the batch, no padding
-        (PackLayout::weights(w_shape, false, 8), &tw, &w),
-        (PackLayout::weights(w_shape, true, 6), &tw, &w),
+        (PackLayout::images(shape, 0, 3, 2, 1, 9, 10), &t, &x, "pack_forward"), // padded on every side
+        (PackLayout::images(shape, 1, 2, 0, 0, 5, 7), &t, &x, "pack_forward"),  // a chunk of the batch, no padding
+        (PackLayout::images(aligned, 0, 3, 1, 3, 4, 13), &ta, &xa, "pack_forward_vec4"),
+        (PackLayout::images(aligned, 2, 1, 0, 0, 2, 8), &ta, &xa, "pack_forward_vec4"),
+        (PackLayout::weights(w_shape, false, 8), &tw, &w, "pack_forward"),
+        (PackLayout::weights(w_shape, true, 6), &tw, &w, "pack_forward"),
     ];
-    for (layout, tensor, data) in layouts {
-        let packed = pack::pack(g, tensor, &layout);
+    for (layout, tensor, data, kernel) in layouts {
+        let (packed, kernels) = g.trace(|| pack::pack(g, tensor, &layout));
+        assert_eq!(kernels, [kernel], "{layout:?}");
         assert_eq!((packed.width as usize, packed.height as usize), layout.texture_size());
         assert_close(&format!("pack {layout:?}"), &g.download_texture(&packed), &pack::cpu::pack(data, &layout), 0.0, 0.0);
     }
