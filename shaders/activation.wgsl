@@ -2,6 +2,7 @@
 // Forward: dst = f(src) with src = x.
 // Backward: dst = dy * f'(.), where src is x for ReLU / leaky-ReLU / abs / softplus and
 // y = f(x) for tanh / sigmoid (their derivatives are cheapest from the output).
+// Each invocation takes 4 items as a vec4 (see elementwise.wgsl on the last, partial vec4).
 
 struct Params {
     n: u32,
@@ -9,96 +10,105 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+
+// The vec4 this invocation owns, or none past the last one.
+fn quad(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * 64u;
+}
+
+fn quads() -> u32 {
+    return (p.n + 3u) / 4u;
+}
 
 // tanh without overflow: exp of a non-positive number only.
-fn tanh_stable(x: f32) -> f32 {
+fn tanh_stable(x: vec4<f32>) -> vec4<f32> {
     let e = exp(-2.0 * abs(x));
     return sign(x) * (1.0 - e) / (1.0 + e);
 }
 
 // sigmoid without overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below.
-fn sigmoid_stable(x: f32) -> f32 {
+fn sigmoid_stable(x: vec4<f32>) -> vec4<f32> {
     let e = exp(-abs(x));
     let s = 1.0 / (1.0 + e);
-    return select(e * s, s, x >= 0.0);
+    return select(e * s, s, x >= vec4<f32>(0.0));
 }
 
 @compute @workgroup_size(64)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = max(src[i], 0.0); }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = max(src[i], vec4<f32>(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = select(0.0, dy[i], src[i] > 0.0); }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = select(vec4<f32>(0.0), dy[i], src[i] > vec4<f32>(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { let x = src[i]; dst[i] = select(p.slope * x, x, x > 0.0); }
+    let i = quad(gid, groups);
+    if (i < quads()) { let x = src[i]; dst[i] = select(p.slope * x, x, x > vec4<f32>(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn leaky_relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = select(p.slope, 1.0, src[i] > 0.0) * dy[i]; }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = select(vec4<f32>(p.slope), vec4<f32>(1.0), src[i] > vec4<f32>(0.0)) * dy[i]; }
 }
 
 @compute @workgroup_size(64)
 fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = tanh_stable(src[i]); }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = tanh_stable(src[i]); }
 }
 
 // src = y = tanh(x): dy/dx = 1 - y^2
 @compute @workgroup_size(64)
 fn tanh_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { let y = src[i]; dst[i] = (1.0 - y * y) * dy[i]; }
+    let i = quad(gid, groups);
+    if (i < quads()) { let y = src[i]; dst[i] = (1.0 - y * y) * dy[i]; }
 }
 
 @compute @workgroup_size(64)
 fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = sigmoid_stable(src[i]); }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = sigmoid_stable(src[i]); }
 }
 
 // src = y = sigmoid(x): dy/dx = y (1 - y)
 @compute @workgroup_size(64)
 fn sigmoid_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { let y = src[i]; dst[i] = y * (1.0 - y) * dy[i]; }
+    let i = quad(gid, groups);
+    if (i < quads()) { let y = src[i]; dst[i] = y * (1.0 - y) * dy[i]; }
 }
 
 // |x|; the derivative is sign(x) (0 at 0).
 @compute @workgroup_size(64)
 fn abs_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = abs(src[i]); }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = abs(src[i]); }
 }
 
 @compute @workgroup_size(64)
 fn abs_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = sign(src[i]) * dy[i]; }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = sign(src[i]) * dy[i]; }
 }
 
 // softplus(x) = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), without overflow.
 @compute @workgroup_size(64)
 fn softplus_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { let x = src[i]; dst[i] = max(x, 0.0) + log(1.0 + exp(-abs(x))); }
+    let i = quad(gid, groups);
+    if (i < quads()) { let x = src[i]; dst[i] = max(x, vec4<f32>(0.0)) + log(1.0 + exp(-abs(x))); }
 }
 
 // d softplus / dx = sigmoid(x)
 @compute @workgroup_size(64)
 fn softplus_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < p.n) { dst[i] = sigmoid_stable(src[i]) * dy[i]; }
+    let i = quad(gid, groups);
+    if (i < quads()) { dst[i] = sigmoid_stable(src[i]) * dy[i]; }
 }

@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read> src4: array<vec4<f32>>;   // src, 4 floats at a time
+@group(0) @binding(2) var<storage, read> src4: array<vec4<f32>>;   // src, 4 floats at a time (no entry point uses both)
 
 fn texel_index(a: u32, q: u32, y: u32, x: u32) -> u32 {
     return (a * p.rows + y + p.top) * p.width + (x + p.left) * p.quads + q;

@@ -106,7 +106,10 @@ fn batchnorm_matches_reference_in_both_modes() {
             let tx = Tensor::from_slice(g, &shape, &x);
             let tdy = Tensor::from_slice(g, &shape, &dy);
             let want = batchnorm::cpu::forward(&x, &shape, &gamma, &beta, &rm, &rv, 0.1, 1e-5, train);
-            let (y, stats) = batchnorm::forward(g, &tx, &bn, train);
+            let ((y, stats), kernels) = g.trace(|| batchnorm::forward(g, &tx, &bn, train));
+            // Planes of whole vec4s take the 4-items-per-invocation kernels.
+            let vec4 = batchnorm::layout(&shape).2 % 4 == 0;
+            assert_eq!(kernels.contains(&"batchnorm_forward_vec4"), vec4, "{label}: {kernels:?}");
             close(g, &format!("bn forward {label}"), &y, &want.y);
             close(g, &format!("bn running mean {label}"), &bn.running_mean, &want.running_mean);
             close(g, &format!("bn running var {label}"), &bn.running_var, &want.running_var);

@@ -1,7 +1,7 @@
 //! Activations (shaders/activation.wgsl): forward y = f(x) and backward dx = dy * f'(x),
 //! any shape, elementwise.
 
-use super::launch_1d;
+use super::launch_vec4;
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
@@ -45,7 +45,7 @@ impl Activation {
 pub fn forward(gpu: &Gpu, act: Activation, x: &Tensor) -> Tensor {
     let y = Tensor::empty(gpu, x.shape());
     let params = Params::new().size(x.numel()).f32(act.slope());
-    launch_1d(gpu, act.kernels().0, params, &[y.buffer(), x.buffer()], x.numel());
+    launch_vec4(gpu, act.kernels().0, params, &[y.buffer(), x.buffer()], x.numel());
     y
 }
 
@@ -54,7 +54,7 @@ pub fn grad_input(gpu: &Gpu, act: Activation, x: &Tensor, y: &Tensor, dy: &Tenso
     let dx = Tensor::empty(gpu, x.shape());
     let saved = if act.backward_uses_output() { y } else { x };
     let params = Params::new().size(x.numel()).f32(act.slope());
-    launch_1d(gpu, act.kernels().1, params, &[dx.buffer(), saved.buffer(), dy.buffer()], x.numel());
+    launch_vec4(gpu, act.kernels().1, params, &[dx.buffer(), saved.buffer(), dy.buffer()], x.numel());
     dx
 }
 

@@ -1,7 +1,7 @@
 //! The Adam update (shaders/adam.wgsl), one dispatch per parameter tensor, in place on
 //! the parameter and its two moment buffers. The optimiser state lives in `optim.rs`.
 
-use super::launch_1d;
+use super::launch_vec4;
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
@@ -36,7 +36,7 @@ pub fn update(gpu: &Gpu, cfg: &AdamConfig, step: u64, param: &Tensor, grad: &Ten
     let (bias1, bias2) = cfg.bias_corrections(step);
     let params =
         Params::new().size(n).f32(cfg.lr).f32(cfg.beta1).f32(cfg.beta2).f32(cfg.eps).f32(bias1).f32(bias2);
-    launch_1d(gpu, UPDATE, params, &[param.buffer(), m.buffer(), v.buffer(), grad.buffer()], n);
+    launch_vec4(gpu, UPDATE, params, &[param.buffer(), m.buffer(), v.buffer(), grad.buffer()], n);
 }
 
 /// CPU reference in f64.

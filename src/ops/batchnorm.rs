@@ -10,14 +10,43 @@
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
-const PARTIAL_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_partial_stats");
 const TRAIN_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_train_stats");
-const PARTIAL_GRAD: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_partial_grad");
 const EVAL_STATS: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_eval_stats");
-const FORWARD: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_forward");
 const GRAD_REDUCE: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_grad_reduce");
-const GRAD_INPUT: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_grad_input");
-const EVAL_GRAD_INPUT: Kernel = Kernel::new(Family::BatchNorm, "batchnorm_eval_grad_input");
+
+/// The kernels that touch every item, in two forms: 4 items per invocation where each
+/// channel plane holds whole vec4s (hw % 4 == 0), else one.
+struct ItemKernels {
+    partial_stats: &'static str,
+    forward: &'static str,
+    partial_grad: &'static str,
+    grad_input: &'static str,
+    eval_grad_input: &'static str,
+}
+
+const BY_ITEM: ItemKernels = ItemKernels {
+    partial_stats: "batchnorm_partial_stats",
+    forward: "batchnorm_forward",
+    partial_grad: "batchnorm_partial_grad",
+    grad_input: "batchnorm_grad_input",
+    eval_grad_input: "batchnorm_eval_grad_input",
+};
+const BY_VEC4: ItemKernels = ItemKernels {
+    partial_stats: "batchnorm_partial_stats_vec4",
+    forward: "batchnorm_forward_vec4",
+    partial_grad: "batchnorm_partial_grad_vec4",
+    grad_input: "batchnorm_grad_input_vec4",
+    eval_grad_input: "batchnorm_eval_grad_input_vec4",
+};
+
+/// The item kernels for `shape`, and how many items each invocation takes.
+fn item_kernels(shape: &[usize]) -> (&'static ItemKernels, usize) {
+    if layout(shape).2 % 4 == 0 { (&BY_VEC4, 4) } else { (&BY_ITEM, 1) }
+}
+
+fn kernel(entry: &'static str) -> Kernel {
+    Kernel::new(Family::BatchNorm, entry)
+}
 
 /// A batchnorm layer's tensors: learnable gamma/beta and the running statistics.
 #[derive(Clone, Debug)]
@@ -81,10 +110,11 @@ pub fn forward(gpu: &Gpu, x: &Tensor, bn: &BatchNorm, train: bool) -> (Tensor, T
     let (n, c, hw) = layout(x.shape());
     let stats = Tensor::empty(gpu, &[2, c]);
     let per_channel = [c.div_ceil(64) as u32, 1, 1];
+    let (kernels, per_invocation) = item_kernels(x.shape());
     if train {
         assert!(n * hw > 1, "batchnorm in training mode needs more than one value per channel, got input {:?}", x.shape());
         let (sums, grid) = partials(gpu, x.shape());
-        gpu.dispatch(PARTIAL_STATS, p, &[x.buffer(), sums.buffer()], grid);
+        gpu.dispatch(kernel(kernels.partial_stats), p, &[x.buffer(), sums.buffer()], grid);
         let bufs = [x.buffer(), stats.buffer(), bn.running_mean.buffer(), bn.running_var.buffer(), sums.buffer()];
         gpu.dispatch(TRAIN_STATS, p, &bufs, per_channel);
     } else {
@@ -92,7 +122,7 @@ pub fn forward(gpu: &Gpu, x: &Tensor, bn: &BatchNorm, train: bool) -> (Tensor, T
     }
     let y = Tensor::empty(gpu, x.shape());
     let bufs = [y.buffer(), x.buffer(), bn.gamma.buffer(), bn.beta.buffer(), stats.buffer()];
-    gpu.dispatch(FORWARD, p, &bufs, gpu.grid_1d(x.numel()));
+    gpu.dispatch(kernel(kernels.forward), p, &bufs, gpu.grid_1d(x.numel() / per_invocation));
     (y, stats)
 }
 
@@ -102,7 +132,8 @@ pub fn grad_reduce(gpu: &Gpu, dy: &Tensor, x: &Tensor, stats: &Tensor, bn: &Batc
     let c = bn.channels();
     let (dgamma, dbeta) = (Tensor::empty(gpu, &[c]), Tensor::empty(gpu, &[c]));
     let (sums, grid) = partials(gpu, x.shape());
-    gpu.dispatch(PARTIAL_GRAD, p, &[dy.buffer(), x.buffer(), stats.buffer(), sums.buffer()], grid);
+    let partial_grad = kernel(item_kernels(x.shape()).0.partial_grad);
+    gpu.dispatch(partial_grad, p, &[dy.buffer(), x.buffer(), stats.buffer(), sums.buffer()], grid);
     gpu.dispatch(GRAD_REDUCE, p, &[dbeta.buffer(), dgamma.buffer(), sums.buffer()], [c.div_ceil(64) as u32, 1, 1]);
     (dgamma, dbeta)
 }
@@ -112,7 +143,8 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, x: &Tensor, stats: &Tensor, bn: &Batch
     let p = params(x.shape(), bn);
     let dx = Tensor::empty(gpu, x.shape());
     let bufs = [dx.buffer(), dy.buffer(), x.buffer(), bn.gamma.buffer(), stats.buffer(), dbeta.buffer(), dgamma.buffer()];
-    gpu.dispatch(GRAD_INPUT, p, &bufs, gpu.grid_1d(x.numel()));
+    let (kernels, per_invocation) = item_kernels(x.shape());
+    gpu.dispatch(kernel(kernels.grad_input), p, &bufs, gpu.grid_1d(x.numel() / per_invocation));
     dx
 }
 
@@ -120,7 +152,9 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, x: &Tensor, stats: &Tensor, bn: &Batch
 pub fn eval_grad_input(gpu: &Gpu, dy: &Tensor, stats: &Tensor, bn: &BatchNorm) -> Tensor {
     let p = params(dy.shape(), bn);
     let dx = Tensor::empty(gpu, dy.shape());
-    gpu.dispatch(EVAL_GRAD_INPUT, p, &[dx.buffer(), dy.buffer(), bn.gamma.buffer(), stats.buffer()], gpu.grid_1d(dy.numel()));
+    let (kernels, per_invocation) = item_kernels(dy.shape());
+    let bufs = [dx.buffer(), dy.buffer(), bn.gamma.buffer(), stats.buffer()];
+    gpu.dispatch(kernel(kernels.eval_grad_input), p, &bufs, gpu.grid_1d(dy.numel() / per_invocation));
     dx
 }
 

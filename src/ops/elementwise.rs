@@ -1,7 +1,7 @@
 //! Elementwise arithmetic (shaders/elementwise.wgsl). All tensors are flat: shapes must
 //! have the same number of items, and the output takes the first operand's shape.
 
-use super::launch_1d;
+use super::launch_vec4;
 use crate::gpu::{Family, Gpu, Kernel, Params};
 use crate::tensor::Tensor;
 
@@ -21,7 +21,7 @@ fn same_size(a: &Tensor, b: &Tensor) {
 pub fn add(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Tensor {
     same_size(a, b);
     let out = Tensor::empty(gpu, a.shape());
-    launch_1d(gpu, ADD, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
+    launch_vec4(gpu, ADD, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
     out
 }
 
@@ -29,39 +29,39 @@ pub fn add(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Tensor {
 pub fn sub(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Tensor {
     same_size(a, b);
     let out = Tensor::empty(gpu, a.shape());
-    launch_1d(gpu, SUB, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
+    launch_vec4(gpu, SUB, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
     out
 }
 
 /// dst = clamp(dst, lo, hi), in place.
 pub fn clamp(gpu: &Gpu, dst: &Tensor, lo: f32, hi: f32) {
-    launch_1d(gpu, CLAMP, Params::new().size(dst.numel()).f32(lo).f32(hi), &[dst.buffer()], dst.numel());
+    launch_vec4(gpu, CLAMP, Params::new().size(dst.numel()).f32(lo).f32(hi), &[dst.buffer()], dst.numel());
 }
 
 /// out = a * b. Backward: da = dy * b, db = dy * a (this same kernel).
 pub fn mul(gpu: &Gpu, a: &Tensor, b: &Tensor) -> Tensor {
     same_size(a, b);
     let out = Tensor::empty(gpu, a.shape());
-    launch_1d(gpu, MUL, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
+    launch_vec4(gpu, MUL, Params::new().size(a.numel()).f32(0.0).f32(0.0), &[out.buffer(), a.buffer(), b.buffer()], a.numel());
     out
 }
 
 /// out = alpha * a. Backward: da = alpha * dy (this same kernel).
 pub fn scale(gpu: &Gpu, a: &Tensor, alpha: f32) -> Tensor {
     let out = Tensor::empty(gpu, a.shape());
-    launch_1d(gpu, SCALE, Params::new().size(a.numel()).f32(alpha).f32(0.0), &[out.buffer(), a.buffer()], a.numel());
+    launch_vec4(gpu, SCALE, Params::new().size(a.numel()).f32(alpha).f32(0.0), &[out.buffer(), a.buffer()], a.numel());
     out
 }
 
 /// dst += alpha * x, in place.
 pub fn axpy(gpu: &Gpu, dst: &Tensor, alpha: f32, x: &Tensor) {
     same_size(dst, x);
-    launch_1d(gpu, AXPY, Params::new().size(dst.numel()).f32(alpha).f32(0.0), &[dst.buffer(), x.buffer()], dst.numel());
+    launch_vec4(gpu, AXPY, Params::new().size(dst.numel()).f32(alpha).f32(0.0), &[dst.buffer(), x.buffer()], dst.numel());
 }
 
 /// dst = value, in place.
 pub fn fill(gpu: &Gpu, dst: &Tensor, value: f32) {
-    launch_1d(gpu, FILL, Params::new().size(dst.numel()).f32(value).f32(0.0), &[dst.buffer()], dst.numel());
+    launch_vec4(gpu, FILL, Params::new().size(dst.numel()).f32(value).f32(0.0), &[dst.buffer()], dst.numel());
 }
 
 /// A new tensor filled with `value`.

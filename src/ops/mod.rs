@@ -18,3 +18,8 @@ use crate::gpu::{Binding, Gpu, Kernel, Params};
 pub(crate) fn launch_1d<'a, R: Into<Binding<'a>> + Copy>(gpu: &Gpu, kernel: Kernel, params: Params, resources: &[R], n: usize) {
     gpu.dispatch(kernel, params, resources, gpu.grid_1d(n));
 }
+
+/// Launch a kernel that takes 4 of `n` items per invocation (a vec4; see elementwise.wgsl).
+pub(crate) fn launch_vec4<'a, R: Into<Binding<'a>> + Copy>(gpu: &Gpu, kernel: Kernel, params: Params, resources: &[R], n: usize) {
+    launch_1d(gpu, kernel, params, resources, n.div_ceil(4));
+}
