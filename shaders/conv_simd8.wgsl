@@ -48,7 +48,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+// The output, 4 floats per element: whole vec4s where 4 results lie side by side, else one
+// component at a time (`store1`).
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var img: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(4) var feat: texture_storage_2d<rgba32float, read>;
@@ -68,6 +70,11 @@ fn outer4(acc: mat4x4<f32>, x: vec4<f32>, g: vec4<f32>) -> mat4x4<f32> {
 
 const NO_PIXEL: u32 = 0xffffffffu;
 
+// dst as an array of floats: element `at` = v.
+fn store1(at: u32, v: f32) {
+    dst[at / 4u][at % 4u] = v;
+}
+
 // Store rows r .. r + 3 (acc[j][i]: pixel j, row r + i) plus bias[row] at 4 pixels whose row-0
 // elements are `out` (NO_PIXEL: not stored); rows are `plane` elements apart and those from
 // `rows` on are not stored.
@@ -80,22 +87,58 @@ fn store_rows(acc: mat4x4<f32>, r: u32, out: vec4<u32>, plane: u32, rows: u32) {
     store_column(acc[3] + b, out.w, r, plane, rows);
 }
 
+// store_rows for 4 pixels that are consecutive in every row (`out` = row 0 of the first, a
+// multiple of 4, or NO_PIXEL): one 16-byte store per row instead of four.
+fn store_rows_vec4(acc: mat4x4<f32>, r: u32, out: u32, plane: u32, rows: u32) {
+    if (out == NO_PIXEL) { return; }
+    let by_row = transpose(acc);   // by_row[i]: row r + i at the 4 pixels
+    let last = rows - 1u;
+    let at = out / 4u + r * (plane / 4u);
+    if (r < rows) { dst[at] = by_row[0] + bias[min(r, last)]; }
+    if (r + 1u < rows) { dst[at + plane / 4u] = by_row[1] + bias[min(r + 1u, last)]; }
+    if (r + 2u < rows) { dst[at + 2u * (plane / 4u)] = by_row[2] + bias[min(r + 2u, last)]; }
+    if (r + 3u < rows) { dst[at + 3u * (plane / 4u)] = by_row[3] + bias[min(r + 3u, last)]; }
+}
+
 fn store_column(v: vec4<f32>, out: u32, r: u32, plane: u32, rows: u32) {
     if (out == NO_PIXEL || r >= rows) { return; }
     let at = out + r * plane;
-    dst[at] = v.x;
-    if (r + 1u < rows) { dst[at + plane] = v.y; }
-    if (r + 2u < rows) { dst[at + 2u * plane] = v.z; }
-    if (r + 3u < rows) { dst[at + 3u * plane] = v.w; }
+    store1(at, v.x);
+    if (r + 1u < rows) { store1(at + plane, v.y); }
+    if (r + 2u < rows) { store1(at + 2u * plane, v.z); }
+    if (r + 3u < rows) { store1(at + 3u * plane, v.w); }
+}
+
+// A walk over kernel taps and channel quads, (y, x, q) with q fastest, that steps without
+// divisions: one loop instead of three nested ones (lavapipe pays for every loop level, which
+// dominated layers with a single channel quad).
+struct Walk {
+    q: u32,
+    x: u32,
+    y: u32,
+}
+
+fn step(w: Walk, quads: u32, width: u32) -> Walk {
+    var n = w;
+    n.q += 1u;
+    if (n.q == quads) {
+        n.q = 0u;
+        n.x += 1u;
+        if (n.x == width) {
+            n.x = 0u;
+            n.y += 1u;
+        }
+    }
+    return n;
 }
 
 fn quads(channels: u32) -> u32 {
     return (channels + 3u) / 4u;
 }
 
-// The 4 pixels of lane `lane` in block `blk` (l, l + 8, l + 16, l + 24 after 32 * blk).
+// The 4 consecutive pixels of lane `lane` in block `blk` (4 l .. 4 l + 3 after 32 * blk).
 fn lane_pixels(blk: u32, lane: u32) -> vec4<u32> {
-    return vec4<u32>(blk * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
+    return vec4<u32>(blk * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
 }
 
 // ---- correlate: image -> feature ------------------------------------------------------
@@ -129,26 +172,33 @@ fn correlate(wid: vec3<u32>, lane: u32) {
     let cq = quads(p.c_img);
     var acc0: mat4x4<f32>; var acc1: mat4x4<f32>; var acc2: mat4x4<f32>; var acc3: mat4x4<f32>;
     var acc4: mat4x4<f32>; var acc5: mat4x4<f32>; var acc6: mat4x4<f32>; var acc7: mat4x4<f32>;
-    for (var ky = 0u; ky < p.kh; ky++) {
-        for (var kx = 0u; kx < p.kw; kx++) {
-            let wx = (ky * p.kw + kx) * cq;
-            for (var q = 0u; q < cq; q++) {
-                let w0 = textureLoad(weights, vec2<u32>(wx + q, f0 + lane));
-                let w1 = textureLoad(weights, vec2<u32>(wx + q, f0 + 8u + lane));
-                let w2 = textureLoad(weights, vec2<u32>(wx + q, f0 + 16u + lane));
-                let w3 = textureLoad(weights, vec2<u32>(wx + q, f0 + 24u + lane));
-                let tap = vec2<u32>(kx * cq + q, ky);
-                let x = mat4x4<f32>(textureLoad(img, o0 + tap), textureLoad(img, o1 + tap), textureLoad(img, o2 + tap), textureLoad(img, o3 + tap));
-                acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
-                acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
-                acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
-                acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
-            }
-        }
+    // Weight column t = (ky * kw + kx) * cq + q; the image texel of that tap is
+    // (kx * cq + q, ky) from each pixel's origin.
+    var at = Walk(0u, 0u, 0u);
+    for (var t = 0u; t < p.kh * p.kw * cq; t++) {
+        let w0 = textureLoad(weights, vec2<u32>(t, f0 + lane));
+        let w1 = textureLoad(weights, vec2<u32>(t, f0 + 8u + lane));
+        let w2 = textureLoad(weights, vec2<u32>(t, f0 + 16u + lane));
+        let w3 = textureLoad(weights, vec2<u32>(t, f0 + 24u + lane));
+        let tap = vec2<u32>(at.x * cq + at.q, at.y);
+        at = step(at, cq, p.kw);
+        let x = mat4x4<f32>(textureLoad(img, o0 + tap), textureLoad(img, o1 + tap), textureLoad(img, o2 + tap), textureLoad(img, o3 + tap));
+        acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
+        acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
+        acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
+        acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
     }
     // Lane l's rows are f0 + 8h + (0..8) for texel row h; rows4 with r0 = 0 and 4 split them.
     let out = vec4<u32>(feat_out(pix.x), feat_out(pix.y), feat_out(pix.z), feat_out(pix.w));
     let hw = p.h_feat * p.w_feat;
+    if (hw % 4u == 0u) {
+        // A lane's 4 pixels then lie side by side in one image plane.
+        store_rows_vec4(acc0, f0, out.x, hw, p.c_feat); store_rows_vec4(acc1, f0 + 4u, out.x, hw, p.c_feat);
+        store_rows_vec4(acc2, f0 + 8u, out.x, hw, p.c_feat); store_rows_vec4(acc3, f0 + 12u, out.x, hw, p.c_feat);
+        store_rows_vec4(acc4, f0 + 16u, out.x, hw, p.c_feat); store_rows_vec4(acc5, f0 + 20u, out.x, hw, p.c_feat);
+        store_rows_vec4(acc6, f0 + 24u, out.x, hw, p.c_feat); store_rows_vec4(acc7, f0 + 28u, out.x, hw, p.c_feat);
+        return;
+    }
     store_rows(acc0, f0, out, hw, p.c_feat); store_rows(acc1, f0 + 4u, out, hw, p.c_feat);
     store_rows(acc2, f0 + 8u, out, hw, p.c_feat); store_rows(acc3, f0 + 12u, out, hw, p.c_feat);
     store_rows(acc4, f0 + 16u, out, hw, p.c_feat); store_rows(acc5, f0 + 20u, out, hw, p.c_feat);
@@ -212,24 +262,23 @@ fn scatter(wid: vec3<u32>, lane: u32) {
     let taps_x = (p.kw + p.stride - 1u - px) / p.stride;
     var acc0: mat4x4<f32>; var acc1: mat4x4<f32>; var acc2: mat4x4<f32>; var acc3: mat4x4<f32>;
     var acc4: mat4x4<f32>; var acc5: mat4x4<f32>; var acc6: mat4x4<f32>; var acc7: mat4x4<f32>;
-    for (var ty = 0u; ty < taps_y; ty++) {
-        for (var tx = 0u; tx < taps_x; tx++) {
-            let wx = ((py + p.stride * ty) * p.kw + px + p.stride * tx) * fq;
-            for (var q = 0u; q < fq; q++) {
-                let w0 = textureLoad(weights, vec2<u32>(wx + q, c0 + lane));
-                let w1 = textureLoad(weights, vec2<u32>(wx + q, c0 + 8u + lane));
-                let w2 = textureLoad(weights, vec2<u32>(wx + q, c0 + 16u + lane));
-                let w3 = textureLoad(weights, vec2<u32>(wx + q, c0 + 24u + lane));
-                // oy = qy - ty, ox = qx - tx: back by whole texel rows and pixels.
-                let tap = vec2<u32>(tx * fq, ty);
-                let e = vec2<u32>(q, 0u);
-                let x = mat4x4<f32>(textureLoad(feat, o0 - tap + e), textureLoad(feat, o1 - tap + e), textureLoad(feat, o2 - tap + e), textureLoad(feat, o3 - tap + e));
-                acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
-                acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
-                acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
-                acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
-            }
-        }
+    // Tap (ty, tx) is kernel tap (py + s ty, px + s tx) and feature pixel (qy - ty, qx - tx).
+    var tap = Walk(0u, 0u, 0u);
+    for (var t = 0u; t < taps_y * taps_x * fq; t++) {
+        let wx = ((py + p.stride * tap.y) * p.kw + px + p.stride * tap.x) * fq + tap.q;
+        let w0 = textureLoad(weights, vec2<u32>(wx, c0 + lane));
+        let w1 = textureLoad(weights, vec2<u32>(wx, c0 + 8u + lane));
+        let w2 = textureLoad(weights, vec2<u32>(wx, c0 + 16u + lane));
+        let w3 = textureLoad(weights, vec2<u32>(wx, c0 + 24u + lane));
+        // Back by whole texel rows and pixels, then to the quad.
+        let back = vec2<u32>(tap.x * fq, tap.y);
+        let e = vec2<u32>(tap.q, 0u);
+        tap = step(tap, fq, taps_x);
+        let x = mat4x4<f32>(textureLoad(feat, o0 - back + e), textureLoad(feat, o1 - back + e), textureLoad(feat, o2 - back + e), textureLoad(feat, o3 - back + e));
+        acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
+        acc2 = rows4(acc2, w1, 0u, x); acc3 = rows4(acc3, w1, 4u, x);
+        acc4 = rows4(acc4, w2, 0u, x); acc5 = rows4(acc5, w2, 4u, x);
+        acc6 = rows4(acc6, w3, 0u, x); acc7 = rows4(acc7, w3, 4u, x);
     }
     let out = vec4<u32>(img_out(at[0]), img_out(at[1]), img_out(at[2]), img_out(at[3]));
     let hw = p.h_img * p.w_img;
@@ -259,19 +308,17 @@ fn scatter_narrow(wid: vec3<u32>, lane: u32) {
     let taps_x = (p.kw + p.stride - 1u - px) / p.stride;
     var acc_a: mat4x4<f32>;
     var acc_b: mat4x4<f32>;
-    for (var ty = 0u; ty < taps_y; ty++) {
-        for (var tx = 0u; tx < taps_x; tx++) {
-            let wx = ((py + p.stride * ty) * p.kw + px + p.stride * tx) * fq;
-            for (var q = 0u; q < fq; q++) {
-                let w = textureLoad(weights, vec2<u32>(wx + q, c0 + lane % 4u));
-                let tap = vec2<u32>(tx * fq, ty);
-                let e = vec2<u32>(q, 0u);
-                let xa = mat4x4<f32>(textureLoad(feat, oa0 - tap + e), textureLoad(feat, oa1 - tap + e), textureLoad(feat, oa2 - tap + e), textureLoad(feat, oa3 - tap + e));
-                let xb = mat4x4<f32>(textureLoad(feat, ob0 - tap + e), textureLoad(feat, ob1 - tap + e), textureLoad(feat, ob2 - tap + e), textureLoad(feat, ob3 - tap + e));
-                acc_a = rows4(acc_a, w, 0u, xa);
-                acc_b = rows4(acc_b, w, 0u, xb);
-            }
-        }
+    var tap = Walk(0u, 0u, 0u);
+    for (var t = 0u; t < taps_y * taps_x * fq; t++) {
+        let wx = ((py + p.stride * tap.y) * p.kw + px + p.stride * tap.x) * fq + tap.q;
+        let w = textureLoad(weights, vec2<u32>(wx, c0 + lane % 4u));
+        let back = vec2<u32>(tap.x * fq, tap.y);
+        let e = vec2<u32>(tap.q, 0u);
+        tap = step(tap, fq, taps_x);
+        let xa = mat4x4<f32>(textureLoad(feat, oa0 - back + e), textureLoad(feat, oa1 - back + e), textureLoad(feat, oa2 - back + e), textureLoad(feat, oa3 - back + e));
+        let xb = mat4x4<f32>(textureLoad(feat, ob0 - back + e), textureLoad(feat, ob1 - back + e), textureLoad(feat, ob2 - back + e), textureLoad(feat, ob3 - back + e));
+        acc_a = rows4(acc_a, w, 0u, xa);
+        acc_b = rows4(acc_b, w, 0u, xb);
     }
     let hw = p.h_img * p.w_img;
     store_rows(acc_a, c0, vec4<u32>(img_out(at_a[0]), img_out(at_a[1]), img_out(at_a[2]), img_out(at_a[3])), hw, p.c_img);
@@ -313,10 +360,10 @@ fn store_filter(acc: mat4x4<f32>, f: u32, t: u32, split: u32) {
 fn store_channels(v: vec4<f32>, at: u32, c: u32, f: u32) {
     if (f >= p.c_feat) { return; }
     let khw = p.kh * p.kw;
-    dst[at] = v.x;
-    if (c + 1u < p.c_img) { dst[at + khw] = v.y; }
-    if (c + 2u < p.c_img) { dst[at + 2u * khw] = v.z; }
-    if (c + 3u < p.c_img) { dst[at + 3u * khw] = v.w; }
+    store1(at, v.x);
+    if (c + 1u < p.c_img) { store1(at + khw, v.y); }
+    if (c + 2u < p.c_img) { store1(at + 2u * khw, v.z); }
+    if (c + 3u < p.c_img) { store1(at + 3u * khw, v.w); }
 }
 
 fn filter_block(wid: vec3<u32>, lane: u32) {
