@@ -1,14 +1,21 @@
 // The convolution family (conv.wgsl) for CPU adapters whose subgroups are 8 SIMD lanes
 // (`KernelSet::Simd8`: lavapipe on AVX2). The same geometry and the same three products:
 //
-//   correlate   image -> feature    conv2d_forward,      conv_transpose2d_grad_input
+//   correlate   image -> feature    conv2d_forward,      conv_transpose2d_grad_input,
+//                                   and the weight gradients (see below)
 //   scatter     feature -> image    conv2d_grad_input,   conv_transpose2d_forward
 //               (and *_narrow entry points for at most 4 image channels)
-//   filter      dW from both        conv2d_grad_weight,  conv_transpose2d_grad_weight
-//
-// The entry points have the portable family's names; each subgroup is one workgroup of 8.
 //
 // with feat[n, f, oy, ox] = sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + ky, ox*s - pl + kx].
+// The weight gradient dW[f, c, ky, kx] = sum_{n, oy, ox} dfeat[n, f, oy, ox] img[n, c, s*oy - pt + ky, ..]
+// is the same correlation with other roles: "images" c, "channels" n, "pixels" (ky, kx),
+// "taps" (oy, ox) spaced s apart (a dilation), "weights" dfeat with rows f. One kernel with
+// a dilation and free output strides computes all three, and a multiply-add there sums 4
+// channels into one accumulator, where an outer-product weight gradient wrote one
+// accumulator per multiply-add (twice as slow on lavapipe, which keeps accumulators in
+// memory and masks every write).
+//
+// The entry points have the portable family's names; each subgroup is one workgroup of 8.
 //
 // Why it looks like this: on lavapipe a storage-buffer load is a loop over the 8 lanes
 // (about 26 cycles per float for the group), while a read-only rgba32float storage-texture
@@ -43,7 +50,9 @@ struct Params {
     img_rows: u32,        // texture rows per image of the packed image side
     feat_rows: u32,       // texture rows per image of the packed feature side
     feat_pad: u32,        // scatter: zero rows and columns before the packed feature side
-    images_per_split: u32,  // filter: images each split sums over
+    dilation: u32,        // correlate: image pixels from one tap to the next
+    out_image: u32,       // correlate: dst elements from one image's results to the next
+    out_row: u32,         // correlate: dst elements from one row's (output channel's) results to the next
     dst_offset: u32,      // first element of dst this dispatch writes (batch chunks)
 }
 
@@ -61,11 +70,6 @@ struct Params {
 fn rows4(acc: mat4x4<f32>, wq: vec4<f32>, r0: u32, x: mat4x4<f32>) -> mat4x4<f32> {
     let w = mat4x4<f32>(subgroupShuffle(wq, r0), subgroupShuffle(wq, r0 + 1u), subgroupShuffle(wq, r0 + 2u), subgroupShuffle(wq, r0 + 3u));
     return acc + transpose(w) * x;
-}
-
-// acc[i] += x * g[i]: 4 rows (g) by 4 channels (x).
-fn outer4(acc: mat4x4<f32>, x: vec4<f32>, g: vec4<f32>) -> mat4x4<f32> {
-    return acc + mat4x4<f32>(x * g.x, x * g.y, x * g.z, x * g.w);
 }
 
 const NO_PIXEL: u32 = 0xffffffffu;
@@ -155,10 +159,11 @@ fn correlate_origin(pix: u32) -> vec2<u32> {
 fn feat_out(pix: u32) -> u32 {
     let hw = p.h_feat * p.w_feat;
     if (pix >= p.n * hw) { return NO_PIXEL; }
-    return p.dst_offset + (pix / hw) * p.c_feat * hw + pix % hw;
+    return p.dst_offset + (pix / hw) * p.out_image + pix % hw;
 }
 
-// feat[n, f, oy, ox] = bias[f] + sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + ky, ox*s - pl + kx].
+// feat[n, f, oy, ox] = bias[f] + sum_{c, ky, kx} W[f, c, ky, kx] img[n, c, oy*s - pt + d*ky, ox*s - pl + d*kx]
+// (d = dilation), at dst[n * out_image + f * out_row + oy * w_feat + ox].
 // img: packed with the conv padding; weights: rows f, quads over c.
 // Subgroup (wid.x, wid.y): 32 pixels from 32 wid.x, rows f from 32 wid.y.
 fn correlate(wid: vec3<u32>, lane: u32) {
@@ -173,14 +178,14 @@ fn correlate(wid: vec3<u32>, lane: u32) {
     var acc0: mat4x4<f32>; var acc1: mat4x4<f32>; var acc2: mat4x4<f32>; var acc3: mat4x4<f32>;
     var acc4: mat4x4<f32>; var acc5: mat4x4<f32>; var acc6: mat4x4<f32>; var acc7: mat4x4<f32>;
     // Weight column t = (ky * kw + kx) * cq + q; the image texel of that tap is
-    // (kx * cq + q, ky) from each pixel's origin.
+    // (d * kx * cq + q, d * ky) from each pixel's origin.
     var at = Walk(0u, 0u, 0u);
     for (var t = 0u; t < p.kh * p.kw * cq; t++) {
         let w0 = textureLoad(weights, vec2<u32>(t, f0 + lane));
         let w1 = textureLoad(weights, vec2<u32>(t, f0 + 8u + lane));
         let w2 = textureLoad(weights, vec2<u32>(t, f0 + 16u + lane));
         let w3 = textureLoad(weights, vec2<u32>(t, f0 + 24u + lane));
-        let tap = vec2<u32>(at.x * cq + at.q, at.y);
+        let tap = vec2<u32>(at.x * p.dilation * cq + at.q, at.y * p.dilation);
         at = step(at, cq, p.kw);
         let x = mat4x4<f32>(textureLoad(img, o0 + tap), textureLoad(img, o1 + tap), textureLoad(img, o2 + tap), textureLoad(img, o3 + tap));
         acc0 = rows4(acc0, w0, 0u, x); acc1 = rows4(acc1, w0, 4u, x);
@@ -190,19 +195,18 @@ fn correlate(wid: vec3<u32>, lane: u32) {
     }
     // Lane l's rows are f0 + 8h + (0..8) for texel row h; rows4 with r0 = 0 and 4 split them.
     let out = vec4<u32>(feat_out(pix.x), feat_out(pix.y), feat_out(pix.z), feat_out(pix.w));
-    let hw = p.h_feat * p.w_feat;
-    if (hw % 4u == 0u) {
-        // A lane's 4 pixels then lie side by side in one image plane.
-        store_rows_vec4(acc0, f0, out.x, hw, p.c_feat); store_rows_vec4(acc1, f0 + 4u, out.x, hw, p.c_feat);
-        store_rows_vec4(acc2, f0 + 8u, out.x, hw, p.c_feat); store_rows_vec4(acc3, f0 + 12u, out.x, hw, p.c_feat);
-        store_rows_vec4(acc4, f0 + 16u, out.x, hw, p.c_feat); store_rows_vec4(acc5, f0 + 20u, out.x, hw, p.c_feat);
-        store_rows_vec4(acc6, f0 + 24u, out.x, hw, p.c_feat); store_rows_vec4(acc7, f0 + 28u, out.x, hw, p.c_feat);
+    if ((p.h_feat * p.w_feat) % 4u == 0u && p.out_row % 4u == 0u && p.out_image % 4u == 0u && p.dst_offset % 4u == 0u) {
+        // A lane's 4 pixels then lie side by side in one image plane, at a whole vec4.
+        store_rows_vec4(acc0, f0, out.x, p.out_row, p.c_feat); store_rows_vec4(acc1, f0 + 4u, out.x, p.out_row, p.c_feat);
+        store_rows_vec4(acc2, f0 + 8u, out.x, p.out_row, p.c_feat); store_rows_vec4(acc3, f0 + 12u, out.x, p.out_row, p.c_feat);
+        store_rows_vec4(acc4, f0 + 16u, out.x, p.out_row, p.c_feat); store_rows_vec4(acc5, f0 + 20u, out.x, p.out_row, p.c_feat);
+        store_rows_vec4(acc6, f0 + 24u, out.x, p.out_row, p.c_feat); store_rows_vec4(acc7, f0 + 28u, out.x, p.out_row, p.c_feat);
         return;
     }
-    store_rows(acc0, f0, out, hw, p.c_feat); store_rows(acc1, f0 + 4u, out, hw, p.c_feat);
-    store_rows(acc2, f0 + 8u, out, hw, p.c_feat); store_rows(acc3, f0 + 12u, out, hw, p.c_feat);
-    store_rows(acc4, f0 + 16u, out, hw, p.c_feat); store_rows(acc5, f0 + 20u, out, hw, p.c_feat);
-    store_rows(acc6, f0 + 24u, out, hw, p.c_feat); store_rows(acc7, f0 + 28u, out, hw, p.c_feat);
+    store_rows(acc0, f0, out, p.out_row, p.c_feat); store_rows(acc1, f0 + 4u, out, p.out_row, p.c_feat);
+    store_rows(acc2, f0 + 8u, out, p.out_row, p.c_feat); store_rows(acc3, f0 + 12u, out, p.out_row, p.c_feat);
+    store_rows(acc4, f0 + 16u, out, p.out_row, p.c_feat); store_rows(acc5, f0 + 20u, out, p.out_row, p.c_feat);
+    store_rows(acc6, f0 + 24u, out, p.out_row, p.c_feat); store_rows(acc7, f0 + 28u, out, p.out_row, p.c_feat);
 }
 
 // ---- scatter: feature -> image --------------------------------------------------------
@@ -325,89 +329,6 @@ fn scatter_narrow(wid: vec3<u32>, lane: u32) {
     store_rows(acc_b, c0, vec4<u32>(img_out(at_b[0]), img_out(at_b[1]), img_out(at_b[2]), img_out(at_b[3])), hw, p.c_img);
 }
 
-// ---- filter: the weight gradient --------------------------------------------------------
-//
-// dW[f, c, ky, kx] = sum_{n, oy, ox} feat[n, f, oy, ox] img[n, c, oy*s - pt + ky, ox*s - pl + kx]
-// over the images of split wid.z, written at dst[split, f, c, ky, kx]; the Rust side sums
-// the splits. feat: packed without padding; img: packed with the conv padding.
-// Columns t = (ky * kw + kx) * quads(c_img) + quad of c: lane l owns columns 16 wid.x + l and
-// 16 wid.x + 8 + l. Rows f from 32 wid.y: per pixel each lane loads one texel of feat
-// (rows f0 + 4 l .. + 3) and all 32 rows reach every lane by shuffles.
-
-// Texel offset of column `t` in the packed image: (kx * quads + q, ky).
-fn filter_column(t: u32) -> vec2<u32> {
-    let cq = quads(p.c_img);
-    let k = min(t, p.kh * p.kw * cq - 1u) / cq;   // past the end: a stand-in, not stored
-    return vec2<u32>((k % p.kw) * cq + t % cq, k / p.kw);
-}
-
-// Rows f .. f + 3 (acc[i]: row f + i) by the 4 channels of column t, at dst[split, f, c, ky, kx].
-fn store_filter(acc: mat4x4<f32>, f: u32, t: u32, split: u32) {
-    let cq = quads(p.c_img);
-    let khw = p.kh * p.kw;
-    if (t >= khw * cq) { return; }
-    let c = 4u * (t % cq);
-    let at = p.dst_offset + ((split * p.c_feat + f) * p.c_img + c) * khw + t / cq;
-    let row = p.c_img * khw;   // from dW[f, c] to dW[f + 1, c]
-    store_channels(acc[0], at, c, f);
-    store_channels(acc[1], at + row, c, f + 1u);
-    store_channels(acc[2], at + 2u * row, c, f + 2u);
-    store_channels(acc[3], at + 3u * row, c, f + 3u);
-}
-
-// dW[f, c .. c + 3, ky, kx] = v from dst[at] on, kh * kw elements apart (rows past c_feat and
-// channels past c_img are not stored).
-fn store_channels(v: vec4<f32>, at: u32, c: u32, f: u32) {
-    if (f >= p.c_feat) { return; }
-    let khw = p.kh * p.kw;
-    store1(at, v.x);
-    if (c + 1u < p.c_img) { store1(at + khw, v.y); }
-    if (c + 2u < p.c_img) { store1(at + 2u * khw, v.z); }
-    if (c + 3u < p.c_img) { store1(at + 3u * khw, v.w); }
-}
-
-fn filter_block(wid: vec3<u32>, lane: u32) {
-    let t0 = wid.x * 16u + lane;
-    let t1 = t0 + 8u;
-    let col0 = filter_column(t0);
-    let col1 = filter_column(t1);
-    let f0 = wid.y * 32u;
-    let cq = quads(p.c_img);
-    let fq = quads(p.c_feat);
-    let my_quad = min(f0 / 4u + lane, fq - 1u);   // rows past c_feat: a stand-in, not stored
-    var a0: mat4x4<f32>; var a1: mat4x4<f32>; var a2: mat4x4<f32>; var a3: mat4x4<f32>;
-    var a4: mat4x4<f32>; var a5: mat4x4<f32>; var a6: mat4x4<f32>; var a7: mat4x4<f32>;
-    var b0: mat4x4<f32>; var b1: mat4x4<f32>; var b2: mat4x4<f32>; var b3: mat4x4<f32>;
-    var b4: mat4x4<f32>; var b5: mat4x4<f32>; var b6: mat4x4<f32>; var b7: mat4x4<f32>;
-    let n_end = min((wid.z + 1u) * p.images_per_split, p.n);
-    for (var n = wid.z * p.images_per_split; n < n_end; n++) {
-        for (var oy = 0u; oy < p.h_feat; oy++) {
-            for (var ox = 0u; ox < p.w_feat; ox++) {
-                let g = textureLoad(feat, vec2<u32>(ox * fq + my_quad, n * p.h_feat + oy));
-                let at = vec2<u32>(ox * p.stride * cq, n * p.img_rows + oy * p.stride);
-                let x0 = textureLoad(img, at + col0);
-                let x1 = textureLoad(img, at + col1);
-                let g0 = subgroupShuffle(g, 0u); let g1 = subgroupShuffle(g, 1u);
-                let g2 = subgroupShuffle(g, 2u); let g3 = subgroupShuffle(g, 3u);
-                let g4 = subgroupShuffle(g, 4u); let g5 = subgroupShuffle(g, 5u);
-                let g6 = subgroupShuffle(g, 6u); let g7 = subgroupShuffle(g, 7u);
-                a0 = outer4(a0, x0, g0); a1 = outer4(a1, x0, g1); a2 = outer4(a2, x0, g2); a3 = outer4(a3, x0, g3);
-                a4 = outer4(a4, x0, g4); a5 = outer4(a5, x0, g5); a6 = outer4(a6, x0, g6); a7 = outer4(a7, x0, g7);
-                b0 = outer4(b0, x1, g0); b1 = outer4(b1, x1, g1); b2 = outer4(b2, x1, g2); b3 = outer4(b3, x1, g3);
-                b4 = outer4(b4, x1, g4); b5 = outer4(b5, x1, g5); b6 = outer4(b6, x1, g6); b7 = outer4(b7, x1, g7);
-            }
-        }
-    }
-    store_filter(a0, f0, t0, wid.z); store_filter(a1, f0 + 4u, t0, wid.z);
-    store_filter(a2, f0 + 8u, t0, wid.z); store_filter(a3, f0 + 12u, t0, wid.z);
-    store_filter(a4, f0 + 16u, t0, wid.z); store_filter(a5, f0 + 20u, t0, wid.z);
-    store_filter(a6, f0 + 24u, t0, wid.z); store_filter(a7, f0 + 28u, t0, wid.z);
-    store_filter(b0, f0, t1, wid.z); store_filter(b1, f0 + 4u, t1, wid.z);
-    store_filter(b2, f0 + 8u, t1, wid.z); store_filter(b3, f0 + 12u, t1, wid.z);
-    store_filter(b4, f0 + 16u, t1, wid.z); store_filter(b5, f0 + 20u, t1, wid.z);
-    store_filter(b6, f0 + 24u, t1, wid.z); store_filter(b7, f0 + 28u, t1, wid.z);
-}
-
 // ---- entry points ----------------------------------------------------------------------
 // Bindings: dst 1, bias 2 (forward products; zeros for the input gradients), and the
 // packed operands: img 3, feat 4, weights 5.
@@ -423,9 +344,9 @@ fn conv2d_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_in
 @compute @workgroup_size(8)
 fn conv2d_grad_input_narrow(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { scatter_narrow(wid, lane); }
 
-// Partial dW[split]: feat = dy, img = x.
+// dW as a correlation (see the top): img = x with channels n, weights = dy with rows f.
 @compute @workgroup_size(8)
-fn conv2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { filter_block(wid, lane); }
+fn conv2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { correlate(wid, lane); }
 
 // y = conv^T(x, W) + b: feat = x, weights rows c (transposed).
 @compute @workgroup_size(8)
@@ -438,6 +359,6 @@ fn conv_transpose2d_forward_narrow(@builtin(workgroup_id) wid: vec3<u32>, @built
 @compute @workgroup_size(8)
 fn conv_transpose2d_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { correlate(wid, lane); }
 
-// Partial dW[split]: feat = x, img = dy.
+// dW as a correlation: img = dy with channels n, weights = x with rows f.
 @compute @workgroup_size(8)
-fn conv_transpose2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { filter_block(wid, lane); }
+fn conv_transpose2d_grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) { correlate(wid, lane); }

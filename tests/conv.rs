@@ -67,17 +67,25 @@ fn conv_and_transpose_on_random_geometries(g: &Gpu) {
         let tbf = Tensor::from_slice(g, &[geo.c_feat], &b_feat);
         let tbi = Tensor::from_slice(g, &[geo.c_img], &b_img);
 
+        // Each product runs on the device's own kernel set: on simd8 devices through packed
+        // textures (no silent fallback to the portable kernels hides a wrong result).
+        let check = |what: &str, product: &dyn Fn() -> Tensor, want: Vec<f32>| {
+            let (got, kernels) = g.trace(product);
+            let packed = kernels.iter().any(|k| k.starts_with("pack_"));
+            assert_eq!(packed, g.kernels == KernelSet::Simd8, "{what} {label}: ran {kernels:?} on {} kernels", g.kernels.name());
+            close(g, &format!("{what} {label}"), &got, &want);
+        };
         // conv2d: x (image side) -> y (feature side); tf plays dy.
-        close(g, &format!("conv2d forward {label}"), &conv::conv2d_forward(g, &tx, &tw, Some(&tbf), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b_feat), &geo));
-        close(g, &format!("conv2d grad_input {label}"), &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
-        close(g, &format!("conv2d grad_weight {label}"), &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
+        check("conv2d forward", &|| conv::conv2d_forward(g, &tx, &tw, Some(&tbf), &geo), conv::cpu::conv2d_forward(&x, &w, Some(&b_feat), &geo));
+        check("conv2d grad_input", &|| conv::conv2d_grad_input(g, &tf, &tw, &geo), conv::cpu::conv2d_grad_input(&dy, &w, &geo));
+        check("conv2d grad_weight", &|| conv::conv2d_grad_weight(g, &tf, &tx, &geo), conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
         let (fhw, ihw) = (geo.h_feat * geo.w_feat, geo.h_img * geo.w_img);
         close(g, &format!("conv2d grad_bias {label}"), &conv::conv2d_grad_bias(g, &tf, &geo), &conv::cpu::channel_sums(&dy, geo.n, geo.c_feat, fhw));
 
         // conv_transpose2d: tf is the input (feature side), tx plays dy (image side).
-        close(g, &format!("deconv forward {label}"), &conv::conv_transpose2d_forward(g, &tf, &tw, Some(&tbi), &geo), &conv::cpu::conv_transpose2d_forward(&dy, &w, Some(&b_img), &geo));
-        close(g, &format!("deconv grad_input {label}"), &conv::conv_transpose2d_grad_input(g, &tx, &tw, &geo), &conv::cpu::conv_transpose2d_grad_input(&x, &w, &geo));
-        close(g, &format!("deconv grad_weight {label}"), &conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), &conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
+        check("deconv forward", &|| conv::conv_transpose2d_forward(g, &tf, &tw, Some(&tbi), &geo), conv::cpu::conv_transpose2d_forward(&dy, &w, Some(&b_img), &geo));
+        check("deconv grad_input", &|| conv::conv_transpose2d_grad_input(g, &tx, &tw, &geo), conv::cpu::conv_transpose2d_grad_input(&x, &w, &geo));
+        check("deconv grad_weight", &|| conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
         close(g, &format!("deconv grad_bias {label}"), &conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, geo.n, geo.c_img, ihw));
     }
 }
@@ -242,16 +250,18 @@ fn packing_into_textures_matches_reference() {
     }
 }
 
-/// Batches whose packed images are taller than the largest texture go in chunks of images.
+/// Batches whose packed images are taller than the largest texture go in chunks of images
+/// (and the weight gradient, whose textures hold the batch along their rows, in chunks of
+/// a few images: 4 per texel, max / (h * w) texels).
 #[test]
-fn simd8_convolutions_split_batches_taller_than_a_texture() {
+fn simd8_convolutions_split_batches_too_large_for_a_texture() {
     let Some(g) = gpus().iter().find(|g| g.kernels == KernelSet::Simd8) else {
         assert_ne!(gpu().info.device_type, wgpu::DeviceType::Cpu, "lavapipe must run the simd8 kernels");
         return; // a GPU adapter: the simd8 kernels are not used there
     };
-    let h = 126; // 128 texture rows per image with the padding
+    let (h, w) = (126, 40); // 128 texture rows per image with the padding
     let n = g.limits.max_texture_dimension_2d as usize / 128 + 3;
-    let geo = ConvGeometry::conv2d(&[n, 2, h, 3], &[3, 2, 3, 3], 1, Padding::uniform(1));
+    let geo = ConvGeometry::conv2d(&[n, 2, h, w], &[3, 2, 3, 3], 1, Padding::uniform(1));
     let mut rng = Rng::new(41);
     let (img, feat, wn) = (geo.img_shape().iter().product(), geo.feat_shape().iter().product(), geo.weight_shape().iter().product());
     let (x, w, dy) = (rng.uniform_vec(img, -1.0, 1.0), rng.uniform_vec(wn, -1.0, 1.0), rng.uniform_vec(feat, -1.0, 1.0));
@@ -262,7 +272,16 @@ fn simd8_convolutions_split_batches_taller_than_a_texture() {
         Tensor::from_slice(g, &geo.feat_shape(), &dy),
         Tensor::from_slice(g, &[geo.c_feat], &b),
     );
-    close(g, "chunked conv2d forward", &conv::conv2d_forward(g, &tx, &tw, Some(&tb), &geo), &conv::cpu::conv2d_forward(&x, &w, Some(&b), &geo));
-    close(g, "chunked conv2d grad_input", &conv::conv2d_grad_input(g, &tf, &tw, &geo), &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
-    close(g, "chunked conv2d grad_weight", &conv::conv2d_grad_weight(g, &tf, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
+    let chunked = |entry: &str, kernels: Vec<&str>| {
+        assert!(kernels.iter().filter(|k| k.starts_with(entry)).count() > 1, "{entry} ran in one piece: {kernels:?}");
+    };
+    let (y, kernels) = g.trace(|| conv::conv2d_forward(g, &tx, &tw, Some(&tb), &geo));
+    chunked("conv2d_forward", kernels);
+    close(g, "chunked conv2d forward", &y, &conv::cpu::conv2d_forward(&x, &w, Some(&b), &geo));
+    let (dx, kernels) = g.trace(|| conv::conv2d_grad_input(g, &tf, &tw, &geo));
+    chunked("conv2d_grad_input", kernels);
+    close(g, "chunked conv2d grad_input", &dx, &conv::cpu::conv2d_grad_input(&dy, &w, &geo));
+    let (dw, kernels) = g.trace(|| conv::conv2d_grad_weight(g, &tf, &tx, &geo));
+    chunked("conv2d_grad_weight", kernels);
+    close(g, "chunked conv2d grad_weight", &dw, &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
 }

@@ -17,7 +17,7 @@ const PACK: Kernel = Kernel::new(Family::Pack, "pack_forward");
 const PACK_VEC4: Kernel = Kernel::new(Family::Pack, "pack_forward_vec4");
 
 /// Texels per texture row must fill whole 256-byte rows for the buffer-to-texture copy.
-const ROW_TEXELS: usize = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize / 16;
+pub const ROW_TEXELS: usize = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize / 16;
 
 /// Where the texels of a packed tensor come from and where they go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,24 @@ impl PackLayout {
         let [_, c, h, w] = shape;
         assert!(rows >= top + h && cols >= left + w, "a {h}x{w} image with padding ({top}, {left}) does not fit {rows}x{cols}");
         PackLayout { dims: [count, c, h, w], strides: [c * h * w, h * w, w, 1], offset: first * c * h * w, top, rows, left, cols, height: count * rows }
+    }
+
+    /// Images `first .. first + count` of an NCHW tensor of `shape` as one padded plane per
+    /// channel, with the images as the channels of its texels: the image side of a weight
+    /// gradient computed as a correlation (see `conv::simd8`).
+    pub fn channel_planes(shape: [usize; 4], first: usize, count: usize, top: usize, left: usize, rows: usize, cols: usize) -> PackLayout {
+        let [_, c, h, w] = shape;
+        let images = PackLayout::images(shape, first, count, top, left, rows, cols);
+        PackLayout { dims: [c, count, h, w], strides: [h * w, c * h * w, w, 1], height: c * rows, ..images }
+    }
+
+    /// Images `first .. first + count` of an NCHW tensor of `shape` as one texture row per
+    /// channel whose "taps" are the pixels, with the images as the channels of its texels:
+    /// the weights of a weight gradient computed as a correlation; `height` rows.
+    pub fn pixel_taps(shape: [usize; 4], first: usize, count: usize, height: usize) -> PackLayout {
+        let [_, c, h, w] = shape;
+        assert!(height >= c, "{height} texture rows cannot hold {c} channels");
+        PackLayout { dims: [c, count, 1, h * w], strides: [h * w, c * h * w, 0, 1], offset: first * c * h * w, top: 0, rows: 1, left: 0, cols: h * w, height }
     }
 
     /// A conv weight [a, b, kh, kw] as one texture row per `a` (or per `b` when

@@ -2,11 +2,17 @@
 //! the same products as the portable kernels, with the operands first packed into
 //! textures (`ops::pack`) with their zero padding. Every function returns `None` when a
 //! packed operand would not fit the adapter's largest texture; the caller then runs the
-//! portable kernel. Batches too tall for one texture go in chunks of images.
+//! portable kernel. Batches too large for one texture go in chunks of images.
 //!
 //!   correlate  img[N, Ci, H, W], W[Co, Ci, kh, kw], b  ->  feat[N, Co, Hf, Wf]
 //!   scatter    feat[N, Co, Hf, Wf], W, b               ->  img[N, Ci, H, W]
 //!   filter     feat, img                               ->  dW[Co, Ci, kh, kw]
+//!
+//! The filter runs on the correlate kernel: dW[f, c, ky, kx] = sum_{n, oy, ox}
+//! feat[n, f, oy, ox] img[n, c, s*oy - pt + ky, s*ox - pl + kx] is a correlation whose
+//! images are the channels c of img (with the batch as their channels), whose weights are
+//! feat (rows f, the batch as channels, the pixels (oy, ox) as taps s apart), and whose
+//! output pixels are the kernel taps (ky, kx).
 
 use super::ConvGeometry;
 use crate::gpu::{Binding, Family, Gpu, Kernel, Params};
@@ -17,7 +23,7 @@ use crate::tensor::Tensor;
 /// The entry points of each product, named after the ops they serve (like conv.wgsl).
 pub struct Entries {
     correlate: &'static str,
-    scatter: [&'static str; 2],  // wide, narrow
+    scatter: [&'static str; 2], // wide, narrow
     filter: &'static str,
 }
 
@@ -41,13 +47,6 @@ const BLOCK: usize = 32;
 /// scatter_narrow: rows and pixels per subgroup (8 lanes x 8 pixels).
 const NARROW_ROWS: usize = 4;
 const NARROW_PIXELS: usize = 64;
-/// filter: weight-gradient columns (tap, channel quad) per subgroup, 2 per lane.
-const FILTER_COLUMNS: usize = 16;
-/// filter: the most pixels one invocation sums (lavapipe ends loop nests after 65535
-/// iterations).
-const FILTER_PIXELS_PER_SPLIT: usize = 8192;
-/// filter: subgroups to aim for, so that every core has work.
-const FILTER_MIN_GROUPS: usize = 64;
 
 /// Texture rows and pixel columns per image of the image side packed with the conv padding:
 /// every tap of every feature pixel lands inside.
@@ -68,9 +67,10 @@ fn scatter_plane(g: &ConvGeometry) -> (usize, usize, usize) {
 }
 
 /// (first image, images) of each batch chunk whose packed planes (`rows` texture rows per
-/// image) fit the adapter's texture height.
+/// image) fit the adapter's texture height, with room for the texel or two that keeps a
+/// texture size off the powers of two (`PackLayout::texture_size`).
 fn batch_chunks(gpu: &Gpu, n: usize, rows: usize) -> Vec<(usize, usize)> {
-    let per_chunk = (gpu.limits.max_texture_dimension_2d as usize / rows).max(1);
+    let per_chunk = ((gpu.limits.max_texture_dimension_2d as usize - 2) / rows).max(1);
     (0..n).step_by(per_chunk).map(|first| (first, per_chunk.min(n - first))).collect()
 }
 
@@ -79,14 +79,28 @@ fn largest_chunk(gpu: &Gpu, n: usize, rows: usize) -> usize {
     batch_chunks(gpu, n, rows).first().map_or(0, |c| c.1)
 }
 
-struct Packing {
+/// What a dispatch needs besides the geometry: how its operands were packed, and for the
+/// correlate the tap spacing and where results go.
+#[derive(Default)]
+struct Layout {
     img_rows: usize,
     feat_rows: usize,
     feat_pad: usize,
-    images_per_split: usize,
+    dilation: usize,
+    /// dst elements from one image's results to the next, and from one row's to the next.
+    out_image: usize,
+    out_row: usize,
 }
 
-fn params(g: &ConvGeometry, images: usize, packing: &Packing, dst_offset: usize) -> Params {
+impl Layout {
+    /// The correlate writing feat[N, Co, Hf, Wf] as it is.
+    fn correlate(g: &ConvGeometry, img_rows: usize) -> Layout {
+        let hw = g.h_feat * g.w_feat;
+        Layout { img_rows, dilation: 1, out_image: g.c_feat * hw, out_row: hw, ..Default::default() }
+    }
+}
+
+fn params(g: &ConvGeometry, images: usize, layout: &Layout, dst_offset: usize) -> Params {
     Params::new()
         .size(images)
         .size(g.c_img)
@@ -100,10 +114,12 @@ fn params(g: &ConvGeometry, images: usize, packing: &Packing, dst_offset: usize)
         .size(g.stride)
         .size(g.pad.top)
         .size(g.pad.left)
-        .size(packing.img_rows)
-        .size(packing.feat_rows)
-        .size(packing.feat_pad)
-        .size(packing.images_per_split)
+        .size(layout.img_rows)
+        .size(layout.feat_rows)
+        .size(layout.feat_pad)
+        .size(layout.dilation)
+        .size(layout.out_image)
+        .size(layout.out_row)
         .size(dst_offset)
 }
 
@@ -135,13 +151,13 @@ pub fn correlate(gpu: &Gpu, op: &Entries, img: &Tensor, w: &Tensor, bias: &Tenso
     }
     let out = Tensor::empty(gpu, &g.feat_shape());
     let packed_w = pack::pack(gpu, w, &weights);
-    let packing = Packing { img_rows: rows, feat_rows: 0, feat_pad: 0, images_per_split: 0 };
+    let layout = Layout::correlate(g, rows);
     for (first, count) in batch_chunks(gpu, g.n, rows) {
         let packed_img = pack::pack(gpu, img, &PackLayout::images(g.img_shape(), first, count, g.pad.top, g.pad.left, rows, cols));
         let mut grid = grid;
         grid[0] = (count * hw).div_ceil(BLOCK) as u32;
         let resources = [Binding::from(out.buffer()), bias.buffer().into(), (&packed_img).into(), (&packed_w).into()];
-        gpu.dispatch(kernel(op.correlate), params(g, count, &packing, first * g.c_feat * hw), &resources, grid);
+        gpu.dispatch(kernel(op.correlate), params(g, count, &layout, first * g.c_feat * hw), &resources, grid);
     }
     Some(out)
 }
@@ -165,51 +181,69 @@ pub fn scatter(gpu: &Gpu, op: &Entries, feat: &Tensor, w: &Tensor, bias: &Tensor
     }
     let out = Tensor::empty(gpu, &g.img_shape());
     let packed_w = pack::pack(gpu, w, &weights);
-    let packing = Packing { img_rows: 0, feat_rows: rows, feat_pad: pad, images_per_split: 0 };
+    let layout = Layout { feat_rows: rows, feat_pad: pad, ..Default::default() };
     for (first, count) in batch_chunks(gpu, g.n, rows) {
         let packed_feat = pack::pack(gpu, feat, &PackLayout::images(g.feat_shape(), first, count, pad, pad, rows, cols));
         let mut grid = grid;
         grid[0] = phase_pixels(count).div_ceil(pixel_block) as u32;
         let resources = [Binding::from(out.buffer()), bias.buffer().into(), (&packed_feat).into(), (&packed_w).into()];
-        gpu.dispatch(kernel(entry), params(g, count, &packing, first * g.c_img * g.h_img * g.w_img), &resources, grid);
+        gpu.dispatch(kernel(entry), params(g, count, &layout, first * g.c_img * g.h_img * g.w_img), &resources, grid);
     }
     Some(out)
 }
 
 /// dW = filter(feat, img): conv2d_grad_weight (feat = dy, img = x) and
-/// conv_transpose2d_grad_weight (feat = x, img = dy), summed from per-split partials.
+/// conv_transpose2d_grad_weight (feat = x, img = dy), as a correlation (see the module
+/// comment); batches whose packed operands are too wide go in chunks, each writing a
+/// partial dW that are then summed.
 pub fn filter(gpu: &Gpu, op: &Entries, feat: &Tensor, img: &Tensor, g: &ConvGeometry) -> Option<Tensor> {
     if empty(g) {
         return None;
     }
     let (rows, cols) = image_plane(g);
     let hw = g.h_feat * g.w_feat;
-    let most = largest_chunk(gpu, g.n, rows.max(g.h_feat));
-    let img_chunk = PackLayout::images(g.img_shape(), 0, most, g.pad.top, g.pad.left, rows, cols);
-    let feat_chunk = PackLayout::images(g.feat_shape(), 0, most, 0, 0, g.h_feat, g.w_feat);
-    let columns = g.kh * g.kw * g.c_img.div_ceil(4);
-    let base = [columns.div_ceil(FILTER_COLUMNS), g.c_feat.div_ceil(BLOCK)];
-    // Split each chunk's images so that no invocation sums too many pixels and the grid
-    // has enough subgroups; every split writes its own partial dW.
-    let splits_wanted = FILTER_MIN_GROUPS.div_ceil(base[0] * base[1]).max((most * hw).div_ceil(FILTER_PIXELS_PER_SPLIT));
-    let images_per_split = most.div_ceil(splits_wanted.min(most)).min((FILTER_PIXELS_PER_SPLIT / hw).max(1));
-    let chunks = batch_chunks(gpu, g.n, rows.max(g.h_feat));
-    let splits: Vec<usize> = chunks.iter().map(|&(_, count)| count.div_ceil(images_per_split)).collect();
-    groups(gpu, base[0], base[1], splits[0])?;
+    // Both textures hold the batch as channel quads along their rows: hw taps of the
+    // feature side, `cols` pixels of the image side.
+    let max = gpu.limits.max_texture_dimension_2d as usize;
+    let images_per_chunk = 4 * (max.saturating_sub(2 * pack::ROW_TEXELS) / hw.max(cols));
+    if images_per_chunk == 0 {
+        return None;
+    }
+    let chunks: Vec<(usize, usize)> = (0..g.n).step_by(images_per_chunk).map(|first| (first, images_per_chunk.min(g.n - first))).collect();
+    let most = chunks[0].1;
+    let img_chunk = PackLayout::channel_planes(g.img_shape(), 0, most, g.pad.top, g.pad.left, rows, cols);
+    let feat_chunk = PackLayout::pixel_taps(g.feat_shape(), 0, most, g.c_feat.next_multiple_of(BLOCK));
+    // The correlation the kernel sees: images = channels c, channels = this chunk's images,
+    // output pixels = the kernel taps (ky, kx), taps = the feature pixels, s apart.
+    let virtual_geometry = |images: usize| ConvGeometry {
+        n: g.c_img,
+        c_img: images,
+        h_img: g.h_img,
+        w_img: g.w_img,
+        c_feat: g.c_feat,
+        h_feat: g.kh,
+        w_feat: g.kw,
+        kh: g.h_feat,
+        kw: g.w_feat,
+        stride: 1,
+        pad: g.pad,
+    };
+    let khw = g.kh * g.kw;
+    let grid = groups(gpu, (g.c_img * khw).div_ceil(BLOCK), g.c_feat.div_ceil(BLOCK), 1)?;
     if !img_chunk.fits(gpu) || !feat_chunk.fits(gpu) {
         return None;
     }
     let w = g.weight_shape();
-    let partials = Tensor::empty(gpu, &[splits.iter().sum(), w[0], w[1], w[2], w[3]]);
-    let packing = Packing { img_rows: rows, feat_rows: g.h_feat, feat_pad: 0, images_per_split };
-    let mut split_base = 0;
-    for (&(first, count), &chunk_splits) in chunks.iter().zip(&splits) {
-        let packed_img = pack::pack(gpu, img, &PackLayout::images(g.img_shape(), first, count, g.pad.top, g.pad.left, rows, cols));
-        let packed_feat = pack::pack(gpu, feat, &PackLayout::images(g.feat_shape(), first, count, 0, 0, g.h_feat, g.w_feat));
-        let resources = [Binding::from(partials.buffer()), (&packed_img).into(), (&packed_feat).into()];
-        let dst_offset = split_base * w.iter().product::<usize>();
-        gpu.dispatch(kernel(op.filter), params(g, count, &packing, dst_offset), &resources, [base[0] as u32, base[1] as u32, chunk_splits as u32]);
-        split_base += chunk_splits;
+    let partials = Tensor::empty(gpu, &[chunks.len(), w[0], w[1], w[2], w[3]]);
+    let zeros = Tensor::zeros(gpu, &[g.c_feat]);
+    // dW[f, c, ky, kx]: image c's results are kh*kw apart, row f's c_img*kh*kw.
+    let layout = Layout { img_rows: rows, dilation: g.stride, out_image: khw, out_row: g.c_img * khw, ..Default::default() };
+    for (i, &(first, count)) in chunks.iter().enumerate() {
+        let packed_img = pack::pack(gpu, img, &PackLayout::channel_planes(g.img_shape(), first, count, g.pad.top, g.pad.left, rows, cols));
+        let packed_feat = pack::pack(gpu, feat, &PackLayout::pixel_taps(g.feat_shape(), first, count, feat_chunk.height));
+        let resources = [Binding::from(partials.buffer()), zeros.buffer().into(), (&packed_img).into(), (&packed_feat).into()];
+        let dst_offset = i * w.iter().product::<usize>();
+        gpu.dispatch(kernel(op.filter), params(&virtual_geometry(count), g.c_img, &layout, dst_offset), &resources, grid);
     }
     Some(reduce::sum_partials(gpu, &partials, &w))
 }
