@@ -28,7 +28,8 @@ fn main() {
     bench::print_table(&gpu, &timings);
     let (step, memory) = bench::train_step_timing(&gpu, &arch, batch, 2, reps);
     let iter = bench::complete_iter_timing(&gpu, &arch, batch, reps);
-    println!("training step: {:.2} images/s ({:.1} ms)", step.per_s, step.wall_ms);
-    println!("completion iteration: {:.2} images x iterations/s ({:.1} ms)", iter.per_s, iter.wall_ms);
+    println!("\n{} kernels", gpu.kernels.name());
+    bench::print_step("training step:", "images/s", &step);
+    bench::print_step("completion iteration:", "images x iterations/s", &iter);
     println!("training step memory: peak {} bytes, minimum about {} bytes", memory.peak_bytes, memory.minimum_bytes);
 }

@@ -35,6 +35,14 @@ pub struct KernelTiming {
     pub ms: f64,
     /// 2 * multiply-accumulates per second, where the op is compute-bound.
     pub gflops: Option<f64>,
+    /// Bytes the op must move per second, where it is memory-bound.
+    pub gbps: Option<f64>,
+}
+
+/// What a timed op does: multiply-adds (compute-bound) or bytes it must move (memory-bound).
+enum Work {
+    Macs(usize),
+    Bytes(usize),
 }
 
 fn random(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Tensor {
@@ -64,10 +72,14 @@ fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
 pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)) -> Vec<KernelTiming> {
     let mut rng = Rng::new(1);
     let mut out = Vec::new();
-    let mut record = |name: String, shape: String, macs: Option<usize>, op: &dyn Fn()| {
+    let mut record = |name: String, shape: String, work: Work, op: &dyn Fn()| {
         progress(&name);
         let s = median_seconds(gpu, o.reps, op);
-        out.push(KernelTiming { name, shape, ms: s * 1e3, gflops: macs.map(|m| 2.0 * m as f64 / s / 1e9) });
+        let (gflops, gbps) = match work {
+            Work::Macs(m) => (Some(2.0 * m as f64 / s / 1e9), None),
+            Work::Bytes(b) => (None, Some(b as f64 / s / 1e9)),
+        };
+        out.push(KernelTiming { name, shape, ms: s * 1e3, gflops, gbps });
     };
     let stages = (o.image_size as f64).log2() as usize - 2;
     let (b, k) = (o.batch, o.kernel);
@@ -83,13 +95,13 @@ pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)
         let g = ConvGeometry::conv2d(x.shape(), w.shape(), 2, Padding::same(size, size, k, 2));
         let dy = random(gpu, &mut rng, &g.feat_shape());
         let shape = format!("{b}x{c_in}x{size}² -> {c_out}x{}², k{k}", g.h_feat);
-        record(format!("conv{i} forward"), shape.clone(), Some(g.macs()), &|| {
+        record(format!("conv{i} forward"), shape.clone(), Work::Macs(g.macs()), &|| {
             conv::conv2d_forward(gpu, &x, &w, Some(&bias), &g);
         });
-        record(format!("conv{i} grad_input"), shape.clone(), Some(g.macs()), &|| {
+        record(format!("conv{i} grad_input"), shape.clone(), Work::Macs(g.macs()), &|| {
             conv::conv2d_grad_input(gpu, &dy, &w, &g);
         });
-        record(format!("conv{i} grad_weight"), shape, Some(g.macs()), &|| {
+        record(format!("conv{i} grad_weight"), shape, Work::Macs(g.macs()), &|| {
             conv::conv2d_grad_weight(gpu, &dy, &x, &g);
         });
         size /= 2;
@@ -107,13 +119,13 @@ pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)
         let g = ConvGeometry::conv_transpose2d_same(x.shape(), w.shape(), 2);
         let dy = random(gpu, &mut rng, &g.img_shape());
         let shape = format!("{b}x{c_in}x{size}² -> {c_out}x{}², k{k}", g.h_img);
-        record(format!("deconv{i} forward"), shape.clone(), Some(g.macs()), &|| {
+        record(format!("deconv{i} forward"), shape.clone(), Work::Macs(g.macs()), &|| {
             conv::conv_transpose2d_forward(gpu, &x, &w, Some(&bias), &g);
         });
-        record(format!("deconv{i} grad_input"), shape.clone(), Some(g.macs()), &|| {
+        record(format!("deconv{i} grad_input"), shape.clone(), Work::Macs(g.macs()), &|| {
             conv::conv_transpose2d_grad_input(gpu, &dy, &w, &g);
         });
-        record(format!("deconv{i} grad_weight"), shape, Some(g.macs()), &|| {
+        record(format!("deconv{i} grad_weight"), shape, Work::Macs(g.macs()), &|| {
             conv::conv_transpose2d_grad_weight(gpu, &dy, &x, &g);
         });
         size *= 2;
@@ -128,30 +140,33 @@ pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)
         let bias = random(gpu, &mut rng, &[n]);
         let dy = random(gpu, &mut rng, &[m, n]);
         let shape = format!("{m}x{kk} -> {m}x{n}");
-        let macs = Some(m * n * kk);
-        record(format!("{name} forward"), shape.clone(), macs, &|| {
+        let macs = m * n * kk;
+        record(format!("{name} forward"), shape.clone(), Work::Macs(macs), &|| {
             linear::forward(gpu, &x, &w, Some(&bias));
         });
-        record(format!("{name} grad_input"), shape.clone(), macs, &|| {
+        record(format!("{name} grad_input"), shape.clone(), Work::Macs(macs), &|| {
             linear::grad_input(gpu, &dy, &w);
         });
-        record(format!("{name} grad_weight"), shape, macs, &|| {
+        record(format!("{name} grad_weight"), shape, Work::Macs(macs), &|| {
             linear::grad_weight(gpu, &dy, &x);
         });
     }
 
-    // Batchnorm on the largest activation of the generator (train mode).
+    // Batchnorm on the largest activation of the generator (train mode), memory-bound: the
+    // forward reads x twice (statistics, then normalising) and writes y; the backward reads
+    // dy and x twice (sums, then dx) and writes dx.
     let c = o.width;
     let s = o.image_size / 2;
     let x = random(gpu, &mut rng, &[b, c, s, s]);
     let dy = random(gpu, &mut rng, &[b, c, s, s]);
     let bn = BatchNorm::new(gpu, c);
     let shape = format!("{b}x{c}x{s}²");
-    record("batchnorm forward (train)".into(), shape.clone(), None, &|| {
+    let bytes = 4 * x.numel();
+    record("batchnorm forward (train)".into(), shape.clone(), Work::Bytes(3 * bytes), &|| {
         batchnorm::forward(gpu, &x, &bn, true);
     });
     let (_, stats) = batchnorm::forward(gpu, &x, &bn, true);
-    record("batchnorm backward (train)".into(), shape, None, &|| {
+    record("batchnorm backward (train)".into(), shape, Work::Bytes(5 * bytes), &|| {
         let (dgamma, dbeta) = batchnorm::grad_reduce(gpu, &dy, &x, &stats, &bn);
         batchnorm::grad_input(gpu, &dy, &x, &stats, &bn, &dgamma, &dbeta);
     });
@@ -161,10 +176,10 @@ pub fn kernels(gpu: &Gpu, o: &KernelBenchOptions, mut progress: impl FnMut(&str)
 pub fn print_table(gpu: &Gpu, timings: &[KernelTiming]) {
     let timer = if gpu.has_timestamps() { "GPU timestamps" } else { "host wall clock" };
     println!("{} ({:?}, {:?}), {timer}, median", gpu.info.name, gpu.info.backend, gpu.info.device_type);
-    println!("{:<28} {:<32} {:>10} {:>10}", "kernel", "shape", "ms", "GFLOP/s");
+    println!("{:<28} {:<32} {:>10} {:>10} {:>8}", "kernel", "shape", "ms", "GFLOP/s", "GB/s");
+    let show = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for t in timings {
-        let g = t.gflops.map(|g| format!("{g:.1}")).unwrap_or_else(|| "-".into());
-        println!("{:<28} {:<32} {:>10.3} {:>10}", t.name, t.shape, t.ms, g);
+        println!("{:<28} {:<32} {:>10.3} {:>10} {:>8}", t.name, t.shape, t.ms, show(t.gflops), show(t.gbps));
     }
 }
 

@@ -552,7 +552,7 @@ fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
             "complete_iter": {"batch": a.batch, "images_iters_per_s": iter.per_s, "wall_ms": iter.wall_ms, "gpu_ms": iter.gpu_ms,
                               "dispatches": iter.dispatches, "submissions": iter.submissions,
                               "dispatch_overhead_ms": iter.dispatch_overhead_ms, "profile": profile_json(&iter.profile)},
-            "kernels": timings.iter().map(|t| serde_json::json!({"name": t.name, "shape": t.shape, "gflops": t.gflops, "ms": t.ms})).collect::<Vec<_>>(),
+            "kernels": timings.iter().map(|t| serde_json::json!({"name": t.name, "shape": t.shape, "gflops": t.gflops, "gbps": t.gbps, "ms": t.ms})).collect::<Vec<_>>(),
             "memory": {"peak_bytes": memory.peak_bytes, "minimum_bytes": memory.minimum_bytes},
         });
         std::fs::write(path, serde_json::to_string_pretty(&json).unwrap())

@@ -101,9 +101,10 @@ def kernels(a, dev):
     stages = s.bit_length() - 3
     rnd = lambda *shape: torch.rand(*shape, device=dev) * 2 - 1
 
-    def record(name, shape, macs, fn):
+    def record(name, shape, macs, fn, nbytes=None):
         ms = median_ms(fn, a.reps, dev)
-        out.append({"name": name, "shape": shape, "gflops": None if macs is None else 2 * macs / ms / 1e6, "ms": ms})
+        out.append({"name": name, "shape": shape, "gflops": None if macs is None else 2 * macs / ms / 1e6,
+                    "gbps": None if nbytes is None else nbytes / ms / 1e6, "ms": ms})
 
     size, c_in = s, c
     for i in range(stages):
@@ -142,10 +143,13 @@ def kernels(a, dev):
     x = rnd(b, w, s // 2, s // 2).requires_grad_()
     bn = torch.nn.BatchNorm2d(w).to(dev)
     shape = f"{b}x{w}x{s // 2}²"
-    record("batchnorm forward (train)", shape, None, lambda: bn(x))
+    # The same byte counts as `dcgan-inpaint bench`: the forward reads x twice and writes y,
+    # the backward reads dy and x twice and writes dx (the forward is not in its time).
+    nbytes = 4 * x.numel()
+    record("batchnorm forward (train)", shape, None, lambda: bn(x), 3 * nbytes)
     y = bn(x)
     dy = rnd(*y.shape)
-    record("batchnorm backward (train)", shape, None, lambda: torch.autograd.grad(bn(x), x, dy))
+    record("batchnorm backward (train)", shape, None, lambda: torch.autograd.grad(y, x, dy, retain_graph=True), 5 * nbytes)
     return out
 
 
