@@ -50,22 +50,26 @@ fn random(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Tensor {
     Tensor::from_slice(gpu, shape, &rng.uniform_vec(n, -1.0, 1.0))
 }
 
-/// Median seconds of `reps` timed runs of `op`, after one warm-up run.
+/// Host wall-clock seconds of `op`, from an idle device until the device has run it all.
+fn wall_seconds(gpu: &Gpu, op: &dyn Fn()) -> f64 {
+    gpu.finish();
+    let start = Instant::now();
+    op();
+    gpu.finish();
+    start.elapsed().as_secs_f64()
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Median seconds of `reps` timed runs of `op` (GPU timestamps where trustworthy, else the
+/// wall clock), after one warm-up run.
 fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
     op();
     gpu.finish();
-    let mut times: Vec<f64> = (0..reps.max(1))
-        .map(|_| {
-            gpu.time(op).unwrap_or_else(|| {
-                let start = Instant::now();
-                op();
-                gpu.finish();
-                start.elapsed().as_secs_f64()
-            })
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median((0..reps.max(1)).map(|_| gpu.time(op).unwrap_or_else(|| wall_seconds(gpu, op))).collect())
 }
 
 /// Time every kernel at the model's layer shapes; `progress` is told each kernel's name.
@@ -221,13 +225,11 @@ fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> St
         wall.push(start.elapsed().as_secs_f64());
         on_gpu.extend(busy);
     }
-    wall.sort_by(f64::total_cmp);
-    on_gpu.sort_by(f64::total_cmp);
-    let w = wall[wall.len() / 2];
+    let w = median(wall);
     let ((), profile) = gpu.profile(&mut *step);
     StepTiming {
         wall_ms: w * 1e3,
-        gpu_ms: on_gpu.get(on_gpu.len() / 2).map(|g| g * 1e3),
+        gpu_ms: (!on_gpu.is_empty()).then(|| median(on_gpu) * 1e3),
         per_s: items as f64 / w,
         dispatches,
         submissions,
@@ -244,17 +246,7 @@ fn empty_dispatches_seconds(gpu: &Gpu, n: usize) -> f64 {
             elementwise::fill(gpu, &t, 0.0);
         }
     };
-    let mut times: Vec<f64> = (0..3)
-        .map(|_| {
-            gpu.finish();
-            let start = Instant::now();
-            op();
-            gpu.finish();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[1]
+    median((0..3).map(|_| wall_seconds(gpu, &op)).collect())
 }
 
 /// The step's report: wall time, launches, their overhead, and the largest kernels.

@@ -41,7 +41,7 @@ const BY_VEC4: ItemKernels = ItemKernels {
 
 /// The item kernels for `shape`, and how many items each invocation takes.
 fn item_kernels(shape: &[usize]) -> (&'static ItemKernels, usize) {
-    if layout(shape).2 % 4 == 0 { (&BY_VEC4, 4) } else { (&BY_ITEM, 1) }
+    if layout(shape).2.is_multiple_of(4) { (&BY_VEC4, 4) } else { (&BY_ITEM, 1) }
 }
 
 fn kernel(entry: &'static str) -> Kernel {

@@ -55,11 +55,13 @@ pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor 
     let (m, k) = dims2(x, "input");
     let (n, k2) = dims2(w, "weight");
     assert_eq!(k, k2, "linear: input has {k} features, weight expects {k2}");
-    if let Some(g) = as_conv(gpu, m, n, k) {
+    let conv = as_conv(gpu, m, n, k);
+    let correlate = |g: ConvGeometry| {
         let bias = b.cloned().unwrap_or_else(|| Tensor::zeros(gpu, &[n]));
-        if let Some(y) = simd8::correlate(gpu, &simd8::CONV2D, &x.view(&g.img_shape()), &w.view(&g.weight_shape()), &bias, &g) {
-            return y.view(&[m, n]);
-        }
+        simd8::correlate(gpu, &simd8::CONV2D, &x.view(&g.img_shape()), &w.view(&g.weight_shape()), &bias, &g)
+    };
+    if let Some(y) = conv.and_then(correlate) {
+        return y.view(&[m, n]);
     }
     match b {
         Some(b) => {
@@ -74,11 +76,10 @@ pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor 
 pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(w, "weight");
-    if let Some(g) = as_conv(gpu, m, n, k) {
-        let zeros = Tensor::zeros(gpu, &[k]);
-        if let Some(dx) = simd8::scatter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &w.view(&g.weight_shape()), &zeros, &g) {
-            return dx.view(&[m, k]);
-        }
+    let conv = as_conv(gpu, m, n, k);
+    let scatter = |g: ConvGeometry| simd8::scatter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &w.view(&g.weight_shape()), &Tensor::zeros(gpu, &[k]), &g);
+    if let Some(dx) = conv.and_then(scatter) {
+        return dx.view(&[m, k]);
     }
     gemm(gpu, GRAD_INPUT, m, k, n, &[dy, w])
 }
@@ -87,10 +88,9 @@ pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
 pub fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(x, "input");
-    if let Some(g) = as_conv(gpu, m, n, k) {
-        if let Some(dw) = simd8::filter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &x.view(&g.img_shape()), &g) {
-            return dw.view(&[n, k]);
-        }
+    let conv = as_conv(gpu, m, n, k);
+    if let Some(dw) = conv.and_then(|g| simd8::filter(gpu, &simd8::CONV2D, &dy.view(&g.feat_shape()), &x.view(&g.img_shape()), &g)) {
+        return dw.view(&[n, k]);
     }
     gemm(gpu, GRAD_WEIGHT, n, k, m, &[dy, x])
 }
