@@ -150,3 +150,19 @@ fn an_unknown_backend_is_a_clear_error() {
     let err = Gpu::new(&choice).err().expect("must fail").to_string();
     assert!(err.contains("unknown backend 'glide'"), "{err}");
 }
+
+#[test]
+fn profile_attributes_every_dispatch_to_its_kernel() {
+    let gpu = common::gpu();
+    let a = Tensor::from_slice(gpu, &[1000], &vec![1.0; 1000]);
+    let ((), profile) = gpu.profile(|| {
+        let b = dcgan_inpaint::ops::elementwise::add(gpu, &a, &a);
+        let c = dcgan_inpaint::ops::elementwise::scale(gpu, &b, 2.0);
+        dcgan_inpaint::ops::elementwise::add(gpu, &c, &a);
+    });
+    let counts: Vec<(&str, usize)> = profile.iter().map(|k| (k.entry, k.dispatches)).collect();
+    assert_eq!(profile.len(), 2, "{counts:?}");
+    assert!(counts.contains(&("add_forward", 2)) && counts.contains(&("scale_forward", 1)), "{counts:?}");
+    assert!(profile.iter().all(|k| k.seconds > 0.0));
+    assert!(profile.windows(2).all(|w| w[0].seconds >= w[1].seconds), "most time first");
+}

@@ -15,7 +15,6 @@ use std::sync::Mutex;
 
 pub use context::{AdapterChoice, KernelSet};
 pub use pipelines::{Family, Kernel, ResourceKind};
-
 pub use pool::{BufferPool, PoolStats, PooledBuffer, PooledTexture};
 
 use crate::error::Result;
