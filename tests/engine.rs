@@ -152,6 +152,15 @@ fn an_unknown_backend_is_a_clear_error() {
 }
 
 #[test]
+fn an_unknown_kernel_set_is_a_clear_error_and_portable_runs_anywhere() {
+    let choice = AdapterChoice { kernels: Some("fastest".into()), ..Default::default() };
+    let err = Gpu::new(&choice).err().expect("must fail").to_string();
+    assert!(err.contains("unknown kernel set 'fastest'") && err.contains("auto, portable or simd8"), "{err}");
+    let portable = Gpu::new(&AdapterChoice { kernels: Some("portable".into()), ..Default::default() }).unwrap();
+    assert_eq!(portable.kernels, KernelSet::Portable);
+}
+
+#[test]
 fn profile_attributes_every_dispatch_to_its_kernel() {
     let gpu = common::gpu();
     let a = Tensor::from_slice(gpu, &[1000], &vec![1.0; 1000]);
