@@ -25,8 +25,9 @@
 //   - each lane loads the texels of its own pixels (or weight columns),
 //   - one texel load per lane fetches 4 channels of 8 weight rows at once, and every lane
 //     gets them from the lane that loaded them with subgroupShuffle,
-//   - each subgroup keeps a 32 x 32 block of results in registers (8 lanes x 4 pixels,
-//     as 8 mat4x4 per lane), so every load feeds 64 multiply-adds.
+//   - each subgroup accumulates a 32 x 32 block of results (8 lanes x 4 pixels, as 8
+//     mat4x4 per lane), so every load feeds 64 multiply-adds,
+//   - the taps and channel quads are one loop (`Walk`), not three nested ones.
 // The zero padding means the inner loops have no bounds checks; results outside the
 // tensor (clamped stand-in pixels, rows past the channel count) are computed and dropped.
 //
