@@ -206,7 +206,7 @@ pub struct StepTiming {
 }
 
 fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> StepTiming {
-    step(); // warm-up: compiles the pipelines, fills the pool
+    // Warm-up: compiles the pipelines, fills the pool; it records what every step records.
     gpu.finish();
     let before = gpu.stats();
     step();
