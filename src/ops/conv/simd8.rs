@@ -70,13 +70,12 @@ fn scatter_plane(g: &ConvGeometry) -> (usize, usize, usize) {
 /// image) fit the adapter's texture height, with room for the texel or two that keeps a
 /// texture size off the powers of two (`PackLayout::texture_size`).
 fn batch_chunks(gpu: &Gpu, n: usize, rows: usize) -> Vec<(usize, usize)> {
-    let per_chunk = ((gpu.limits.max_texture_dimension_2d as usize - 2) / rows).max(1);
-    (0..n).step_by(per_chunk).map(|first| (first, per_chunk.min(n - first))).collect()
+    chunks_of(n, ((gpu.limits.max_texture_dimension_2d as usize - 2) / rows).max(1))
 }
 
-/// Images in the largest chunk.
-fn largest_chunk(gpu: &Gpu, n: usize, rows: usize) -> usize {
-    batch_chunks(gpu, n, rows).first().map_or(0, |c| c.1)
+/// (first, count) of `n` items taken `per_chunk` at a time.
+fn chunks_of(n: usize, per_chunk: usize) -> Vec<(usize, usize)> {
+    (0..n).step_by(per_chunk).map(|first| (first, per_chunk.min(n - first))).collect()
 }
 
 /// What a dispatch needs besides the geometry: how its operands were packed, and for the
@@ -143,7 +142,8 @@ pub fn correlate(gpu: &Gpu, op: &Entries, img: &Tensor, w: &Tensor, bias: &Tenso
     }
     let (rows, cols) = image_plane(g);
     let weights = PackLayout::weights(g.weight_shape(), false, g.c_feat.next_multiple_of(BLOCK));
-    let chunk = PackLayout::images(g.img_shape(), 0, largest_chunk(gpu, g.n, rows), g.pad.top, g.pad.left, rows, cols);
+    let chunks = batch_chunks(gpu, g.n, rows);
+    let chunk = PackLayout::images(g.img_shape(), 0, chunks[0].1, g.pad.top, g.pad.left, rows, cols);
     let hw = g.h_feat * g.w_feat;
     let grid = groups(gpu, (chunk.dims[0] * hw).div_ceil(BLOCK), g.c_feat.div_ceil(BLOCK), 1)?;
     if !weights.fits(gpu) || !chunk.fits(gpu) {
@@ -152,7 +152,7 @@ pub fn correlate(gpu: &Gpu, op: &Entries, img: &Tensor, w: &Tensor, bias: &Tenso
     let out = Tensor::empty(gpu, &g.feat_shape());
     let packed_w = pack::pack(gpu, w, &weights);
     let layout = Layout::correlate(g, rows);
-    for (first, count) in batch_chunks(gpu, g.n, rows) {
+    for (first, count) in chunks {
         let packed_img = pack::pack(gpu, img, &PackLayout::images(g.img_shape(), first, count, g.pad.top, g.pad.left, rows, cols));
         let mut grid = grid;
         grid[0] = (count * hw).div_ceil(BLOCK) as u32;
@@ -172,7 +172,8 @@ pub fn scatter(gpu: &Gpu, op: &Entries, feat: &Tensor, w: &Tensor, bias: &Tensor
     let narrow = g.c_img <= NARROW_ROWS;
     let (entry, row_block, pixel_block) = if narrow { (op.scatter[1], NARROW_ROWS, NARROW_PIXELS) } else { (op.scatter[0], BLOCK, BLOCK) };
     let weights = PackLayout::weights(g.weight_shape(), true, g.c_img.next_multiple_of(row_block));
-    let chunk = PackLayout::images(g.feat_shape(), 0, largest_chunk(gpu, g.n, rows), pad, pad, rows, cols);
+    let chunks = batch_chunks(gpu, g.n, rows);
+    let chunk = PackLayout::images(g.feat_shape(), 0, chunks[0].1, pad, pad, rows, cols);
     // Pixels of the largest stride phase: ceil(H / s) x ceil(W / s) per image.
     let phase_pixels = |images: usize| images * g.h_img.div_ceil(g.stride) * g.w_img.div_ceil(g.stride);
     let grid = groups(gpu, phase_pixels(chunk.dims[0]).div_ceil(pixel_block), g.c_img.div_ceil(row_block), g.stride * g.stride)?;
@@ -182,7 +183,7 @@ pub fn scatter(gpu: &Gpu, op: &Entries, feat: &Tensor, w: &Tensor, bias: &Tensor
     let out = Tensor::empty(gpu, &g.img_shape());
     let packed_w = pack::pack(gpu, w, &weights);
     let layout = Layout { feat_rows: rows, feat_pad: pad, ..Default::default() };
-    for (first, count) in batch_chunks(gpu, g.n, rows) {
+    for (first, count) in chunks {
         let packed_feat = pack::pack(gpu, feat, &PackLayout::images(g.feat_shape(), first, count, pad, pad, rows, cols));
         let mut grid = grid;
         grid[0] = phase_pixels(count).div_ceil(pixel_block) as u32;
@@ -209,7 +210,7 @@ pub fn filter(gpu: &Gpu, op: &Entries, feat: &Tensor, img: &Tensor, g: &ConvGeom
     if images_per_chunk == 0 {
         return None;
     }
-    let chunks: Vec<(usize, usize)> = (0..g.n).step_by(images_per_chunk).map(|first| (first, images_per_chunk.min(g.n - first))).collect();
+    let chunks = chunks_of(g.n, images_per_chunk);
     let most = chunks[0].1;
     let img_chunk = PackLayout::channel_planes(g.img_shape(), 0, most, g.pad.top, g.pad.left, rows, cols);
     let feat_chunk = PackLayout::pixel_taps(g.feat_shape(), 0, most, g.c_feat.next_multiple_of(BLOCK));
