@@ -2,7 +2,7 @@
 // Forward: dst = f(src) with src = x.
 // Backward: dst = dy * f'(.), where src is x for ReLU / leaky-ReLU / abs / softplus and
 // y = f(x) for tanh / sigmoid (their derivatives are cheapest from the output).
-// Each invocation takes 4 items as a vec4 (see elementwise.wgsl on the last, partial vec4).
+// Each invocation takes one element T (see elementwise.wgsl on the last, partial one).
 
 struct Params {
     n: u32,
@@ -10,54 +10,54 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<T>;
+@group(0) @binding(2) var<storage, read> src: array<T>;
+@group(0) @binding(3) var<storage, read> dy: array<T>;
 
-// The vec4 this invocation owns, or none past the last one.
+// The element this invocation owns, or none past the last one.
 fn quad(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 64u;
 }
 
 fn quads() -> u32 {
-    return (p.n + 3u) / 4u;
+    return (p.n + W - 1u) / W;
 }
 
 // tanh without overflow: exp of a non-positive number only.
-fn tanh_stable(x: vec4<f32>) -> vec4<f32> {
+fn tanh_stable(x: T) -> T {
     let e = exp(-2.0 * abs(x));
     return sign(x) * (1.0 - e) / (1.0 + e);
 }
 
 // sigmoid without overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below.
-fn sigmoid_stable(x: vec4<f32>) -> vec4<f32> {
+fn sigmoid_stable(x: T) -> T {
     let e = exp(-abs(x));
     let s = 1.0 / (1.0 + e);
-    return select(e * s, s, x >= vec4<f32>(0.0));
+    return select(e * s, s, x >= splat(0.0));
 }
 
 @compute @workgroup_size(64)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = max(src[i], vec4<f32>(0.0)); }
+    if (i < quads()) { dst[i] = max(src[i], splat(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = select(vec4<f32>(0.0), dy[i], src[i] > vec4<f32>(0.0)); }
+    if (i < quads()) { dst[i] = select(splat(0.0), dy[i], src[i] > splat(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { let x = src[i]; dst[i] = select(p.slope * x, x, x > vec4<f32>(0.0)); }
+    if (i < quads()) { let x = src[i]; dst[i] = select(p.slope * x, x, x > splat(0.0)); }
 }
 
 @compute @workgroup_size(64)
 fn leaky_relu_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = select(vec4<f32>(p.slope), vec4<f32>(1.0), src[i] > vec4<f32>(0.0)) * dy[i]; }
+    if (i < quads()) { dst[i] = select(splat(p.slope), splat(1.0), src[i] > splat(0.0)) * dy[i]; }
 }
 
 @compute @workgroup_size(64)
@@ -103,7 +103,7 @@ fn abs_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 @compute @workgroup_size(64)
 fn softplus_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { let x = src[i]; dst[i] = max(x, vec4<f32>(0.0)) + log(1.0 + exp(-abs(x))); }
+    if (i < quads()) { let x = src[i]; dst[i] = max(x, splat(0.0)) + log(1.0 + exp(-abs(x))); }
 }
 
 // d softplus / dx = sigmoid(x)

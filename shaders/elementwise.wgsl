@@ -1,10 +1,11 @@
 // Elementwise kernels over flat f32 arrays of `n` items.
 // Every 1-D kernel in this project runs 64-wide workgroups on a grid of up to 65535 x Y
 // groups, and recovers the flat index as gid.x + gid.y * (groups in x) * 64.
-// Each invocation takes 4 items as a vec4: one 16-byte access instead of four 4-byte ones
-// (on lavapipe every buffer access is a loop over the SIMD lanes, so this halves the time).
-// When n is not a multiple of 4 the last vec4 runs past n into the buffer's tail: pooled
-// buffers are whole multiples of 64 bytes, and nothing reads past a tensor's n items.
+// Each invocation takes one element T of W items (the prelude pipelines.rs appends); the
+// Rust side compiles these with T = vec4<f32>: one 16-byte access instead of four 4-byte
+// ones (on lavapipe every buffer access is a loop over the SIMD lanes, so this halves the
+// time). When n is not a multiple of W the last element runs past n into the buffer's tail:
+// pooled buffers are whole multiples of 64 bytes, and nothing reads past a tensor's n items.
 
 struct Params {
     n: u32,
@@ -13,17 +14,17 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<T>;
+@group(0) @binding(2) var<storage, read> a: array<T>;
+@group(0) @binding(3) var<storage, read> b: array<T>;
 
-// The vec4 this invocation owns; those from quads() on do nothing.
+// The element this invocation owns; those from quads() on do nothing.
 fn quad(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 64u;
 }
 
 fn quads() -> u32 {
-    return (p.n + 3u) / 4u;
+    return (p.n + W - 1u) / W;
 }
 
 // dst = a + b
@@ -65,12 +66,12 @@ fn axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @compute @workgroup_size(64)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = vec4<f32>(p.alpha); }
+    if (i < quads()) { dst[i] = splat(p.alpha); }
 }
 
 // dst = clamp(dst, alpha, beta), in place (keeps the latent z in [-1, 1])
 @compute @workgroup_size(64)
 fn clamp_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = clamp(dst[i], vec4<f32>(p.alpha), vec4<f32>(p.beta)); }
+    if (i < quads()) { dst[i] = clamp(dst[i], splat(p.alpha), splat(p.beta)); }
 }

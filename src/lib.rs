@@ -1,30 +1,20 @@
 //! dcgan-inpaint: semantic image inpainting with a DCGAN, on a hand-written wgpu compute
-//! engine. Layers, top to bottom (each file uses only what stands below it):
+//! engine. The folders are the floors; imports only point down (checked by tests/layers.rs):
 //!
-//! - `optim`            Adam over parameter lists
-//! - `tape`             autograd: ops record in forward order, backward walks them back
-//! - `ops::*`           one file per kernel family: GPU binding + CPU reference
-//! - `tensor`           shape + pooled storage buffer
-//! - `gpu::*`           adapter/device, pipeline cache, buffer pool, command recording
+//! - `jobs`    one module per command (train, sample, complete, bench); never imports another job
+//! - `io`      file formats and pictures (weights, .npy, image folders, PNG/GIF); no kernels
+//! - `model`   the DCGAN in forward order, the GAN training step and the inpainting objective
+//! - `engine`  the compute engine: GPU, tensors, kernels (ops), the tape, Adam, kernel variants
+//! - `error`, `rng`: leaves every floor may use
 
-pub mod bench;
-pub mod complete;
-pub mod data;
+pub mod engine;
 pub mod error;
-pub mod gpu;
-pub mod npy;
-pub mod ops;
+pub mod io;
+pub mod jobs;
 pub mod model;
-pub mod optim;
-pub mod picture;
 pub mod rng;
-pub mod sample;
-pub mod tape;
-pub mod tensor;
-pub mod train;
-pub mod weights;
 
+pub use engine::gpu::Gpu;
+pub use engine::tape::{Gradients, Tape};
+pub use engine::tensor::Tensor;
 pub use error::{Error, Result};
-pub use gpu::Gpu;
-pub use tape::{Gradients, Tape};
-pub use tensor::Tensor;

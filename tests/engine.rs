@@ -1,11 +1,13 @@
 //! Engine guarantees: buffers are reused across steps, a step is one submission, frozen
 //! parameters cost no gradient kernels, and bad adapter choices give clear errors.
 
+#[macro_use]
 mod common;
 
-use dcgan_inpaint::gpu::{AdapterChoice, KernelSet};
-use dcgan_inpaint::ops::adam::AdamConfig;
-use dcgan_inpaint::optim::Adam;
+use dcgan_inpaint::engine::gpu::{AdapterChoice, Kernel, arg};
+use dcgan_inpaint::engine::variants;
+use dcgan_inpaint::engine::ops::adam::AdamConfig;
+use dcgan_inpaint::engine::optim::Adam;
 use dcgan_inpaint::rng::Rng;
 use dcgan_inpaint::{Gpu, Tape, Tensor};
 
@@ -46,11 +48,14 @@ fn batch(gpu: &Gpu) -> (Tensor, Tensor) {
     (Tensor::from_slice(gpu, &[32, 8], &x), Tensor::from_slice(gpu, &[32, 1], &y))
 }
 
-#[test]
-fn a_repeated_training_step_allocates_nothing_and_submits_once() {
-    // Devices of its own, so other tests' buffers do not enter the counts.
-    for gpu in Gpu::each_kernel_set(&AdapterChoice::default()).unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}")) {
-        repeated_step_allocates_nothing(gpu);
+kernel_set_tests! {
+    fn a_repeated_training_step_allocates_nothing_and_submits_once(shared: &Gpu) {
+        // A device of its own, so other tests' buffers do not enter the counts.
+        let choice = AdapterChoice { kernels: Some(shared.kernels.name.into()), ..AdapterChoice::default() };
+        repeated_step_allocates_nothing(Gpu::new(&choice).expect("the adapter the shared device runs on"));
+    }
+    fn backward_to_the_input_of_a_frozen_network_runs_no_weight_gradients(gpu: &Gpu) {
+        frozen_backward(gpu);
     }
 }
 
@@ -89,18 +94,11 @@ fn repeated_step_allocates_nothing(gpu: Gpu) {
     assert!(last_loss.is_finite() && last_loss < first_loss, "loss went from {first_loss} to {last_loss}");
 }
 
-#[test]
-fn backward_to_the_input_of_a_frozen_network_runs_no_weight_gradients() {
-    for gpu in common::gpus() {
-        frozen_backward(gpu);
-    }
-}
-
 fn frozen_backward(gpu: &Gpu) {
     // Linear layers run as 1x1 convolutions on the simd8 kernel set (see ops::linear).
-    let (input_kernel, weight_kernel) = match gpu.kernels {
-        KernelSet::Portable => ("linear_grad_input", "linear_grad_weight"),
-        KernelSet::Simd8 => ("conv2d_grad_input", "conv2d_grad_weight"),
+    let (input_kernel, weight_kernel) = match gpu.kernels.name {
+        "simd8" => ("conv2d_grad_input", "conv2d_grad_weight"),
+        _ => ("linear_grad_input", "linear_grad_weight"),
     };
     let net = Mlp::new(gpu, false);
     let (x, targets) = batch(gpu);
@@ -116,6 +114,12 @@ fn frozen_backward(gpu: &Gpu) {
     for p in net.params() {
         assert!(grads.get(p).is_none());
     }
+
+    // The registry ran every product on the device's own set.
+    let mut tape = Tape::new(gpu);
+    let loss = net.loss(&mut tape, &x, &targets);
+    let (_, ran) = gpu.trace_variants(|| tape.backward(&loss));
+    assert!(!ran.is_empty() && ran.iter().all(|&r| r == ("linear_grad_input", gpu.kernels.name)), "{ran:?}");
 
     // And the same network with trainable weights does run them (the check above can fail).
     let trainable = Mlp::new(gpu, true);
@@ -155,9 +159,51 @@ fn an_unknown_backend_is_a_clear_error() {
 fn an_unknown_kernel_set_is_a_clear_error_and_portable_runs_anywhere() {
     let choice = AdapterChoice { kernels: Some("fastest".into()), ..Default::default() };
     let err = Gpu::new(&choice).err().expect("must fail").to_string();
-    assert!(err.contains("unknown kernel set 'fastest'") && err.contains("auto, portable or simd8"), "{err}");
+    assert!(err.contains("unknown kernel set 'fastest'") && err.contains(&variants::names()), "{err}");
+    assert_eq!(variants::names(), "auto, simd8, portable");
     let portable = Gpu::new(&AdapterChoice { kernels: Some("portable".into()), ..Default::default() }).unwrap();
-    assert_eq!(portable.kernels, KernelSet::Portable);
+    assert_eq!(portable.kernels, &variants::PORTABLE);
+}
+
+#[test]
+fn the_tests_cover_every_kernel_set_in_the_registry() {
+    let mut registry: Vec<&str> = variants::KERNEL_SETS.iter().map(|s| s.name).collect();
+    let mut tested = common::KERNEL_SETS.to_vec();
+    registry.sort();
+    tested.sort();
+    assert_eq!(tested, registry, "kernel_set_tests! (tests/common) must list every registry row");
+}
+
+dcgan_inpaint::kernel_params! {
+    /// elementwise.wgsl's Params with two members swapped.
+    pub struct SwappedParams { n: u32, beta: f32, alpha: f32 }
+}
+
+dcgan_inpaint::kernel_params! {
+    /// elementwise.wgsl's Params as they are.
+    pub struct RightParams { n: u32, alpha: f32, beta: f32 }
+}
+
+/// A swapped or unknown binding name, or params whose members differ from the WGSL struct,
+/// stop the dispatch with a message naming both sides, instead of computing a wrong number.
+#[test]
+fn swapped_bindings_and_params_are_errors() {
+    let gpu = common::gpu();
+    let kernel = Kernel::new(dcgan_inpaint::family!("elementwise.wgsl"), "add_forward");
+    let (a, out) = (Tensor::from_slice(gpu, &[4], &[1.0; 4]), Tensor::zeros(gpu, &[4]));
+    let right = RightParams { n: 4, alpha: 0.0, beta: 0.0 };
+    let run = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).err().map(|e| {
+        e.downcast_ref::<String>().cloned().unwrap_or_default()
+    });
+    let err = run(&|| gpu.dispatch(kernel, &SwappedParams { n: 4, beta: 0.0, alpha: 0.0 }, &[arg("dst", &out), arg("a", &a), arg("b", &a)], [1, 1, 1]));
+    assert!(err.as_deref().is_some_and(|e| e.contains("SwappedParams") && e.contains("\"alpha\"")), "{err:?}");
+    let err = run(&|| gpu.dispatch(kernel, &right, &[arg("dst", &out), arg("a", &a), arg("c", &a)], [1, 1, 1]));
+    assert!(err.as_deref().is_some_and(|e| e.contains("no binding `c`")), "{err:?}");
+    let err = run(&|| gpu.dispatch(kernel, &right, &[arg("dst", &out), arg("a", &a)], [1, 1, 1]));
+    assert!(err.as_deref().is_some_and(|e| e.contains("binding `b`")), "{err:?}");
+    // The right call goes through (so the checks above can pass only by failing).
+    gpu.dispatch(kernel.with_element(dcgan_inpaint::engine::gpu::Element::Vec4F32), &right, &[arg("dst", &out), arg("a", &a), arg("b", &a)], [1, 1, 1]);
+    assert_eq!(out.to_vec(gpu), vec![2.0; 4]);
 }
 
 #[test]
@@ -165,9 +211,9 @@ fn profile_attributes_every_dispatch_to_its_kernel() {
     let gpu = common::gpu();
     let a = Tensor::from_slice(gpu, &[1000], &vec![1.0; 1000]);
     let ((), profile) = gpu.profile(|| {
-        let b = dcgan_inpaint::ops::elementwise::add(gpu, &a, &a);
-        let c = dcgan_inpaint::ops::elementwise::scale(gpu, &b, 2.0);
-        dcgan_inpaint::ops::elementwise::add(gpu, &c, &a);
+        let b = dcgan_inpaint::engine::ops::elementwise::add(gpu, &a, &a);
+        let c = dcgan_inpaint::engine::ops::elementwise::scale(gpu, &b, 2.0);
+        dcgan_inpaint::engine::ops::elementwise::add(gpu, &c, &a);
     });
     let counts: Vec<(&str, usize)> = profile.iter().map(|k| (k.entry, k.dispatches)).collect();
     assert_eq!(profile.len(), 2, "{counts:?}");

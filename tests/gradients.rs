@@ -1,10 +1,11 @@
 //! The tape's gradients against central finite differences: every op with a backward on
 //! its own (as sum(op(inputs) * r) with a fixed random r), then a small composed network.
 
+#[macro_use]
 mod common;
 
-use common::{check_gradients, check_gradients_on, gpu, gpus};
-use dcgan_inpaint::ops::activation::Activation;
+use common::{check_gradients, check_gradients_on, gpu};
+use dcgan_inpaint::engine::ops::activation::Activation;
 use dcgan_inpaint::rng::Rng;
 use dcgan_inpaint::{Tape, Tensor};
 
@@ -65,17 +66,16 @@ fn average_pooling() {
     });
 }
 
-#[test]
-fn linear_with_and_without_bias() {
-    let mut rng = Rng::new(12);
-    let (m, n, k) = (3, 4, 5);
-    let inputs = [
-        (vec![m, k], rng.uniform_vec(m * k, -1.0, 1.0)),
-        (vec![n, k], rng.uniform_vec(n * k, -1.0, 1.0)),
-        (vec![n], rng.uniform_vec(n, -1.0, 1.0)),
-    ];
-    for g in gpus() {
-        let name = |what: &str| format!("[{} kernels] {what}", g.kernels.name());
+kernel_set_tests! {
+    fn linear_with_and_without_bias(g: &Gpu) {
+        let mut rng = Rng::new(12);
+        let (m, n, k) = (3, 4, 5);
+        let inputs = [
+            (vec![m, k], rng.uniform_vec(m * k, -1.0, 1.0)),
+            (vec![n, k], rng.uniform_vec(n * k, -1.0, 1.0)),
+            (vec![n], rng.uniform_vec(n, -1.0, 1.0)),
+        ];
+        let name = |what: &str| format!("[{} kernels] {what}", g.kernels.name);
         check_gradients_on(g, &name("linear"), &inputs, |t, x| { let y = t.linear(&x[0], &x[1], Some(&x[2])); project(t, &y, 7) });
         check_gradients_on(g, &name("linear no bias"), &inputs[..2], |t, x| { let y = t.linear(&x[0], &x[1], None); project(t, &y, 8) });
     }

@@ -3,13 +3,14 @@
 //! wrong numbers there (found in a real training run: batchnorm over 64 x 32 x 32 items).
 //! Every reducing kernel must split its work; these cases are longer than the limit.
 
+#[macro_use]
 mod common;
 
-use common::{assert_close, gpu, gpus, max_abs};
+use common::{assert_close, gpu, max_abs};
 use dcgan_inpaint::{Gpu, Tensor};
-use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
-use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
-use dcgan_inpaint::ops::{linear, reduce};
+use dcgan_inpaint::engine::ops::batchnorm::{self, BatchNorm};
+use dcgan_inpaint::engine::ops::conv::{self, ConvGeometry, Padding};
+use dcgan_inpaint::engine::ops::{linear, reduce};
 use dcgan_inpaint::rng::Rng;
 
 const LONG: usize = 70_000;
@@ -19,7 +20,7 @@ fn close(what: &str, got: &Tensor, want: &[f32]) {
 }
 
 fn close_on(g: &Gpu, what: &str, got: &Tensor, want: &[f32]) {
-    assert_close(&format!("[{} kernels] {what}", g.kernels.name()), &got.to_vec(g), want, 1e-4, 1e-5 * max_abs(want));
+    assert_close(&format!("[{} kernels] {what}", g.kernels.name), &got.to_vec(g), want, 1e-4, 1e-5 * max_abs(want));
 }
 
 #[test]
@@ -54,9 +55,8 @@ fn batchnorm_statistics_and_gradients_over_many_items() {
     close("bn dx", &dx, &dx_want);
 }
 
-#[test]
-fn conv_weight_and_bias_gradients_over_a_large_batch() {
-    for g in gpus() {
+kernel_set_tests! {
+    fn conv_weight_and_bias_gradients_over_a_large_batch(g: &Gpu) {
         conv_gradients_over_a_large_batch(g);
     }
 }
@@ -69,7 +69,7 @@ fn conv_gradients_over_a_large_batch(g: &Gpu) {
     let (tx, tdy) = (Tensor::from_slice(g, &geo.img_shape(), &x), Tensor::from_slice(g, &geo.feat_shape(), &dy));
     let tol = |want: &[f32]| 1e-4 * max_abs(want) + 1e-3;
     let check = |what: &str, got: Tensor, want: &[f32]| {
-        assert_close(&format!("[{} kernels] {what}", g.kernels.name()), &got.to_vec(g), want, 1e-4, tol(want));
+        assert_close(&format!("[{} kernels] {what}", g.kernels.name), &got.to_vec(g), want, 1e-4, tol(want));
     };
     check("conv2d grad_weight", conv::conv2d_grad_weight(g, &tdy, &tx, &geo), &conv::cpu::conv2d_grad_weight(&dy, &x, &geo));
     check("conv2d grad_bias", conv::conv2d_grad_bias(g, &tdy, &geo), &conv::cpu::channel_sums(&dy, 70, 2, 32 * 32));
@@ -78,9 +78,8 @@ fn conv_gradients_over_a_large_batch(g: &Gpu) {
     check("deconv grad_bias", conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, 70, 1, 64 * 64));
 }
 
-#[test]
-fn linear_products_with_a_long_reduction() {
-    for g in gpus() {
+kernel_set_tests! {
+    fn linear_products_with_a_long_reduction(g: &Gpu) {
         linear_products_long(g);
     }
 }

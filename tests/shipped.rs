@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use dcgan_inpaint::model::Architecture;
-use dcgan_inpaint::weights;
+use dcgan_inpaint::io::weights;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

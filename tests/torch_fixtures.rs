@@ -2,16 +2,17 @@
 //! and every gradient of conv2d, conv_transpose2d and batchnorm. No Python needed here.
 //! Tolerance: |gpu - torch| <= 1e-4 |torch| + 1e-5 max|torch|.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::{assert_close, gpu, gpus, max_abs};
+use common::{assert_close, gpu, max_abs};
 use dcgan_inpaint::{Gpu, Tensor};
-use dcgan_inpaint::npy;
-use dcgan_inpaint::ops::batchnorm::{self, BatchNorm};
-use dcgan_inpaint::ops::conv::{self, ConvGeometry, Padding};
+use dcgan_inpaint::io::npy;
+use dcgan_inpaint::engine::ops::batchnorm::{self, BatchNorm};
+use dcgan_inpaint::engine::ops::conv::{self, ConvGeometry, Padding};
 
 struct Case {
     dir: PathBuf,
@@ -26,7 +27,7 @@ impl Case {
     fn expect(&self, g: &Gpu, what: &str, got: &Tensor, name: &str) {
         let (shape, want) = npy::read_f32(&self.dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(got.numel(), want.len(), "{}: {what} has shape {:?}, PyTorch {shape:?}", self.dir.display(), got.shape());
-        let label = format!("[{} kernels] {} {what}", g.kernels.name(), self.dir.display());
+        let label = format!("[{} kernels] {} {what}", g.kernels.name, self.dir.display());
         assert_close(&label, &got.to_vec(g), &want, 1e-4, 1e-5 * max_abs(&want));
     }
     fn numbers(&self, key: &str) -> Vec<usize> {
@@ -61,9 +62,8 @@ fn cases(family: &str) -> Vec<Case> {
         .collect()
 }
 
-#[test]
-fn conv2d_matches_pytorch() {
-    for g in gpus() {
+kernel_set_tests! {
+    fn conv2d_matches_pytorch(g: &Gpu) {
         for case in cases("conv2d") {
             let [x, w, b, dy] = ["x", "w", "b", "dy"].map(|name| case.tensor(g, name));
             let geo = ConvGeometry::conv2d(x.shape(), w.shape(), case.numbers("stride")[0], case.padding());
@@ -75,9 +75,8 @@ fn conv2d_matches_pytorch() {
     }
 }
 
-#[test]
-fn conv_transpose2d_matches_pytorch() {
-    for g in gpus() {
+kernel_set_tests! {
+    fn conv_transpose2d_matches_pytorch(g: &Gpu) {
         for case in cases("conv_transpose2d") {
             let [x, w, b, dy] = ["x", "w", "b", "dy"].map(|name| case.tensor(g, name));
             let out = case.numbers("out");

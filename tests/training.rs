@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{assert_close, gpu, max_abs};
 use dcgan_inpaint::model::Architecture;
-use dcgan_inpaint::npy;
-use dcgan_inpaint::ops::adam::AdamConfig;
-use dcgan_inpaint::train::{GanState, TrainConfig, checkpoint_path, train};
-use dcgan_inpaint::weights;
+use dcgan_inpaint::io::npy;
+use dcgan_inpaint::engine::ops::adam::AdamConfig;
+use dcgan_inpaint::jobs::train::{TrainConfig, checkpoint_path, train};
+use dcgan_inpaint::model::gan::GanState;
+use dcgan_inpaint::io::weights;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")

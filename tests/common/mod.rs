@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use dcgan_inpaint::gpu::AdapterChoice;
+use dcgan_inpaint::engine::gpu::AdapterChoice;
 use dcgan_inpaint::{Gpu, Tape, Tensor};
 
 /// The adapter the tests run on (lavapipe in CI), with the kernels it would choose. No
@@ -12,21 +12,72 @@ pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = Gpu::default_adapter().unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
-        eprintln!("tests run on: {} ({:?}, {:?}), {} kernels", gpu.info.name, gpu.info.backend, gpu.info.device_type, gpu.kernels.name());
+        eprintln!("tests run on: {} ({:?}, {:?}), {} kernels", gpu.info.name, gpu.info.backend, gpu.info.device_type, gpu.kernels.name);
         gpu
     })
 }
 
-/// The same adapter once per kernel set it can run (portable everywhere, simd8 on
-/// lavapipe): tests of ops with several kernel variants check every variant.
-pub fn gpus() -> &'static [Gpu] {
-    static GPUS: OnceLock<Vec<Gpu>> = OnceLock::new();
-    GPUS.get_or_init(|| {
-        let gpus = Gpu::each_kernel_set(&AdapterChoice::default()).unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
-        let names: Vec<_> = gpus.iter().map(|g| g.kernels.name()).collect();
-        eprintln!("kernel variants tested on {}: {}", gpus[0].info.name, names.join(", "));
-        gpus
+/// The kernel sets the tests run each check on (`kernel_set_tests!` makes one test per
+/// set and check); tests/engine.rs checks that this is the registry's list.
+pub const KERNEL_SETS: [&str; 2] = ["portable", "simd8"];
+
+/// The adapter once per kernel set: a device preferring that set, or why it cannot run it.
+fn devices() -> &'static Vec<(&'static str, Result<Gpu, String>)> {
+    static DEVICES: OnceLock<Vec<(&'static str, Result<Gpu, String>)>> = OnceLock::new();
+    DEVICES.get_or_init(|| {
+        KERNEL_SETS
+            .iter()
+            .map(|&set| {
+                let choice = AdapterChoice { kernels: Some(set.into()), ..AdapterChoice::default() };
+                (set, Gpu::new(&choice).map_err(|e| e.to_string()))
+            })
+            .collect()
     })
+}
+
+/// Sets that must run here (`DCGAN_REQUIRE_KERNEL_SETS=simd8,portable` or `all`; .ci/run
+/// sets it for the sets its adapter runs): a check on one of them that cannot run fails.
+fn required(set: &str) -> bool {
+    let list = std::env::var("DCGAN_REQUIRE_KERNEL_SETS").unwrap_or_default();
+    set == "portable" || list.split(',').any(|s| s.trim() == set || s.trim() == "all")
+}
+
+/// Run `check` on a device preferring `set`. An adapter that cannot run the set is a
+/// failure where the set is required, else reported by name as not run.
+pub fn on_kernel_set(set: &str, check: impl FnOnce(&Gpu)) {
+    let Some((_, device)) = devices().iter().find(|(s, _)| *s == set) else { panic!("no kernel set '{set}' in KERNEL_SETS") };
+    match device {
+        Ok(gpu) => {
+            assert_eq!(gpu.kernels.name, set, "the device runs {} kernels, not {set}", gpu.kernels.name);
+            check(gpu)
+        }
+        Err(why) if required(set) => panic!("kernel set {set} is required here (DCGAN_REQUIRE_KERNEL_SETS) but cannot run: {why}"),
+        Err(why) => eprintln!("NOT RUN on kernel set {set}: {why}"),
+    }
+}
+
+/// `kernel_set_tests! { fn name(gpu: &Gpu) { ... } ... }`: one `#[test]` per kernel set for
+/// each check, named `name::portable`, `name::simd8`, so a failure names the set.
+#[macro_export]
+macro_rules! kernel_set_tests {
+    ($($(#[$meta:meta])* fn $name:ident($gpu:ident: &Gpu) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                fn check($gpu: &dcgan_inpaint::Gpu) $body
+                #[test]
+                fn portable() {
+                    $crate::common::on_kernel_set("portable", check)
+                }
+                #[test]
+                fn simd8() {
+                    $crate::common::on_kernel_set("simd8", check)
+                }
+            }
+        )*
+    };
 }
 
 /// Every |got - want| <= atol + rtol * |want|, else a message naming the worst item.
@@ -55,7 +106,7 @@ pub fn check_gradients(name: &str, inputs: &[(Vec<usize>, Vec<f32>)], f: impl Fn
     check_gradients_on(gpu(), name, inputs, f)
 }
 
-/// [`check_gradients`] on a given device (one of [`gpus`]).
+/// [`check_gradients`] on a given device (for checks run per kernel set).
 pub fn check_gradients_on(gpu: &Gpu, name: &str, inputs: &[(Vec<usize>, Vec<f32>)], f: impl Fn(&mut Tape, &[Tensor]) -> Tensor) {
     let h = 1e-3f32;
     let tensors: Vec<Tensor> =

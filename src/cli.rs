@@ -1,0 +1,418 @@
+//! The command line: clap's view of every flag, and the conversions into the jobs'
+//! configurations (`From` / `TryFrom`), so each setting is copied in exactly one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dcgan_inpaint::Result;
+use dcgan_inpaint::engine::gpu::AdapterChoice;
+use dcgan_inpaint::engine::ops::adam::AdamConfig;
+use dcgan_inpaint::jobs::bench::BenchOptions;
+use dcgan_inpaint::jobs::complete::{Blend, CompleteConfig, MaskKind, quality::QualityConfig};
+use dcgan_inpaint::jobs::train::TrainConfig;
+use dcgan_inpaint::model::Architecture;
+use dcgan_inpaint::model::inpaint::Prior;
+
+#[derive(Parser)]
+#[command(name = "dcgan-inpaint", version, about = "Semantic image inpainting with a DCGAN on a hand-written wgpu engine")]
+pub struct Cli {
+    #[command(flatten)]
+    pub gpu: GpuFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args)]
+pub struct GpuFlags {
+    /// Backends to search (vulkan, metal, dx12, gl; comma-separated). Overrides WGPU_BACKEND.
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
+    /// Use the first adapter whose name contains this text (case-insensitive). Overrides WGPU_ADAPTER_NAME.
+    #[arg(long, global = true)]
+    pub adapter: Option<String>,
+    /// Kernel variants: auto (by adapter: simd8 on CPU adapters with 8-lane subgroups such as lavapipe, portable elsewhere), portable or simd8. Overrides DCGAN_KERNELS.
+    #[arg(long, global = true)]
+    pub kernels: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List every adapter seen, the one chosen, and its limits and features.
+    Info,
+    /// Time every kernel at the DCGAN's layer shapes.
+    Bench(BenchArgs),
+    /// Fill the missing pixels of images (semantic inpainting by optimising z).
+    Complete(CompleteArgs),
+    /// The completion quality table: masks x losses x priors x blends, and a mean-fill baseline.
+    Quality(QualityArgs),
+    /// Train the DCGAN on a folder of images.
+    Train(TrainArgs),
+    /// Draw images from a trained generator.
+    Sample(SampleArgs),
+    /// Write inference weights (G, D, BN statistics) from a training checkpoint.
+    Export(ExportArgs),
+    /// Draw the loss curves of a training log (log.csv) as a PNG.
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Image side in pixels (a power of two, 16..256).
+    #[arg(long, default_value_t = 64)]
+    pub image_size: usize,
+    /// 1 (grayscale) or 3 (colour).
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    #[arg(long, default_value_t = 100)]
+    pub z_dim: usize,
+    /// Generator base width.
+    #[arg(long, default_value_t = 64)]
+    pub gf: usize,
+    /// Discriminator base width.
+    #[arg(long, default_value_t = 64)]
+    pub df: usize,
+    /// Convolution kernel size (5: TensorFlow original, 4: PyTorch example).
+    #[arg(long, default_value_t = 5)]
+    pub kernel: usize,
+}
+
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder of training images (searched recursively; png/jpg/jpeg/bmp/gif).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Hold out files whose name or relative path matches (shell glob; repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Random horizontal flips.
+    #[arg(long)]
+    pub flip: bool,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 25)]
+    pub epochs: u64,
+    /// Stop after this many steps in total (overrides --epochs).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Output folder: checkpoint, log.csv, loss.png, samples/.
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 0.5)]
+    pub beta1: f32,
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f32,
+    /// Generator updates per discriminator update.
+    #[arg(long, default_value_t = 2)]
+    pub g_steps: usize,
+    /// Write an 8x8 grid from a fixed z every N steps (0: only at the end).
+    #[arg(long, default_value_t = 100)]
+    pub sample_every: u64,
+    /// Write the checkpoint every N steps (and always at the end and on Ctrl-C).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: u64,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Args)]
+pub struct CompleteArgs {
+    /// Image files or folders of images.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Trained weights (or a checkpoint); the shipped face model by default.
+    #[arg(long, default_value = "weights/olivetti-64.safetensors")]
+    pub weights: PathBuf,
+    /// A fast preview: 200 iterations and 2 restarts (overrides --iters and --restarts).
+    #[arg(long)]
+    pub quick: bool,
+    /// center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a PNG
+    /// (white = known, black = missing).
+    #[arg(long, default_value = "center")]
+    pub mask: String,
+    /// Per-image masks: DIR/<input name>.png.
+    #[arg(long)]
+    pub mask_dir: Option<PathBuf>,
+    /// Border width of the center mask as a fraction of the size (0.25: a 32x32 hole in 64x64).
+    #[arg(long, default_value_t = 0.25)]
+    pub center_scale: f32,
+    /// Fraction of pixels missing with --mask random.
+    #[arg(long, default_value_t = 0.8)]
+    pub missing: f32,
+    /// Weighted contextual loss window (the paper uses 7); 0 = the binary mask.
+    #[arg(long, default_value_t = 7)]
+    pub weighted_window: usize,
+    /// paper = log(1 - D(G(z))), nonsaturating = -log D(G(z)).
+    #[arg(long, value_enum, default_value_t = PriorArg::Paper)]
+    pub prior: PriorArg,
+    /// Weight of the prior (perceptual) loss.
+    #[arg(long, default_value_t = 0.003)]
+    pub lam: f32,
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 0.9)]
+    pub beta1: f32,
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f32,
+    #[arg(long, default_value_t = 1e-8)]
+    pub eps: f32,
+    #[arg(long, default_value_t = 1000)]
+    pub iters: usize,
+    /// Random starts per image; the one with the lowest final loss is kept.
+    #[arg(long, default_value_t = 1)]
+    pub restarts: usize,
+    /// poisson or none (plain overlay).
+    #[arg(long, value_enum, default_value_t = BlendArg::Poisson)]
+    pub blend: BlendArg,
+    /// Rows (images x restarts) optimised together.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value = "runs/complete")]
+    pub out: PathBuf,
+    /// A progress.gif frame every N iterations (0: none).
+    #[arg(long, default_value_t = 50)]
+    pub frames_every: usize,
+    /// Also write each image's final z as z.npy.
+    #[arg(long)]
+    pub save_z: bool,
+    /// Starting latents, float32 .npy [images x restarts, z_dim] (image-major).
+    #[arg(long)]
+    pub z_init: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Treat inputs as ground truth: report PSNR/SSIM (whole image and hole) and write metrics.json.
+    #[arg(long)]
+    pub eval: bool,
+}
+
+#[derive(Args)]
+pub struct QualityArgs {
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Folder of ground-truth images.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Use only files whose name matches (shell glob; repeatable), e.g. the held-out people.
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// At most this many images (0: all that match).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub iters: usize,
+    #[arg(long, default_value_t = 1)]
+    pub restarts: usize,
+    #[arg(long, default_value_t = 0.003)]
+    pub lam: f32,
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the table here (Markdown).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// Weights or checkpoint file.
+    #[arg(long)]
+    pub weights: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Latents as float32 .npy [n, z_dim] (instead of --n/--seed).
+    #[arg(long)]
+    pub z: Option<PathBuf>,
+    #[arg(long, default_value = "samples.png")]
+    pub out: PathBuf,
+    /// Also write the raw generator output, float32 [n, c, s, s] in [-1, 1].
+    #[arg(long)]
+    pub raw_out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store the values as 16-bit floats (half the size).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// A training log.csv.
+    #[arg(long)]
+    pub log: PathBuf,
+    #[arg(long, default_value = "loss.png")]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 64)]
+    pub image_size: usize,
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    /// Base width of both nets (gf = df).
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[arg(long, default_value_t = 100)]
+    pub z_dim: usize,
+    #[arg(long, default_value_t = 5)]
+    pub kernel: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Timed repetitions per kernel and step (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Generator updates per discriminator update in the timed training step.
+    #[arg(long, default_value_t = 2)]
+    pub g_steps: usize,
+    /// Time the training step and completion iteration only.
+    #[arg(long)]
+    pub no_kernels: bool,
+    /// Also write the results as JSON (for tools/compare.py).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PriorArg {
+    Paper,
+    Nonsaturating,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BlendArg {
+    Poisson,
+    None,
+}
+
+impl From<PriorArg> for Prior {
+    fn from(p: PriorArg) -> Prior {
+        match p {
+            PriorArg::Paper => Prior::Paper,
+            PriorArg::Nonsaturating => Prior::NonSaturating,
+        }
+    }
+}
+
+impl From<BlendArg> for Blend {
+    fn from(b: BlendArg) -> Blend {
+        match b {
+            BlendArg::Poisson => Blend::Poisson,
+            BlendArg::None => Blend::None,
+        }
+    }
+}
+
+impl From<GpuFlags> for AdapterChoice {
+    fn from(f: GpuFlags) -> AdapterChoice {
+        AdapterChoice { backend: f.backend, adapter: f.adapter, kernels: f.kernels }
+    }
+}
+
+impl From<&ModelArgs> for Architecture {
+    fn from(m: &ModelArgs) -> Architecture {
+        Architecture { image_size: m.image_size, channels: m.channels, z_dim: m.z_dim, gf: m.gf, df: m.df, kernel: m.kernel }
+    }
+}
+
+impl From<TrainArgs> for TrainConfig {
+    fn from(a: TrainArgs) -> TrainConfig {
+        TrainConfig {
+            arch: Architecture::from(&a.model),
+            data: a.data,
+            exclude: a.exclude,
+            flip: a.flip,
+            batch: a.batch,
+            epochs: a.epochs,
+            steps: a.steps,
+            out: a.out,
+            seed: a.seed,
+            adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: 1e-8 },
+            g_steps: a.g_steps,
+            sample_every: a.sample_every,
+            checkpoint_every: a.checkpoint_every,
+            resume: a.resume,
+        }
+    }
+}
+
+impl TryFrom<CompleteArgs> for CompleteConfig {
+    type Error = dcgan_inpaint::Error;
+    fn try_from(a: CompleteArgs) -> Result<CompleteConfig> {
+        let (iters, restarts) = if a.quick { (200, 2) } else { (a.iters, a.restarts) };
+        Ok(CompleteConfig {
+            inputs: a.inputs,
+            weights: shipped(&a.weights),
+            mask: MaskKind::parse(&a.mask, a.center_scale, a.missing)?,
+            mask_dir: a.mask_dir,
+            weighted_window: a.weighted_window,
+            prior: a.prior.into(),
+            lam: a.lam,
+            adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
+            iters,
+            restarts,
+            blend: a.blend.into(),
+            batch: a.batch,
+            out: a.out,
+            frames_every: a.frames_every,
+            save_z: a.save_z,
+            z_init: a.z_init,
+            seed: a.seed,
+            eval: a.eval,
+        })
+    }
+}
+
+impl From<QualityArgs> for QualityConfig {
+    fn from(a: QualityArgs) -> QualityConfig {
+        let defaults = CompleteConfig::default();
+        let base = CompleteConfig {
+            weights: shipped(&a.weights),
+            lam: a.lam,
+            adam: AdamConfig { lr: a.lr, ..defaults.adam },
+            iters: a.iters,
+            restarts: a.restarts,
+            batch: a.batch,
+            frames_every: 0,
+            seed: a.seed,
+            eval: true,
+            ..defaults
+        };
+        QualityConfig { base, data: a.data, include: a.include, limit: a.limit }
+    }
+}
+
+impl From<&BenchArgs> for BenchOptions {
+    fn from(a: &BenchArgs) -> BenchOptions {
+        BenchOptions {
+            arch: Architecture { image_size: a.image_size, channels: a.channels, z_dim: a.z_dim, gf: a.width, df: a.width, kernel: a.kernel },
+            batch: a.batch,
+            reps: a.reps,
+            g_steps: a.g_steps,
+        }
+    }
+}
+
+/// A relative path under `weights/` that is not found from the current folder is looked up
+/// in the source tree, so the shipped defaults work from anywhere.
+pub fn shipped(path: &std::path::Path) -> PathBuf {
+    let in_tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if path.is_relative() && !path.exists() && path.starts_with("weights") && in_tree.exists() { in_tree } else { path.to_path_buf() }
+}

@@ -1,0 +1,156 @@
+//! Kernel sets and the variant registry.
+//!
+//! A *kernel set* is a family of kernel implementations written for one kind of adapter
+//! (`portable`: storage buffers only, any adapter; `simd8`: texture operands and 8-lane
+//! subgroup shuffles for lavapipe). [`KERNEL_SETS`] lists them in the order `auto` prefers
+//! them; that one table makes the `--kernels` names, `info`, the auto choice and the error
+//! texts.
+//!
+//! Each op family declares its implementations in one place, a `&[Variant<F>]` in
+//! preference order (like burn's `TunableSet`): `F` is whatever the family needs to run a
+//! product (a shader family, or a table of functions). [`run`] tries the rows whose set the
+//! device enables (its chosen set, and `portable`, which every adapter runs) in order; a row
+//! may decline operands it cannot take (a texture too large) and the next row runs them.
+//! The recorder notes which set ran each product, so tests assert it by name.
+//!
+//! Adding a kernel set: one row here, one module per family it implements
+//! (`ops/<family>/<set>.rs`) with its row in that family's list, and its shader file.
+
+use super::gpu::Gpu;
+use crate::error::{Error, Result};
+
+/// One kernel set: its name, what it is for, and which adapters can run it.
+#[derive(Debug)]
+pub struct KernelSet {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Why `adapter` cannot run this set, or `None` when it can.
+    pub unsupported: fn(&wgpu::Adapter) -> Option<String>,
+    /// Whether `auto` picks this set on an adapter that can run it.
+    pub auto_picks: fn(&wgpu::AdapterInfo) -> bool,
+}
+
+impl PartialEq for KernelSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for KernelSet {}
+
+/// Storage buffers only (4x4 register blocks, no barriers): runs on every adapter, and is
+/// the fallback of every family.
+pub static PORTABLE: KernelSet = KernelSet {
+    name: "portable",
+    about: "storage buffers only; any adapter (chosen for GPUs)",
+    unsupported: |_| None,
+    auto_picks: |_| true,
+};
+
+/// Texture operands and 8-lane subgroup shuffles (shaders/conv_simd8.wgsl). On lavapipe
+/// every invocation is one lane of an 8-wide SIMD register and each storage-buffer load a
+/// loop over the lanes (about 26 cycles per float), while a read-only storage-texture load
+/// fetches an rgba32float texel for all 8 lanes at once (about 11 cycles per 4 floats) and
+/// a shuffle from a fixed lane is a register move.
+pub static SIMD8: KernelSet = KernelSet {
+    name: "simd8",
+    about: "texture operands and 8-lane subgroup shuffles; CPU adapters with 8-lane subgroups (lavapipe on AVX2)",
+    unsupported: simd8_unsupported,
+    auto_picks: |info| info.device_type == wgpu::DeviceType::Cpu,
+};
+
+/// Every kernel set, in the order `auto` tries them.
+pub static KERNEL_SETS: [&KernelSet; 2] = [&SIMD8, &PORTABLE];
+
+/// Why the SIMD-8 kernels cannot run on `adapter`, or `None` when they can.
+fn simd8_unsupported(adapter: &wgpu::Adapter) -> Option<String> {
+    let info = adapter.get_info();
+    if !adapter.features().contains(wgpu::Features::SUBGROUP) {
+        return Some("the adapter has no subgroup operations".into());
+    }
+    if (info.subgroup_min_size, info.subgroup_max_size) != (8, 8) {
+        return Some(format!("its subgroups are {}..{} lanes, not exactly 8", info.subgroup_min_size, info.subgroup_max_size));
+    }
+    // The packed operands are copied in and read as read-only storage textures.
+    let flags = adapter.get_texture_format_features(super::gpu::pool::TEXTURE_FORMAT).flags;
+    if !flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY) {
+        return Some("rgba32float storage textures cannot be read there".into());
+    }
+    None
+}
+
+/// The names `--kernels` takes.
+pub fn names() -> String {
+    let mut names = vec!["auto"];
+    names.extend(KERNEL_SETS.iter().map(|s| s.name));
+    names.join(", ")
+}
+
+/// The set called `name`.
+pub fn by_name(name: &str) -> Option<&'static KernelSet> {
+    KERNEL_SETS.iter().copied().find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Every kernel set `adapter` can run, in the registry's order.
+pub fn available(adapter: &wgpu::Adapter) -> Vec<&'static KernelSet> {
+    KERNEL_SETS.iter().copied().filter(|s| (s.unsupported)(adapter).is_none()).collect()
+}
+
+/// The set `requested` names (from `--kernels` or `DCGAN_KERNELS`), or for `auto` / none
+/// the first set in the registry that picks itself for this adapter and can run there.
+pub fn choose(adapter: &wgpu::Adapter, requested: Option<&str>) -> Result<&'static KernelSet> {
+    let info = adapter.get_info();
+    match requested.map(str::trim) {
+        None | Some("") => auto(adapter, &info),
+        Some(name) if name.eq_ignore_ascii_case("auto") => auto(adapter, &info),
+        Some(name) => {
+            let set = by_name(name).ok_or_else(|| {
+                Error::new(format!("unknown kernel set '{name}' (from --kernels or DCGAN_KERNELS); use one of: {}", names()))
+            })?;
+            match (set.unsupported)(adapter) {
+                None => Ok(set),
+                Some(why) => Err(Error::new(format!(
+                    "the {} kernels (from --kernels or DCGAN_KERNELS) cannot run on '{}': {why}; use --kernels {} or auto",
+                    set.name, info.name, PORTABLE.name
+                ))),
+            }
+        }
+    }
+}
+
+fn auto(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Result<&'static KernelSet> {
+    Ok(KERNEL_SETS.iter().copied().find(|s| (s.auto_picks)(info) && (s.unsupported)(adapter).is_none()).unwrap_or(&PORTABLE))
+}
+
+/// One implementation of an op family on one kernel set.
+pub struct Variant<F: 'static> {
+    pub set: &'static KernelSet,
+    pub imp: F,
+}
+
+/// Run `product` with the first row of `variants` that `gpu` enables and that accepts the
+/// operands (`call` returns `Some`); the recorder notes which set ran it. The family's
+/// portable row must accept everything, so a product always runs.
+pub fn run<F, R>(gpu: &Gpu, product: &'static str, variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
+    for v in variants.iter().filter(|v| gpu.enables(v.set)) {
+        if let Some(r) = call(&v.imp) {
+            gpu.note_variant(product, v.set.name);
+            return r;
+        }
+    }
+    unreachable!("{product}: no implementation took the operands; the family's portable row must take all")
+}
+
+/// The first row of `variants` that `gpu` enables (for families whose sets differ only in
+/// the shader file they run).
+pub fn pick<F: Copy>(gpu: &Gpu, variants: &'static [Variant<F>]) -> F {
+    match variants.iter().find(|v| gpu.enables(v.set)) {
+        Some(v) => v.imp,
+        None => unreachable!("a family without a portable row"),
+    }
+}
+
+/// The implementation `variants` lists for `set`, if it has one (a family may build on
+/// another family's row for the same set, as linear does on conv's).
+pub fn implementation<F>(set: &KernelSet, variants: &'static [Variant<F>]) -> Option<&'static F> {
+    variants.iter().find(|v| v.set == set).map(|v| &v.imp)
+}

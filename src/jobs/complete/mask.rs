@@ -1,0 +1,245 @@
+//! Masks for completion: 1 = known pixel, 0 = missing, one `size x size` plane per image
+//! (shared by its channels).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaskKind {
+    /// A centred square hole of side (1 - 2 * scale) * size: scale 0.25 -> 32x32 in 64x64.
+    Center { scale: f32 },
+    Left,
+    Right,
+    Top,
+    Bottom,
+    /// One of left/right/top/bottom per image, drawn from the seed.
+    Half,
+    /// Exactly round(missing * size^2) pixels missing, chosen at random.
+    Random { missing: f32 },
+    /// Only every 4th pixel in both directions known.
+    Grid,
+    /// Random blobs covering at least a quarter of the image (Context-Encoder style).
+    Pattern,
+    /// Only the means of 8x8 blocks known: super-resolution (see `LOWRES_BLOCK`).
+    LowRes,
+    /// Nothing missing: projection onto the generator's range.
+    Full,
+    /// A PNG (white = known, black = missing), resized to the model size.
+    File(std::path::PathBuf),
+}
+
+pub use crate::model::inpaint::LOWRES_BLOCK;
+
+impl MaskKind {
+    pub fn parse(name: &str, center_scale: f32, missing: f32) -> Result<MaskKind> {
+        Ok(match name {
+            "center" => MaskKind::Center { scale: center_scale },
+            "left" => MaskKind::Left,
+            "right" => MaskKind::Right,
+            "top" => MaskKind::Top,
+            "bottom" => MaskKind::Bottom,
+            "half" => MaskKind::Half,
+            "random" => MaskKind::Random { missing },
+            "grid" => MaskKind::Grid,
+            "pattern" => MaskKind::Pattern,
+            "lowres" => MaskKind::LowRes,
+            "full" => MaskKind::Full,
+            path if path.to_lowercase().ends_with(".png") => MaskKind::File(path.into()),
+            other => {
+                return Err(Error::new(format!(
+                    "unknown mask '{other}': use center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a .png file"
+                )));
+            }
+        })
+    }
+
+}
+
+/// The mask for image number `index` (random kinds draw from (seed, index)).
+pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f32>> {
+    let mut rng = Rng::derived(seed, &[0x3A5C, index]);
+    let mut m = vec![1.0f32; size * size];
+    let mut clear = |pred: &dyn Fn(usize, usize) -> bool| {
+        for y in 0..size {
+            for x in 0..size {
+                if pred(y, x) {
+                    m[y * size + x] = 0.0;
+                }
+            }
+        }
+    };
+    let half = size / 2;
+    match kind {
+        MaskKind::Center { scale } => {
+            if !(0.0..0.5).contains(scale) {
+                return Err(Error::new(format!("--center-scale must be in [0, 0.5), got {scale}")));
+            }
+            let lo = (size as f32 * scale) as usize;
+            let hi = (size as f32 * (1.0 - scale)) as usize;
+            clear(&|y, x| (lo..hi).contains(&y) && (lo..hi).contains(&x));
+        }
+        MaskKind::Left => clear(&|_, x| x < half),
+        MaskKind::Right => clear(&|_, x| x >= half),
+        MaskKind::Top => clear(&|y, _| y < half),
+        MaskKind::Bottom => clear(&|y, _| y >= half),
+        MaskKind::Half => {
+            let side = [MaskKind::Left, MaskKind::Right, MaskKind::Top, MaskKind::Bottom][rng.below(4)].clone();
+            return make(&side, size, seed, index);
+        }
+        MaskKind::Random { missing } => {
+            if !(0.0..=1.0).contains(missing) {
+                return Err(Error::new(format!("--missing must be a fraction in [0, 1], got {missing}")));
+            }
+            let count = (missing * (size * size) as f32).round() as usize;
+            let mut order: Vec<usize> = (0..size * size).collect();
+            for i in 0..count {
+                let j = i + rng.below(order.len() - i);
+                order.swap(i, j);
+                m[order[i]] = 0.0;
+            }
+        }
+        MaskKind::Grid => clear(&|y, x| y % 4 != 0 || x % 4 != 0),
+        MaskKind::Pattern => {
+            // Overlapping random ellipses until at least 25% (and at most ~50%) is missing.
+            let target = size * size / 4;
+            while m.iter().filter(|v| **v == 0.0).count() < target {
+                let (cy, cx) = (rng.range(0.0, size as f32), rng.range(0.0, size as f32));
+                let (ry, rx) = (rng.range(0.05, 0.2) * size as f32, rng.range(0.05, 0.2) * size as f32);
+                for y in 0..size {
+                    for x in 0..size {
+                        let (dy, dx) = ((y as f32 - cy) / ry, (x as f32 - cx) / rx);
+                        if dy * dy + dx * dx <= 1.0 {
+                            m[y * size + x] = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+        MaskKind::LowRes => {
+            if size % LOWRES_BLOCK != 0 {
+                return Err(Error::new(format!("the lowres mask needs an image size divisible by {LOWRES_BLOCK}")));
+            }
+            m.fill(0.0); // every pixel is unknown; only block means are
+        }
+        MaskKind::Full => {}
+        MaskKind::File(path) => return from_png(path, size),
+    }
+    Ok(m)
+}
+
+/// A mask image: white (> 50% grey) = known, black = missing; resized (nearest) to `size`.
+pub fn from_png(path: &Path, size: usize) -> Result<Vec<f32>> {
+    let img = image::open(path).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?;
+    let gray = image::imageops::resize(&img.to_luma8(), size as u32, size as u32, image::imageops::FilterType::Nearest);
+    Ok(gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect())
+}
+
+/// Refuse masks that leave nothing to match, or (unless projection is meant) nothing to fill.
+pub fn check(mask: &[f32], kind: &MaskKind, what: &str) -> Result<()> {
+    let known = mask.iter().filter(|v| **v > 0.5).count();
+    if known == 0 && *kind != MaskKind::LowRes {
+        return Err(Error::new(format!("the mask for {what} leaves no known pixel, so there is nothing to match; use a mask with known pixels")));
+    }
+    if known == mask.len() && *kind != MaskKind::Full {
+        return Err(Error::new(format!(
+            "the mask for {what} leaves no pixel missing, so there is nothing to complete; use --mask full to project onto the generator on purpose"
+        )));
+    }
+    Ok(())
+}
+
+/// The paper's weighted mask: W_i = M_i * (missing pixels in the `window` x `window`
+/// neighbourhood of i) / window^2, which puts the weight on known pixels near the hole.
+/// `window` 0 gives the binary mask itself.
+pub fn weighted(mask: &[f32], size: usize, window: usize) -> Vec<f32> {
+    if window == 0 {
+        return mask.to_vec();
+    }
+    let r = (window / 2) as isize;
+    let mut w = vec![0.0; size * size];
+    for y in 0..size as isize {
+        for x in 0..size as isize {
+            let i = (y * size as isize + x) as usize;
+            if mask[i] == 0.0 {
+                continue;
+            }
+            let mut missing = 0;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let (yy, xx) = (y + dy, x + dx);
+                    if yy >= 0 && xx >= 0 && yy < size as isize && xx < size as isize && mask[(yy * size as isize + xx) as usize] == 0.0 {
+                        missing += 1;
+                    }
+                }
+            }
+            w[i] = mask[i] * missing as f32 / (window * window) as f32;
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(m: &[f32]) -> usize {
+        m.iter().filter(|v| **v == 0.0).count()
+    }
+
+    #[test]
+    fn every_mask_has_its_documented_geometry() {
+        let s = 64;
+        let center = make(&MaskKind::Center { scale: 0.25 }, s, 0, 0).unwrap();
+        assert_eq!(missing(&center), 32 * 32);
+        assert_eq!(center[16 * s + 16], 0.0);
+        assert_eq!(center[15 * s + 16], 1.0);
+        assert_eq!(center[47 * s + 47], 0.0);
+        assert_eq!(center[48 * s + 47], 1.0);
+        for (kind, hole) in [(MaskKind::Left, (0, 0)), (MaskKind::Right, (0, 63)), (MaskKind::Top, (0, 5)), (MaskKind::Bottom, (63, 5))] {
+            let m = make(&kind, s, 0, 0).unwrap();
+            assert_eq!(missing(&m), s * s / 2, "{kind:?}");
+            assert_eq!(m[hole.0 * s + hole.1], 0.0, "{kind:?}");
+        }
+        for i in 0..8 {
+            assert_eq!(missing(&make(&MaskKind::Half, s, 1, i).unwrap()), s * s / 2);
+        }
+        let random = make(&MaskKind::Random { missing: 0.8 }, s, 2, 0).unwrap();
+        assert_eq!(missing(&random), (0.8f32 * 4096.0).round() as usize);
+        assert_ne!(random, make(&MaskKind::Random { missing: 0.8 }, s, 2, 1).unwrap(), "each image gets its own draw");
+        let grid = make(&MaskKind::Grid, s, 0, 0).unwrap();
+        assert_eq!(s * s - missing(&grid), 16 * 16);
+        assert_eq!(grid[4 * s + 8], 1.0);
+        assert_eq!(grid[4 * s + 9], 0.0);
+        let pattern = make(&MaskKind::Pattern, s, 3, 0).unwrap();
+        assert!(missing(&pattern) >= s * s / 4 && missing(&pattern) < s * s, "{}", missing(&pattern));
+        assert_eq!(pattern, make(&MaskKind::Pattern, s, 3, 0).unwrap(), "seeded");
+        assert_eq!(missing(&make(&MaskKind::LowRes, s, 0, 0).unwrap()), s * s);
+        assert_eq!(missing(&make(&MaskKind::Full, s, 0, 0).unwrap()), 0);
+    }
+
+    #[test]
+    fn masks_without_known_or_missing_pixels_are_refused() {
+        let all_missing = vec![0.0; 16];
+        let err = check(&all_missing, &MaskKind::File("m.png".into()), "a.png").unwrap_err().to_string();
+        assert!(err.contains("no known pixel"), "{err}");
+        let nothing_missing = vec![1.0; 16];
+        let err = check(&nothing_missing, &MaskKind::File("m.png".into()), "a.png").unwrap_err().to_string();
+        assert!(err.contains("--mask full"), "{err}");
+        assert!(check(&nothing_missing, &MaskKind::Full, "a.png").is_ok());
+        assert!(check(&all_missing, &MaskKind::LowRes, "a.png").is_ok());
+    }
+
+    #[test]
+    fn weighted_mask_concentrates_on_the_hole_border() {
+        let s = 16;
+        let m = make(&MaskKind::Center { scale: 0.25 }, s, 0, 0).unwrap();
+        let w = weighted(&m, s, 7);
+        assert_eq!(w[8 * s + 8], 0.0, "missing pixels weigh nothing");
+        assert_eq!(w[0], 0.0, "far from the hole: no missing neighbours");
+        assert!(w[8 * s + 3] > 0.0, "next to the hole");
+        assert!(w[8 * s + 3] > w[8 * s + 1]);
+        assert_eq!(weighted(&m, s, 0), m);
+    }
+}

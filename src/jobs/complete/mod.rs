@@ -1,0 +1,211 @@
+//! `dcgan-inpaint complete`: semantic inpainting by gradient descent on the latent z
+//! (Yeh et al.; Amos' dcgan-completion). For each image and each of R random starts, z is
+//! optimised under the inpainting objective (`model::inpaint`) with Adam, clipped to
+//! [-1, 1] after every step; the best start's G(z) is blended into the known pixels.
+//!
+//!   mod.rs       the job: its settings, inputs and masks, the run, what the caller hears
+//!   optimise.rs  the z optimisation in batches of rows, best restart per image
+//!   blend.rs     overlay / Poisson blend, lowres correction, the masked view
+//!   output.rs    the files written; metrics.rs PSNR/SSIM; quality.rs the quality table
+
+pub mod blend;
+pub mod mask;
+pub mod metrics;
+pub mod optimise;
+pub mod output;
+pub mod poisson;
+pub mod quality;
+
+use std::path::PathBuf;
+
+use crate::engine::gpu::Gpu;
+use crate::engine::ops::adam::AdamConfig;
+use crate::error::{Error, Result};
+use crate::io::{data, npy, picture, weights};
+use crate::model::inpaint::{Objective, Prior};
+pub use blend::Blend;
+pub use mask::MaskKind;
+pub use metrics::{Metrics, evaluate, mean_metrics};
+pub use optimise::{Optimised, optimise};
+
+#[derive(Debug, Clone)]
+pub struct CompleteConfig {
+    pub inputs: Vec<PathBuf>,
+    pub weights: PathBuf,
+    pub mask: MaskKind,
+    /// Per-image masks `DIR/<input stem>.png`, instead of `mask`.
+    pub mask_dir: Option<PathBuf>,
+    pub weighted_window: usize,
+    pub prior: Prior,
+    pub lam: f32,
+    pub adam: AdamConfig,
+    pub iters: usize,
+    pub restarts: usize,
+    pub blend: Blend,
+    /// Rows (images x restarts) optimised together on the GPU.
+    pub batch: usize,
+    pub out: PathBuf,
+    pub frames_every: usize,
+    pub save_z: bool,
+    pub z_init: Option<PathBuf>,
+    pub seed: u64,
+    pub eval: bool,
+}
+
+/// The defaults of `complete` (chosen from the quality table in the README).
+impl Default for CompleteConfig {
+    fn default() -> Self {
+        CompleteConfig {
+            inputs: Vec::new(),
+            weights: PathBuf::from("weights/olivetti-64.safetensors"),
+            mask: MaskKind::Center { scale: 0.25 },
+            mask_dir: None,
+            weighted_window: 7,
+            prior: Prior::Paper,
+            lam: 0.003,
+            adam: AdamConfig { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+            iters: 1000,
+            restarts: 1,
+            blend: Blend::Poisson,
+            batch: 64,
+            out: PathBuf::from("runs/complete"),
+            frames_every: 50,
+            save_z: false,
+            z_init: None,
+            seed: 0,
+            eval: false,
+        }
+    }
+}
+
+impl CompleteConfig {
+    /// The mask every image gets: per-image files from `mask_dir` are plain masks.
+    pub fn mask_kind(&self) -> MaskKind {
+        if self.mask_dir.is_some() { MaskKind::File(PathBuf::new()) } else { self.mask.clone() }
+    }
+
+    pub fn objective(&self) -> Objective {
+        Objective { prior: self.prior, lam: self.lam, lowres: self.mask_kind() == MaskKind::LowRes }
+    }
+}
+
+/// One input image with its mask.
+pub struct Item {
+    pub name: String,
+    pub path: PathBuf,
+    /// [c, s, s] in [-1, 1]
+    pub image: Vec<f32>,
+    /// [s, s], 1 = known
+    pub mask: Vec<f32>,
+}
+
+/// Image files named on the command line, folders expanded (recursively, sorted).
+pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            files.extend(data::list_images(input, &[])?);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            return Err(Error::new(format!("input {} does not exist", input.display())));
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::new("no input images: name image files or folders holding them"));
+    }
+    Ok(files)
+}
+
+/// Load the inputs and make their masks.
+pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize) -> Result<Vec<Item>> {
+    let mut items: Vec<Item> = Vec::new();
+    for (index, path) in list_inputs(&cfg.inputs)?.into_iter().enumerate() {
+        let image = data::load_image(&path, channels, size)?;
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let mask = match &cfg.mask_dir {
+            Some(dir) => {
+                let file = dir.join(format!("{stem}.png"));
+                if !file.exists() {
+                    return Err(Error::new(format!("no mask for {}: expected {}", path.display(), file.display())));
+                }
+                mask::from_png(&file, size)?
+            }
+            None => mask::make(&cfg.mask, size, cfg.seed, index as u64)?,
+        };
+        mask::check(&mask, &cfg.mask_kind(), &path.display().to_string())?;
+        // Unique output folder names even when two inputs share a stem.
+        let mut name = stem.clone();
+        let mut k = 2;
+        while items.iter().any(|it| it.name == name) {
+            name = format!("{stem}_{k}");
+            k += 1;
+        }
+        items.push(Item { name, path, image, mask });
+    }
+    Ok(items)
+}
+
+/// What the caller is told as the work goes on.
+pub enum Event {
+    Start { images: usize, total_iterations: usize },
+    Iteration { mean_loss: f32 },
+}
+
+pub struct Outcome {
+    pub names: Vec<String>,
+    pub metrics: Option<Vec<Metrics>>,
+    pub summary: PathBuf,
+}
+
+/// Run the completion job; writes everything under `cfg.out`.
+pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) -> Result<Outcome> {
+    if cfg.restarts == 0 || cfg.batch == 0 {
+        return Err(Error::new("--restarts and --batch must be at least 1"));
+    }
+    let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
+    let arch = g.arch;
+    let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
+    let items = load_items(cfg, c, s)?;
+    let z_init = match &cfg.z_init {
+        Some(path) => {
+            let (shape, data) = npy::read_f32(path)?;
+            let want = [items.len() * cfg.restarts, zd];
+            if shape != want {
+                return Err(Error::new(format!(
+                    "{} has shape {shape:?}; --z-init needs [images x restarts, z_dim] = {want:?}",
+                    path.display()
+                )));
+            }
+            Some(data)
+        }
+        None => None,
+    };
+    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::new(format!("cannot create {}: {e}", cfg.out.display())))?;
+
+    let per_batch = (cfg.batch / cfg.restarts).max(1);
+    report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iters + 1) });
+    let results = optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, |mean_loss| report(Event::Iteration { mean_loss }))?;
+
+    let mask_kind = cfg.mask_kind();
+    let mut grid_rows = Vec::new();
+    let mut all_metrics = Vec::new();
+    for (item, r) in items.iter().zip(&results) {
+        let completed = blend::compose(item, &r.generated, c, s, &mask_kind, cfg.blend)?;
+        let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
+        let views = output::Views { masked: &masked, completed: &completed };
+        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &views, cfg, c, s)?);
+        if cfg.eval {
+            all_metrics.push(evaluate(item, &completed, c, s));
+        }
+    }
+    let summary = cfg.out.join("summary.png");
+    picture::save_png(&picture::grid(&grid_rows, items.len() * 4, c, s, 4), &summary)?;
+    let metrics = if cfg.eval {
+        output::write_metrics_json(&cfg.out.join("metrics.json"), &items, &all_metrics)?;
+        Some(all_metrics)
+    } else {
+        None
+    };
+    Ok(Outcome { names: items.iter().map(|i| i.name.clone()).collect(), metrics, summary })
+}

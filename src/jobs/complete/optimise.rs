@@ -1,0 +1,122 @@
+//! The z optimisation: rows (images x restarts) in batches, each iteration one submission
+//! of the inpainting objective (`model::inpaint`), and the best restart per image.
+
+use super::{CompleteConfig, Item, mask};
+use crate::engine::gpu::Gpu;
+use crate::engine::ops::pool;
+use crate::engine::optim::Adam;
+use crate::engine::tape::Tape;
+use crate::engine::tensor::Tensor;
+use crate::error::{Error, Result};
+use crate::model::inpaint::{self, LOWRES_BLOCK};
+use crate::model::{Discriminator, Generator};
+use crate::rng::Rng;
+
+/// The optimisation's result for one image (its best restart).
+pub struct Optimised {
+    /// G(z) for the final z, [c, s, s]
+    pub generated: Vec<f32>,
+    pub z: Vec<f32>,
+    /// (contextual, prior) per iteration, row t before update t; the last row is the final z.
+    pub losses: Vec<(f32, f32)>,
+    /// G(z) of this row every `frames_every` iterations, [c, s, s] each.
+    pub frames: Vec<Vec<f32>>,
+    pub restart: usize,
+}
+
+/// The random stream of each row's starting z (see `Rng::derived`).
+const Z_START_STREAM: u64 = 0x2E;
+
+/// Optimise every item in batches of `cfg.batch` rows; one result per item.
+pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+    if cfg.restarts == 0 || cfg.batch == 0 {
+        return Err(Error::new("--restarts and --batch must be at least 1"));
+    }
+    let per_batch = (cfg.batch / cfg.restarts).max(1);
+    let mut results = Vec::new();
+    for (k, chunk) in items.chunks(per_batch).enumerate() {
+        let refs: Vec<&Item> = chunk.iter().collect();
+        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, &mut tick)?);
+    }
+    Ok(results)
+}
+
+/// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
+#[allow(clippy::too_many_arguments)]
+fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+    let arch = g.arch;
+    let (c, s, zd, r) = (arch.channels, arch.image_size, arch.z_dim, cfg.restarts);
+    let rows = items.len() * r;
+    let plane = c * s * s;
+    let objective = cfg.objective();
+
+    let mut y = Vec::with_capacity(rows * plane);
+    let mut w = Vec::with_capacity(rows * plane);
+    for item in items {
+        let wm = mask::weighted(&item.mask, s, cfg.weighted_window);
+        for _ in 0..r {
+            y.extend_from_slice(&item.image);
+            for _ in 0..c {
+                w.extend_from_slice(&wm);
+            }
+        }
+    }
+    let y_t = Tensor::from_slice(gpu, &[rows, c, s, s], &y);
+    let target = if objective.lowres { pool::avg_pool_forward(gpu, &y_t, LOWRES_BLOCK) } else { y_t.clone() };
+    let weight = Tensor::from_slice(gpu, &[rows, c, s, s], &w);
+
+    let z0: Vec<f32> = match z_init {
+        Some(all) => all[first_index * r * zd..(first_index + items.len()) * r * zd].to_vec(),
+        None => (0..rows)
+            .flat_map(|row| {
+                let (i, k) = (first_index + row / r, row % r);
+                Rng::derived(cfg.seed, &[Z_START_STREAM, i as u64, k as u64]).uniform_vec(zd, -1.0, 1.0)
+            })
+            .collect(),
+    };
+    let z = Tensor::from_slice(gpu, &[rows, zd], &z0).with_grad(true);
+    let mut adam = Adam::new(gpu, cfg.adam, &[&z]);
+
+    let mut history: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(cfg.iters + 1);
+    let mut frames: Vec<Vec<f32>> = Vec::new();
+    let mut last_gz = Vec::new();
+    for t in 0..=cfg.iters {
+        let update = (t < cfg.iters).then_some(&mut adam);
+        let (contextual, prior, gz) = inpaint::iteration(g, d, &z, update, &target, &weight, &objective, &mut Tape::new(gpu));
+        gpu.flush();
+        let (cv, pv) = (contextual.to_vec(gpu), prior.to_vec(gpu));
+        if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
+            return Err(Error::new(format!("the completion loss became {} at iteration {t}; try a lower --lr", cv[0] + pv[0])));
+        }
+        tick((cv.iter().sum::<f32>() + pv.iter().sum::<f32>()) / rows as f32);
+        history.push((cv, pv));
+        let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
+        if frame_due || t == cfg.iters {
+            let images = gz.to_vec(gpu);
+            if frame_due {
+                frames.push(images.clone());
+            }
+            if t == cfg.iters {
+                last_gz = images;
+            }
+        }
+    }
+    let final_z = z.to_vec(gpu);
+
+    let last = &history[cfg.iters];
+    let total = |row: usize| last.0[row] + last.1[row];
+    let results = (0..items.len())
+        .map(|i| {
+            let best = (0..r).min_by(|&a, &b| total(i * r + a).total_cmp(&total(i * r + b))).unwrap_or(0);
+            let row = i * r + best;
+            Optimised {
+                generated: last_gz[row * plane..(row + 1) * plane].to_vec(),
+                z: final_z[row * zd..(row + 1) * zd].to_vec(),
+                losses: history.iter().map(|(cv, pv)| (cv[row], pv[row])).collect(),
+                frames: frames.iter().map(|f| f[row * plane..(row + 1) * plane].to_vec()).collect(),
+                restart: best,
+            }
+        })
+        .collect();
+    Ok(results)
+}

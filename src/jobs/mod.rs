@@ -1,0 +1,6 @@
+//! One module per command. A job uses `model`, `io` and `engine`, never another job.
+
+pub mod bench;
+pub mod complete;
+pub mod sample;
+pub mod train;

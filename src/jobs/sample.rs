@@ -1,0 +1,75 @@
+//! `dcgan-inpaint sample` (images from a trained generator) and `export` (inference
+//! weights out of a training checkpoint).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::engine::gpu::Gpu;
+use crate::model::Generator;
+use crate::io::npy;
+use crate::io::picture;
+use crate::rng::Rng;
+use crate::engine::tape::Tape;
+use crate::engine::tensor::Tensor;
+use crate::model::gan::uniform_z;
+use crate::io::weights::{self, HostTensor};
+
+/// Where the latents come from.
+pub enum Latents<'a> {
+    Seed { n: usize, seed: u64 },
+    File(&'a Path),
+}
+
+/// Generate images; returns ([n, c, s, s] values in [-1, 1], n).
+pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>, usize)> {
+    let zd = g.arch.z_dim;
+    let (n, z) = match latents {
+        Latents::Seed { n, seed } => (n, uniform_z(&mut Rng::new(seed), n, zd)),
+        Latents::File(path) => {
+            let (shape, data) = npy::read_f32(path)?;
+            if shape.len() != 2 || shape[1] != zd || shape[0] == 0 {
+                return Err(Error::new(format!("{} has shape {shape:?}; the generator needs [n, {zd}] (n >= 1)", path.display())));
+            }
+            (shape[0], data)
+        }
+    };
+    if n == 0 {
+        return Err(Error::new("--n must be at least 1"));
+    }
+    let z = Tensor::from_slice(gpu, &[n, zd], &z);
+    Ok((g.forward(&mut Tape::new(gpu), &z, false, true).to_vec(gpu), n))
+}
+
+/// Write a grid PNG (and optionally the raw [n, c, s, s] output as .npy).
+pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_out: Option<&Path>) -> Result<usize> {
+    let g = weights::load_generator(gpu, weights_path)?;
+    let (images, n) = generate(gpu, &g, latents)?;
+    let (c, s) = (g.arch.channels, g.arch.image_size);
+    let columns = (n as f64).sqrt().ceil() as usize;
+    picture::save_png(&picture::grid(&images, n, c, s, columns), out)?;
+    if let Some(raw) = raw_out {
+        npy::write_f32(raw, &[n, c, s, s], &images)?;
+    }
+    Ok(n)
+}
+
+/// Copy G and D (with BN running statistics) out of a checkpoint into a weights file.
+pub fn export(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
+    let file = weights::read(checkpoint)?;
+    let arch = file.architecture()?;
+    let mut tensors: Vec<HostTensor> = file
+        .tensors
+        .iter()
+        .filter(|(name, _)| name.starts_with("g.") || name.starts_with("d."))
+        .map(|(name, (shape, data))| (name.clone(), shape.clone(), data.clone()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if tensors.is_empty() {
+        return Err(Error::new(format!("{} holds no g.* / d.* tensors", checkpoint.display())));
+    }
+    let mut meta = weights::base_metadata(&arch, "weights");
+    if let Ok(step) = file.meta("step") {
+        meta.insert("trained_steps".into(), step.to_string());
+    }
+    weights::write(out, &tensors, meta, f16)
+}

@@ -1,0 +1,247 @@
+//! `dcgan-inpaint train`: the DCGAN training loop.
+//!
+//! One step = one discriminator update on a real and a generated batch, then `g_steps`
+//! generator updates (non-saturating loss), all recorded into one submission; the two
+//! losses are read back after it. Every random draw comes from (seed, what, step), so a run
+//! resumed from its checkpoint continues bit for bit like an uninterrupted one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::engine::gpu::Gpu;
+use crate::engine::ops::adam::AdamConfig;
+use crate::engine::ops::elementwise;
+use crate::engine::tape::Tape;
+use crate::engine::tensor::Tensor;
+use crate::error::{Error, Result};
+use crate::io::data::Dataset;
+use crate::io::picture;
+use crate::io::weights::{self, HostTensor};
+use crate::model::Architecture;
+use crate::model::gan::{GanState, train_step, uniform_z};
+use crate::rng::Rng;
+
+// Tags naming the random streams (see Rng::derived); 1 is the model's initialisation.
+const Z: u64 = 2;
+const FLIP: u64 = 3;
+const SAMPLE_Z: u64 = 4;
+
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub arch: Architecture,
+    pub data: PathBuf,
+    pub exclude: Vec<String>,
+    pub flip: bool,
+    pub batch: usize,
+    pub epochs: u64,
+    /// Stop after this many steps in total (overrides `epochs`).
+    pub steps: Option<u64>,
+    pub out: PathBuf,
+    pub seed: u64,
+    pub adam: AdamConfig,
+    pub g_steps: usize,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSummary {
+    /// Steps completed in total (including those before a resume).
+    pub steps: u64,
+    pub d_loss: f32,
+    pub g_loss: f32,
+    pub images_per_s: f64,
+    pub interrupted: bool,
+}
+
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.safetensors")
+}
+
+pub fn log_path(out: &Path) -> PathBuf {
+    out.join("log.csv")
+}
+
+fn config_json(cfg: &TrainConfig) -> String {
+    serde_json::json!({
+        "data": cfg.data.display().to_string(), "exclude": cfg.exclude, "flip": cfg.flip,
+        "batch": cfg.batch, "g_steps": cfg.g_steps, "lr": cfg.adam.lr, "beta1": cfg.adam.beta1,
+        "beta2": cfg.adam.beta2, "eps": cfg.adam.eps,
+    })
+    .to_string()
+}
+
+fn save_checkpoint(gpu: &Gpu, cfg: &TrainConfig, state: &GanState, step: u64, epoch: u64) -> Result<()> {
+    let tensors: Vec<HostTensor> = weights::snapshot(gpu, &state.named_with_optimiser());
+    let mut meta = weights::base_metadata(&cfg.arch, "checkpoint");
+    meta.insert("step".into(), step.to_string());
+    meta.insert("epoch".into(), epoch.to_string());
+    meta.insert("seed".into(), cfg.seed.to_string());
+    meta.insert("adam_g_step".into(), state.adam_g.step.to_string());
+    meta.insert("adam_d_step".into(), state.adam_d.step.to_string());
+    meta.insert("train_config".into(), config_json(cfg));
+    weights::write(&checkpoint_path(&cfg.out), &tensors, meta, false)
+}
+
+/// Restore `state` from the checkpoint in `cfg.out`; returns the completed step count.
+fn load_checkpoint(gpu: &Gpu, cfg: &TrainConfig, state: &mut GanState) -> Result<u64> {
+    let path = checkpoint_path(&cfg.out);
+    if !path.exists() {
+        return Err(Error::new(format!("--resume: there is no checkpoint at {}", path.display())));
+    }
+    let file = weights::read(&path)?;
+    file.expect_architecture(&cfg.arch)?;
+    for key in ["seed", "batch"] {
+        let saved = if key == "seed" {
+            file.meta_u64("seed")?
+        } else {
+            let cfg_json: serde_json::Value = serde_json::from_str(file.meta("train_config")?).unwrap_or_default();
+            cfg_json["batch"].as_u64().unwrap_or(0)
+        };
+        let now = if key == "seed" { cfg.seed } else { cfg.batch as u64 };
+        if saved != now {
+            return Err(Error::new(format!(
+                "{} was trained with --{key} {saved}; resume with the same --{key} (got {now})",
+                path.display()
+            )));
+        }
+    }
+    file.load_into(gpu, &state.named_with_optimiser())?;
+    state.adam_g.step = file.meta_u64("adam_g_step")?;
+    state.adam_d.step = file.meta_u64("adam_d_step")?;
+    file.meta_u64("step")
+}
+
+/// Keep only the log rows of steps up to `step` (after a resume), or start a new log.
+fn open_log(path: &Path, keep_up_to: u64) -> Result<std::fs::File> {
+    let header = "step,epoch,d_loss,g_loss,images_per_s";
+    let mut kept = vec![header.to_string()];
+    if keep_up_to > 0 {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            kept.extend(
+                text.lines()
+                    .skip(1)
+                    .filter(|l| l.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= keep_up_to))
+                    .map(String::from),
+            );
+        }
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    writeln!(f, "{}", kept.join("\n")).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    Ok(f)
+}
+
+fn write_samples(gpu: &Gpu, cfg: &TrainConfig, state: &GanState, z: &Tensor, completed: u64) -> Result<()> {
+    let dir = cfg.out.join("samples");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    let images = state.g.forward(&mut Tape::new(gpu), z, false, true).to_vec(gpu);
+    let n = z.shape()[0];
+    let img = picture::grid(&images, n, cfg.arch.channels, cfg.arch.image_size, 8);
+    picture::save_png(&img, &dir.join(format!("step_{completed:06}.png")))
+}
+
+/// Train, writing log, samples and checkpoints under `cfg.out`. `stop` (Ctrl-C) ends the
+/// run after the current step with a checkpoint.
+pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl FnMut(&Progress)) -> Result<TrainSummary> {
+    cfg.arch.validate()?;
+    if cfg.batch == 0 || cfg.g_steps == 0 {
+        return Err(Error::new("--batch and --g-steps must be at least 1"));
+    }
+    if !cfg.resume && checkpoint_path(&cfg.out).exists() {
+        return Err(Error::new(format!(
+            "{} already holds a checkpoint; pass --resume to continue it, or choose another --out",
+            cfg.out.display()
+        )));
+    }
+    let dataset = Dataset::load(&cfg.data, &cfg.exclude, cfg.arch.channels, cfg.arch.image_size)?;
+    if dataset.len() < cfg.batch {
+        return Err(Error::new(format!(
+            "{} holds {} images, fewer than one batch of {}; lower --batch",
+            cfg.data.display(),
+            dataset.len(),
+            cfg.batch
+        )));
+    }
+    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::new(format!("cannot create {}: {e}", cfg.out.display())))?;
+
+    let mut state = GanState::new(gpu, &cfg.arch, cfg.seed, cfg.adam);
+    let start = if cfg.resume { load_checkpoint(gpu, cfg, &mut state)? } else { 0 };
+    let per_epoch = (dataset.len() / cfg.batch) as u64;
+    let total = cfg.steps.unwrap_or(cfg.epochs * per_epoch);
+    let mut log = open_log(&log_path(&cfg.out), start)?;
+
+    let (b, c, s, zd) = (cfg.batch, cfg.arch.channels, cfg.arch.image_size, cfg.arch.z_dim);
+    let real = Tensor::empty(gpu, &[b, c, s, s]);
+    let z = Tensor::empty(gpu, &[b, zd]);
+    let ones = elementwise::full(gpu, &[b, 1], 1.0);
+    let zeros = Tensor::zeros(gpu, &[b, 1]);
+    let sample_z = Tensor::from_slice(gpu, &[64, zd], &uniform_z(&mut Rng::derived(cfg.seed, &[SAMPLE_Z]), 64, zd));
+
+    let mut summary = TrainSummary { steps: start, d_loss: f32::NAN, g_loss: f32::NAN, images_per_s: 0.0, interrupted: false };
+    let mut order: Option<(u64, Vec<usize>)> = None;
+    let mut rate = None::<f64>;
+    for step in start..total {
+        if stop.load(Ordering::Relaxed) {
+            summary.interrupted = true;
+            break;
+        }
+        let t0 = Instant::now();
+        let epoch = step / per_epoch;
+        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            order = Some((epoch, dataset.epoch_order(cfg.seed, epoch)));
+        }
+        let k = (step % per_epoch) as usize;
+        let indices = &order.as_ref().unwrap().1[k * b..(k + 1) * b];
+        let mut flip_rng = Rng::derived(cfg.seed, &[FLIP, step]);
+        let flips: Vec<bool> = (0..b).map(|_| cfg.flip && flip_rng.uniform() < 0.5).collect();
+        real.write(gpu, &dataset.batch(indices, &flips));
+        z.write(gpu, &uniform_z(&mut Rng::derived(cfg.seed, &[Z, step]), b, zd));
+
+        let (d_loss, g_loss) = train_step(gpu, &mut state, &real, &z, &ones, &zeros, cfg.g_steps);
+        gpu.flush();
+
+        let d_value = d_loss.to_vec(gpu)[0];
+        let g_value = g_loss.to_vec(gpu)[0];
+        let completed = step + 1;
+        if !d_value.is_finite() || !g_value.is_finite() {
+            let kept = if checkpoint_path(&cfg.out).exists() { "the last good checkpoint is kept" } else { "no checkpoint was written yet" };
+            return Err(Error::new(format!(
+                "training diverged at step {completed}: d_loss = {d_value}, g_loss = {g_value}; {kept} at {}. Try a lower --lr",
+                checkpoint_path(&cfg.out).display()
+            )));
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        let r = b as f64 / dt;
+        rate = Some(rate.map_or(r, |old| 0.9 * old + 0.1 * r));
+        writeln!(log, "{completed},{epoch},{d_value},{g_value},{r:.3}").map_err(|e| Error::new(format!("cannot write log: {e}")))?;
+        summary = TrainSummary { steps: completed, d_loss: d_value, g_loss: g_value, images_per_s: rate.unwrap(), interrupted: false };
+        report(&Progress { step: completed, total, epoch, summary: summary.clone() });
+
+        if cfg.sample_every > 0 && completed % cfg.sample_every == 0 {
+            write_samples(gpu, cfg, &state, &sample_z, completed)?;
+        }
+        if cfg.checkpoint_every > 0 && completed % cfg.checkpoint_every == 0 {
+            save_checkpoint(gpu, cfg, &state, completed, completed / per_epoch)?;
+        }
+    }
+    log.flush().ok();
+    if summary.steps > start || !checkpoint_path(&cfg.out).exists() {
+        save_checkpoint(gpu, cfg, &state, summary.steps, summary.steps / per_epoch)?;
+        write_samples(gpu, cfg, &state, &sample_z, summary.steps)?;
+    }
+    if summary.steps > 0 {
+        picture::plot_log(&log_path(&cfg.out), &cfg.out.join("loss.png"))?;
+    }
+    Ok(summary)
+}
+
+/// What the caller is told after every step.
+pub struct Progress {
+    pub step: u64,
+    pub total: u64,
+    pub epoch: u64,
+    pub summary: TrainSummary,
+}
