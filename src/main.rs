@@ -158,7 +158,11 @@ fn export(a: ExportArgs) -> Result<()> {
 fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
     let opts = BenchOptions::from(&a);
     opts.arch.validate()?;
+    if opts.batch == 0 || opts.reps == 0 {
+        return Err(Error::new("--batch and --reps must be at least 1"));
+    }
     let gpu = Gpu::new(choice)?;
+    opts.arch.check_fits(&gpu, opts.batch, "use a smaller --batch")?;
     let report = bench::run(&gpu, &opts, !a.no_kernels, |what| eprintln!("timing {what}"));
     bench::print_report(&gpu, &report);
     if let Some(path) = &a.json {

@@ -128,3 +128,55 @@ fn batchnorm_matches_pytorch() {
         case.expect(g, "dx", &dx, "dx");
     }
 }
+
+/// One training step of the tiny model against PyTorch (tools/torch_fixtures.py
+/// `training_step`): both losses and the gradient of every trainable D and G parameter,
+/// compared tensor by tensor, through the same functions `train` runs.
+fn whole_training_step(g: &Gpu) {
+    use dcgan_inpaint::engine::ops::elementwise;
+    use dcgan_inpaint::model::gan::{d_loss_and_gradients, g_loss_and_gradients};
+    use dcgan_inpaint::model::trainable;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = root.join("step");
+    let load = |name: &str| -> (Vec<usize>, Vec<f32>) { npy::read_f32(&dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}")) };
+    let (generator, disc) = dcgan_inpaint::io::weights::load_gan(g, &root.join("model/tiny.safetensors")).expect("the tiny model");
+    let ((rs, real), (zs, z)) = (load("real"), load("z"));
+    let (real, z) = (Tensor::from_slice(g, &rs, &real), Tensor::from_slice(g, &zs, &z));
+    let b = zs[0];
+    let (ones, zeros) = (elementwise::full(g, &[b, 1], 1.0), Tensor::zeros(g, &[b, 1]));
+    let label = |what: &str| format!("[{} kernels] training step: {what}", g.kernels.name);
+    let check = |what: &str, got: &Tensor, name: &str| {
+        let (shape, want) = load(name);
+        assert_eq!(got.numel(), want.len(), "{what}: {:?} vs PyTorch {shape:?}", got.shape());
+        // f32 against PyTorch's f64. A bias followed by a train-mode batchnorm has a true
+        // gradient of exactly 0, which f32 sums leave at ~1e-7: hence the 1e-6 floor.
+        assert_close(&label(what), &got.to_vec(g), &want, 1e-3, 1e-4 * max_abs(&want) + 1e-6);
+    };
+
+    let (d_loss, grads) = d_loss_and_gradients(&mut dcgan_inpaint::Tape::new(g), &generator, &disc, &real, &z, &ones, &zeros);
+    check("d_loss", &d_loss, "d_loss");
+    let d_names: Vec<String> = disc.named().iter().filter(|(_, _, t)| *t).map(|(n, _, _)| n.clone()).collect();
+    assert_eq!(d_names.len(), 8, "{d_names:?}");
+    for (name, param) in d_names.iter().zip(trainable(&disc.named())) {
+        let grad = grads.get(&param).unwrap_or_else(|| panic!("{name} got no gradient"));
+        check(&format!("d {name}"), grad, &format!("grad.{name}"));
+    }
+    for (name, param) in generator.named().iter().filter(|(_, _, t)| *t).map(|(n, t, _)| (n, t)) {
+        assert!(grads.get(param).is_none(), "{name}: G is frozen in the D step");
+    }
+
+    let (g_loss, grads) = g_loss_and_gradients(&mut dcgan_inpaint::Tape::new(g), &generator, &disc, &z, &ones);
+    check("g_loss", &g_loss, "g_loss");
+    let g_names: Vec<String> = generator.named().iter().filter(|(_, _, t)| *t).map(|(n, _, _)| n.clone()).collect();
+    assert_eq!(g_names.len(), 10, "{g_names:?}");
+    for (name, param) in g_names.iter().zip(trainable(&generator.named())) {
+        let grad = grads.get(&param).unwrap_or_else(|| panic!("{name} got no gradient"));
+        check(&format!("g {name}"), grad, &format!("grad.{name}"));
+    }
+}
+
+kernel_set_tests! {
+    fn one_training_step_matches_pytorch(g: &Gpu) {
+        whole_training_step(g);
+    }
+}

@@ -245,3 +245,20 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
     assert!(err.contains("diverged at step 3") && err.contains("last good checkpoint"), "{err}");
     assert_eq!(std::fs::read(checkpoint_path(&out)).unwrap(), good, "the last good checkpoint was replaced");
 }
+
+/// Sizes from flags are checked before anything is allocated: a batch whose activations
+/// exceed the adapter's largest binding is an error naming the flag, not a panic, and
+/// `bench --batch 0` is refused.
+#[test]
+fn batches_too_large_for_the_adapter_are_errors_naming_the_flag() {
+    let g = common::gpu();
+    let dir = scratch("huge-batch");
+    let cfg = TrainConfig { arch: Architecture { image_size: 256, channels: 3, z_dim: 100, gf: 64, df: 64, kernel: 5 }, batch: 4096, ..tiny_config(&dir, 1) };
+    let err = train(g, &cfg, &AtomicBool::new(false), |_| {}).err().expect("a 16 GiB activation must be refused").to_string();
+    assert!(err.contains("use a smaller --batch") && err.contains("[4096, 64, 128, 128]"), "{err}");
+    assert!(!checkpoint_path(&dir).exists(), "nothing is written for a refused run");
+    let (ok, err) = run(&["bench", "--batch", "0", "--no-kernels"]);
+    assert!(!ok && err.contains("--batch and --reps must be at least 1"), "{err}");
+    let (ok, err) = run(&["sample", "--weights", fixtures().join("model/tiny.safetensors").to_str().unwrap(), "--z", "/nonexistent.npy"]);
+    assert!(!ok && !err.contains("panicked"), "{err}");
+}

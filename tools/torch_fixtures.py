@@ -3,7 +3,8 @@
 
 Run by hand (the project never depends on PyTorch):
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy pillow safetensors
-    /tmp/torchenv/bin/python tools/torch_fixtures.py
+    /tmp/torchenv/bin/python tools/torch_fixtures.py          # everything
+    /tmp/torchenv/bin/python tools/torch_fixtures.py step     # only the training-step fixture
 
 Output: tests/fixtures/<family>/<case>/<tensor>.npy (float32, C order) and params.txt.
 Every case uses a fixed seed, so re-running rewrites identical files.
@@ -237,6 +238,66 @@ def tiny_model():
     save(folder, z_init=z0, completion_losses=torch.stack(rows))  # [iters + 1, image, (contextual, prior)]
 
 
+def training_step():
+    """One training step of the tiny model (llm.c's test_gpt2 habit): with tests/fixtures/
+    model/tiny.safetensors, a real batch and latents, both losses of a step in training mode
+    (batch statistics in every batchnorm) and the gradient of every trainable parameter:
+    D's from the discriminator loss (G frozen), G's from the generator loss (D frozen)."""
+    from safetensors.torch import load_file
+    folder = os.path.join(ROOT, "model")
+    t = {k: v.double() for k, v in load_file(os.path.join(folder, "tiny.safetensors")).items()}
+    stages, k, batch = 2, 5, 4
+    base = 4 << (stages - 1)
+    g = torch.Generator().manual_seed(33)
+    real = rand(g, batch, 3, 16, 16)
+    z = rand(g, batch, 8)
+
+    def batch_norm(h, name, p):
+        # Training mode: batch statistics; copies of the running statistics take the update.
+        return F.batch_norm(h, t[f"{name}.running_mean"].clone(), t[f"{name}.running_var"].clone(),
+                            p[f"{name}.weight"], p[f"{name}.bias"], training=True, momentum=0.1, eps=1e-5)
+
+    def G(z, p):
+        h = F.linear(z, p["g.fc.weight"], p["g.fc.bias"]).view(-1, base, 4, 4)
+        h = F.relu(batch_norm(h, "g.bn0", p))
+        for i in range(1, stages + 1):
+            h = same_deconv(h, p[f"g.deconv{i}.weight"], p[f"g.deconv{i}.bias"], 2)
+            h = F.relu(batch_norm(h, f"g.bn{i}", p)) if i < stages else torch.tanh(h)
+        return h
+
+    def D(x, p):
+        h = x
+        for i in range(stages):
+            before, after = same_1d(h.shape[2], k, 2)
+            h = F.conv2d(F.pad(h, (before, after, before, after)), p[f"d.conv{i}.weight"], p[f"d.conv{i}.bias"], stride=2)
+            if i > 0:
+                h = batch_norm(h, f"d.bn{i}", p)
+            h = F.leaky_relu(h, 0.2)
+        return F.linear(h.flatten(1), p["d.fc.weight"], p["d.fc.bias"])
+
+    trainable = [n for n in t if not n.endswith("running_mean") and not n.endswith("running_var")]
+    bce = F.binary_cross_entropy_with_logits
+    ones, zeros = torch.ones(batch, 1, dtype=torch.float64), torch.zeros(batch, 1, dtype=torch.float64)
+    out = {"real": real, "z": z}
+
+    p = {n: (v.clone().requires_grad_() if n.startswith("d.") and n in trainable else v) for n, v in t.items()}
+    d_loss = bce(D(real, p), ones) + bce(D(G(z, p), p), zeros)
+    d_loss.backward()
+    out["d_loss"] = d_loss.detach().view(1)
+    for n in trainable:
+        if n.startswith("d."):
+            out["grad." + n] = p[n].grad
+
+    p = {n: (v.clone().requires_grad_() if n.startswith("g.") and n in trainable else v) for n, v in t.items()}
+    g_loss = bce(D(G(z, p), p), ones)
+    g_loss.backward()
+    out["g_loss"] = g_loss.detach().view(1)
+    for n in trainable:
+        if n.startswith("g."):
+            out["grad." + n] = p[n].grad
+    save(os.path.join(ROOT, "step"), **out)
+
+
 def main():
     # conv2d: k4/s2/pad 1; k5/s2/SAME (asymmetric); 1x1 spatial; odd channels; batch 3.
     conv_case("k4_s2_p1", (3, 5, 8, 8), (7, 5, 4, 4), 2, (1, 1, 1, 1), seed=1)
@@ -265,5 +326,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if sys.argv[1:] == ["step"]:  # only the training-step fixture (needs tiny.safetensors)
+        training_step()
+    else:
+        main()
+        training_step()
     print("fixtures written under", os.path.normpath(ROOT))

@@ -14,6 +14,9 @@ use crate::engine::tensor::Tensor;
 use crate::model::gan::uniform_z;
 use crate::io::weights::{self, HostTensor};
 
+/// Images generated together.
+const SAMPLE_BATCH: usize = 64;
+
 /// Where the latents come from.
 pub enum Latents<'a> {
     Seed { n: usize, seed: u64 },
@@ -36,8 +39,13 @@ pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>,
     if n == 0 {
         return Err(Error::new("--n must be at least 1"));
     }
-    let z = Tensor::from_slice(gpu, &[n, zd], &z);
-    Ok((g.forward(&mut Tape::new(gpu), &z, false, true).to_vec(gpu), n))
+    // In batches, so any --n fits the adapter.
+    let mut images = Vec::new();
+    for rows in z.chunks(SAMPLE_BATCH * zd) {
+        let z = Tensor::from_slice(gpu, &[rows.len() / zd, zd], rows);
+        images.extend(g.forward(&mut Tape::new(gpu), &z, false, true).try_to_vec(gpu)?);
+    }
+    Ok((images, n))
 }
 
 /// Write a grid PNG (and optionally the raw [n, c, s, s] output as .npy).

@@ -156,6 +156,7 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
             cfg.out.display()
         )));
     }
+    cfg.arch.check_fits(gpu, cfg.batch, "use a smaller --batch")?;
     let dataset = Dataset::load(&cfg.data, &cfg.exclude, cfg.arch.channels, cfg.arch.image_size)?;
     if dataset.len() < cfg.batch {
         return Err(Error::new(format!(
@@ -203,8 +204,14 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         let (d_loss, g_loss) = train_step(gpu, &mut state, &real, &z, &ones, &zeros, cfg.g_steps);
         gpu.flush();
 
-        let d_value = d_loss.to_vec(gpu)[0];
-        let g_value = g_loss.to_vec(gpu)[0];
+        // A lost device cannot hand back its state: say where the last good one is.
+        let read = |t: &Tensor| {
+            t.try_to_vec(gpu).map(|v| v[0]).map_err(|e| {
+                let last = if checkpoint_path(&cfg.out).exists() { "the last checkpoint is kept" } else { "no checkpoint was written yet" };
+                Error::new(format!("{e} at step {}; {last} at {}; continue with --resume", step + 1, checkpoint_path(&cfg.out).display()))
+            })
+        };
+        let (d_value, g_value) = (read(&d_loss)?, read(&g_loss)?);
         let completed = step + 1;
         if !d_value.is_finite() || !g_value.is_finite() {
             let kept = if checkpoint_path(&cfg.out).exists() { "the last good checkpoint is kept" } else { "no checkpoint was written yet" };

@@ -7,7 +7,7 @@ use super::{Architecture, Discriminator, Generator, Named, trainable};
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::adam::AdamConfig;
 use crate::engine::optim::Adam;
-use crate::engine::tape::Tape;
+use crate::engine::tape::{Gradients, Tape};
 use crate::engine::tensor::Tensor;
 use crate::rng::Rng;
 
@@ -53,35 +53,42 @@ pub fn uniform_z(rng: &mut Rng, n: usize, z_dim: usize) -> Vec<f32> {
     rng.uniform_vec(n * z_dim, -1.0, 1.0)
 }
 
-/// One training step, recorded but not submitted: a discriminator update (real -> 1,
-/// G(z) -> 0, with G frozen so it gets no gradient kernels), then `g_steps` generator
-/// updates on the non-saturating loss (D frozen). `ones` / `zeros` are [B, 1] labels.
-/// Returns the D loss and the last G loss, still on the GPU.
-pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
-    let d_params = trainable(&state.d.named());
-    let g_params = trainable(&state.g.named());
-
-    let mut tape = Tape::new(gpu);
-    let real_logits = state.d.forward(&mut tape, real, true, false);
-    let fake = state.g.forward(&mut tape, z, true, true);
-    let fake_logits = state.d.forward(&mut tape, &fake, true, false);
+/// The discriminator's loss (real -> 1, G(z) -> 0) and its gradients, recorded on `tape`;
+/// G is frozen, so it gets no gradient kernels. `ones` / `zeros` are [B, 1] labels.
+pub fn d_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor) -> (Tensor, Gradients) {
+    let real_logits = d.forward(tape, real, true, false);
+    let fake = g.forward(tape, z, true, true);
+    let fake_logits = d.forward(tape, &fake, true, false);
     let loss_real = tape.sigmoid_cross_entropy(&real_logits, ones);
     let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, zeros);
     let d_loss = tape.add(&loss_real, &loss_fake);
     let grads = tape.backward(&d_loss);
+    (d_loss, grads)
+}
+
+/// The generator's non-saturating loss (G(z) -> 1) and its gradients, D frozen.
+pub fn g_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, ones: &Tensor) -> (Tensor, Gradients) {
+    let fake = g.forward(tape, z, true, false);
+    let logits = d.forward(tape, &fake, true, true);
+    let loss = tape.sigmoid_cross_entropy(&logits, ones);
+    let grads = tape.backward(&loss);
+    (loss, grads)
+}
+
+/// One training step, recorded but not submitted: a discriminator update, then `g_steps`
+/// generator updates. Returns the D loss and the last G loss, still on the GPU.
+pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
+    let d_params = trainable(&state.d.named());
+    let g_params = trainable(&state.g.named());
+    let (d_loss, grads) = d_loss_and_gradients(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
     state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
     drop(grads);
-
     let mut g_loss = None;
     for _ in 0..g_steps.max(1) {
-        let mut tape = Tape::new(gpu);
-        let fake = state.g.forward(&mut tape, z, true, false);
-        let logits = state.d.forward(&mut tape, &fake, true, true);
-        let loss = tape.sigmoid_cross_entropy(&logits, ones);
-        let grads = tape.backward(&loss);
+        let (loss, grads) = g_loss_and_gradients(&mut Tape::new(gpu), &state.g, &state.d, z, ones);
         state.adam_g.step(gpu, &g_params.iter().collect::<Vec<_>>(), &grads);
         g_loss = Some(loss);
     }
-    (d_loss, g_loss.expect("at least one generator step"))
+    let Some(g_loss) = g_loss else { unreachable!("g_steps.max(1) runs at least once") };
+    (d_loss, g_loss)
 }
-

@@ -21,6 +21,9 @@ use crate::rng::Rng;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 
+/// The largest z_dim, gf or df accepted (from flags or weights metadata).
+pub const MAX_WIDTH: usize = 1 << 16;
+
 /// Everything that fixes the shapes of the two networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Architecture {
@@ -52,7 +55,43 @@ impl Architecture {
         if !(2..=7).contains(&self.kernel) {
             return Err(Error::new(format!("kernel size must be 2..7 (5 = TensorFlow original, 4 = PyTorch example), got {}", self.kernel)));
         }
+        // Bounds far above any DCGAN, so that sizes computed from them cannot overflow.
+        if self.z_dim > MAX_WIDTH || self.gf > MAX_WIDTH || self.df > MAX_WIDTH {
+            return Err(Error::new(format!("z_dim, gf and df must be at most {MAX_WIDTH}, got {}, {} and {}", self.z_dim, self.gf, self.df)));
+        }
         Ok(())
+    }
+
+    /// The largest tensor a batch of `batch` images needs (an activation or a weight), as
+    /// (bytes, a description); `None` when the size does not even fit a `usize`.
+    pub fn largest_tensor(&self, batch: usize) -> Option<(u64, String)> {
+        let (s, c, stages) = (self.image_size, self.channels, self.stages());
+        let mut shapes: Vec<Vec<usize>> = vec![vec![batch, self.z_dim], vec![batch, self.g_base_channels(), 4, 4], vec![batch, c, s, s]];
+        for i in 1..stages {
+            shapes.push(vec![batch, self.gf << (stages - 1 - i), 4 << i, 4 << i]);
+        }
+        for i in 0..stages {
+            shapes.push(vec![batch, self.df << i, s >> (i + 1), s >> (i + 1)]);
+        }
+        shapes.push(vec![self.g_base_channels() * 16, self.z_dim]);
+        let mut largest: Option<(u64, String)> = None;
+        for shape in shapes {
+            let items = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+            let bytes = (items as u64).checked_mul(4)?;
+            if largest.as_ref().is_none_or(|(b, _)| bytes > *b) {
+                largest = Some((bytes, format!("a {shape:?} tensor")));
+            }
+        }
+        largest
+    }
+
+    /// `Ok` when every tensor of a batch of `batch` fits the adapter; otherwise an error that
+    /// names the tensor and `fix` (the flag that lowers the batch).
+    pub fn check_fits(&self, gpu: &Gpu, batch: usize, fix: &str) -> Result<()> {
+        match self.largest_tensor(batch) {
+            Some((bytes, what)) => gpu.check_fits(bytes, &format!("a batch of {batch}: {what}"), fix),
+            None => Err(Error::new(format!("a batch of {batch} images of this model is too large to address; {fix}"))),
+        }
     }
 
     /// Stride-2 layers in each net: 4x4 <-> image size.

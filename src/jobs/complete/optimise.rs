@@ -33,6 +33,9 @@ pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
         return Err(Error::new("--restarts and --batch must be at least 1"));
     }
     let per_batch = (cfg.batch / cfg.restarts).max(1);
+    // Restarts of one image share a batch, so a batch holds at least `restarts` rows.
+    let rows = per_batch.min(items.len().max(1)) * cfg.restarts;
+    g.arch.check_fits(gpu, rows, "use a smaller --batch or fewer --restarts")?;
     let mut results = Vec::new();
     for (k, chunk) in items.chunks(per_batch).enumerate() {
         let refs: Vec<&Item> = chunk.iter().collect();
@@ -84,7 +87,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
         let update = (t < cfg.iters).then_some(&mut adam);
         let (contextual, prior, gz) = inpaint::iteration(g, d, &z, update, &target, &weight, &objective, &mut Tape::new(gpu));
         gpu.flush();
-        let (cv, pv) = (contextual.to_vec(gpu), prior.to_vec(gpu));
+        let (cv, pv) = (contextual.try_to_vec(gpu)?, prior.try_to_vec(gpu)?);
         if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
             return Err(Error::new(format!("the completion loss became {} at iteration {t}; try a lower --lr", cv[0] + pv[0])));
         }
@@ -92,7 +95,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
         history.push((cv, pv));
         let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
         if frame_due || t == cfg.iters {
-            let images = gz.to_vec(gpu);
+            let images = gz.try_to_vec(gpu)?;
             if frame_due {
                 frames.push(images.clone());
             }
@@ -101,7 +104,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
             }
         }
     }
-    let final_z = z.to_vec(gpu);
+    let final_z = z.try_to_vec(gpu)?;
 
     let last = &history[cfg.iters];
     let total = |row: usize| last.0[row] + last.1[row];
