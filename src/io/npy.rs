@@ -46,7 +46,12 @@ fn parse_f32(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| format!("malformed shape ({inner})")))
         .collect::<std::result::Result<_, _>>()?;
-    let count: usize = shape.iter().product();
+    // Checked: a lying shape whose product wraps around must not pass the size check.
+    let count = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|c| c.checked_mul(4).is_some())
+        .ok_or_else(|| format!("shape {shape:?} is too large to address"))?;
     let data = &bytes[start + header_len..];
     if data.len() != count * 4 {
         return Err(format!("shape {shape:?} needs {} bytes of data, the file has {} (truncated?)", count * 4, data.len()));
@@ -99,5 +104,24 @@ mod tests {
         std::fs::write(&p, b"hello").unwrap();
         assert!(read_f32(&p).unwrap_err().to_string().contains("not a .npy"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A header whose shape's product wraps around to 0 in a usize is refused, not read.
+    #[test]
+    fn a_shape_that_overflows_is_refused() {
+        let dir = std::env::temp_dir().join(format!("npy-overflow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("wrap.npy");
+        write_f32(&p, &[1, 1], &[0.0]).unwrap();
+        // Same header length: the longer shape takes the place of padding spaces.
+        let bytes = std::fs::read(&p).unwrap();
+        let at = bytes.windows(6).position(|w| w == b"(1, 1)").expect("the shape in the header");
+        let mut lying = bytes[..at].to_vec();
+        lying.extend_from_slice(b"(4294967296, 4294967296)");
+        lying.extend_from_slice(&bytes[at + 24..]);
+        assert_eq!(lying.len(), bytes.len());
+        std::fs::write(&p, &lying).unwrap();
+        let err = read_f32(&p).unwrap_err().to_string();
+        assert!(err.contains("too large to address") && err.contains("wrap.npy"), "{err}");
     }
 }
