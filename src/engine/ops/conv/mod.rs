@@ -219,6 +219,11 @@ fn check_bias(b: Option<&Tensor>, channels: usize) {
     }
 }
 
+/// The bias, or zeros for the products whose kernels bind one but have none.
+fn bias_or_zeros(gpu: &Gpu, b: Option<&Tensor>, channels: usize) -> Tensor {
+    b.cloned().unwrap_or_else(|| Tensor::zeros(gpu, &[channels]))
+}
+
 fn correlate(gpu: &Gpu, product: &'static str, op: Op, img: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
     variants::run(gpu, product, &VARIANTS, |v| (v.correlate)(gpu, op, img, w, b, g))
 }

@@ -3,7 +3,7 @@
 //! a workgroup along the pixel axis, no workgroup memory or barriers. They take any
 //! operands, so they are every device's fallback.
 
-use super::{CONV, ConvGeometry, ConvProducts, Op, REDUCTION_CHUNK};
+use super::{CONV, ConvGeometry, ConvProducts, Op, REDUCTION_CHUNK, bias_or_zeros};
 use crate::engine::gpu::{Arg, Gpu, Kernel, arg};
 use crate::engine::ops::reduce;
 use crate::engine::tensor::Tensor;
@@ -41,15 +41,8 @@ fn correlate(gpu: &Gpu, op: Op, img: &Tensor, w: &Tensor, b: Option<&Tensor>, g:
     let groups = grid(g.c_feat, pixels(g.feat_shape()));
     Some(match op {
         Op::Conv2d => {
-            let zeros;
-            let bias = match b {
-                Some(b) => b,
-                None => {
-                    zeros = Tensor::zeros(gpu, &[g.c_feat]);
-                    &zeros
-                }
-            };
-            run(gpu, "conv2d_forward", g, g.feat_shape(), &[arg("in0", img), arg("in1", w), arg("bias", bias)], groups)
+            let bias = bias_or_zeros(gpu, b, g.c_feat);
+            run(gpu, "conv2d_forward", g, g.feat_shape(), &[arg("in0", img), arg("in1", w), arg("bias", &bias)], groups)
         }
         Op::ConvTranspose2d => run(gpu, "conv_transpose2d_grad_input", g, g.feat_shape(), &[arg("in0", img), arg("in1", w)], groups),
     })
@@ -61,15 +54,8 @@ fn scatter(gpu: &Gpu, op: Op, feat: &Tensor, w: &Tensor, b: Option<&Tensor>, g: 
     Some(match op {
         Op::Conv2d => run(gpu, "conv2d_grad_input", g, g.img_shape(), &[arg("in0", feat), arg("in1", w)], groups),
         Op::ConvTranspose2d => {
-            let zeros;
-            let bias = match b {
-                Some(b) => b,
-                None => {
-                    zeros = Tensor::zeros(gpu, &[g.c_img]);
-                    &zeros
-                }
-            };
-            run(gpu, "conv_transpose2d_forward", g, g.img_shape(), &[arg("in0", feat), arg("in1", w), arg("bias", bias)], groups)
+            let bias = bias_or_zeros(gpu, b, g.c_img);
+            run(gpu, "conv_transpose2d_forward", g, g.img_shape(), &[arg("in0", feat), arg("in1", w), arg("bias", &bias)], groups)
         }
     })
 }

@@ -14,7 +14,7 @@
 //! feat (rows f, the batch as channels, the pixels (oy, ox) as taps s apart), and whose
 //! output pixels are the kernel taps (ky, kx).
 
-use super::{ConvGeometry, ConvProducts, Op};
+use super::{ConvGeometry, ConvProducts, Op, bias_or_zeros};
 use crate::engine::gpu::{Family, Gpu, Kernel, arg, u32_of};
 use crate::engine::ops::pack::{self, PackLayout};
 use crate::engine::ops::reduce;
@@ -138,11 +138,6 @@ fn params(g: &ConvGeometry, images: usize, layout: &Layout, dst_offset: usize) -
         out_row: u32_of(layout.out_row),
         dst_offset: u32_of(dst_offset),
     }
-}
-
-/// The bias, or zeros for the products that have none.
-fn bias_or_zeros(gpu: &Gpu, b: Option<&Tensor>, channels: usize) -> Tensor {
-    b.cloned().unwrap_or_else(|| Tensor::zeros(gpu, &[channels]))
 }
 
 /// The grid, or `None` when it is larger than the adapter allows.
