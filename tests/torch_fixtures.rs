@@ -135,7 +135,7 @@ fn batchnorm_matches_pytorch() {
 fn whole_training_step(g: &Gpu) {
     use dcgan_inpaint::engine::ops::elementwise;
     use dcgan_inpaint::model::gan::{d_loss_and_gradients, g_loss_and_gradients};
-    use dcgan_inpaint::model::trainable;
+    use dcgan_inpaint::model::Named;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let dir = root.join("step");
     let load = |name: &str| -> (Vec<usize>, Vec<f32>) { npy::read_f32(&dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}")) };
@@ -153,26 +153,25 @@ fn whole_training_step(g: &Gpu) {
         assert_close(&label(what), &got.to_vec(g), &want, 1e-3, 1e-4 * max_abs(&want) + 1e-6);
     };
 
+    // Every trainable parameter of `net` has the gradient PyTorch wrote; those of `frozen` none.
+    let check_gradients = |grads: &dcgan_inpaint::Gradients, net: &Named, frozen: &Named, count: usize| {
+        let params: Vec<_> = net.iter().filter(|(_, _, t)| *t).collect();
+        assert_eq!(params.len(), count, "{:?}", params.iter().map(|p| &p.0).collect::<Vec<_>>());
+        for (name, param, _) in params {
+            let grad = grads.get(param).unwrap_or_else(|| panic!("{name} got no gradient"));
+            check(name, grad, &format!("grad.{name}"));
+        }
+        for (name, param, _) in frozen.iter().filter(|(_, _, t)| *t) {
+            assert!(grads.get(param).is_none(), "{name} is frozen in this step");
+        }
+    };
+
     let (d_loss, grads) = d_loss_and_gradients(&mut dcgan_inpaint::Tape::new(g), &generator, &disc, &real, &z, &ones, &zeros);
     check("d_loss", &d_loss, "d_loss");
-    let d_names: Vec<String> = disc.named().iter().filter(|(_, _, t)| *t).map(|(n, _, _)| n.clone()).collect();
-    assert_eq!(d_names.len(), 8, "{d_names:?}");
-    for (name, param) in d_names.iter().zip(trainable(&disc.named())) {
-        let grad = grads.get(&param).unwrap_or_else(|| panic!("{name} got no gradient"));
-        check(&format!("d {name}"), grad, &format!("grad.{name}"));
-    }
-    for (name, param) in generator.named().iter().filter(|(_, _, t)| *t).map(|(n, t, _)| (n, t)) {
-        assert!(grads.get(param).is_none(), "{name}: G is frozen in the D step");
-    }
-
+    check_gradients(&grads, &disc.named(), &generator.named(), 8);
     let (g_loss, grads) = g_loss_and_gradients(&mut dcgan_inpaint::Tape::new(g), &generator, &disc, &z, &ones);
     check("g_loss", &g_loss, "g_loss");
-    let g_names: Vec<String> = generator.named().iter().filter(|(_, _, t)| *t).map(|(n, _, _)| n.clone()).collect();
-    assert_eq!(g_names.len(), 10, "{g_names:?}");
-    for (name, param) in g_names.iter().zip(trainable(&generator.named())) {
-        let grad = grads.get(&param).unwrap_or_else(|| panic!("{name} got no gradient"));
-        check(&format!("g {name}"), grad, &format!("grad.{name}"));
-    }
+    check_gradients(&grads, &generator.named(), &disc.named(), 10);
 }
 
 kernel_set_tests! {

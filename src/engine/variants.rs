@@ -90,11 +90,6 @@ pub fn by_name(name: &str) -> Option<&'static KernelSet> {
     KERNEL_SETS.iter().copied().find(|s| s.name.eq_ignore_ascii_case(name.trim()))
 }
 
-/// Every kernel set `adapter` can run, in the registry's order.
-pub fn available(adapter: &wgpu::Adapter) -> Vec<&'static KernelSet> {
-    KERNEL_SETS.iter().copied().filter(|s| (s.unsupported)(adapter).is_none()).collect()
-}
-
 /// The set `requested` names (from `--kernels` or `DCGAN_KERNELS`), or for `auto` / none
 /// the first set in the registry that picks itself for this adapter and can run there.
 pub fn choose(adapter: &wgpu::Adapter, requested: Option<&str>) -> Result<&'static KernelSet> {

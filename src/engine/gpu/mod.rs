@@ -57,11 +57,6 @@ pub trait KernelParams: bytemuck::Pod {
     const MEMBERS: &'static [(&'static str, usize, &'static str)];
 }
 
-/// Kernels without parameters.
-impl KernelParams for () {
-    const MEMBERS: &'static [(&'static str, usize, &'static str)] = &[];
-}
-
 /// Declare a kernel's parameter struct: `kernel_params! { pub struct P { n: u32, alpha: f32 } }`
 /// gives a `#[repr(C)]`, `Pod` struct with public fields and its [`KernelParams`] layout.
 #[macro_export]
@@ -174,16 +169,6 @@ impl Gpu {
     /// The best adapter, honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`.
     pub fn default_adapter() -> Result<Gpu> {
         Gpu::new(&AdapterChoice::default())
-    }
-
-    /// One device per kernel set the chosen adapter can run (for tests that check every
-    /// variant against the same reference).
-    pub fn each_kernel_set(choice: &AdapterChoice) -> Result<Vec<Gpu>> {
-        let (_instance, adapter) = context::select(choice)?;
-        variants::available(&adapter)
-            .into_iter()
-            .map(|set| Gpu::new(&AdapterChoice { kernels: Some(set.name.into()), ..choice.clone() }))
-            .collect()
     }
 
     /// Whether this device runs `set`'s implementations: its own set, and `portable`.

@@ -63,10 +63,11 @@ impl Binding<'_> {
 /// repeated name, or a buffer where the shader has a texture, is a bug named here.
 fn resources_by_binding<'a>(kernel: Kernel, pipeline: &Pipeline, args: &[Arg<'a>]) -> Vec<Binding<'a>> {
     let layout = &pipeline.layout;
-    let names: Vec<&str> = layout.resources.iter().map(|r| r.name.as_str()).collect();
+    // Only the error messages need the list of names.
+    let names = || layout.resources.iter().map(|r| r.name.as_str()).collect::<Vec<_>>();
     for a in args {
-        if !names.contains(&a.name) {
-            panic!("kernel `{}` has no binding `{}`; its bindings are {names:?}", kernel.entry, a.name);
+        if !layout.resources.iter().any(|r| r.name == a.name) {
+            panic!("kernel `{}` has no binding `{}`; its bindings are {:?}", kernel.entry, a.name, names());
         }
     }
     layout
@@ -75,7 +76,7 @@ fn resources_by_binding<'a>(kernel: Kernel, pipeline: &Pipeline, args: &[Arg<'a>
         .map(|r| {
             let mut matching = args.iter().filter(|a| a.name == r.name);
             let Some(a) = matching.next() else {
-                panic!("kernel `{}`: no resource given for binding `{}` (it binds {names:?})", kernel.entry, r.name)
+                panic!("kernel `{}`: no resource given for binding `{}` (it binds {:?})", kernel.entry, r.name, names())
             };
             assert!(matching.next().is_none(), "kernel `{}`: `{}` given twice", kernel.entry, r.name);
             assert!(a.binding.fits(r.kind), "kernel `{}`: `{}` is a {:?}", kernel.entry, r.name, r.kind);
