@@ -69,9 +69,11 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i < quads()) { dst[i] = splat(p.alpha); }
 }
 
-// dst = clamp(dst, alpha, beta), in place (keeps the latent z in [-1, 1])
+// dst = clamp(dst, alpha, beta), in place (keeps the latent z in [-1, 1]). NaN stays NaN
+// (clamp alone turns it into alpha), so a diverged z shows in the next loss. `is_nan` tests
+// the bits: lavapipe's compiler folds `v != v` to false.
 @compute @workgroup_size(64)
 fn clamp_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = quad(gid, groups);
-    if (i < quads()) { dst[i] = clamp(dst[i], splat(p.alpha), splat(p.beta)); }
+    if (i < quads()) { let v = dst[i]; dst[i] = select(clamp(v, splat(p.alpha), splat(p.beta)), v, is_nan(v)); }
 }

@@ -143,9 +143,9 @@ pub struct CompleteArgs {
     /// Border width of the center mask as a fraction of the size (0.25: a 32x32 hole in 64x64).
     #[arg(long, default_value_t = 0.25)]
     pub center_scale: f32,
-    /// Fraction of pixels missing with --mask random.
-    #[arg(long, default_value_t = 0.8)]
-    pub missing: f32,
+    /// Fraction of pixels missing with --mask random (default 0.8).
+    #[arg(long)]
+    pub missing: Option<f32>,
     /// Weighted contextual loss window (the paper uses 7); 0 = the binary mask.
     #[arg(long, default_value_t = 7)]
     pub weighted_window: usize,
@@ -174,8 +174,12 @@ pub struct CompleteArgs {
     /// Rows (images x restarts) optimised together.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    #[arg(long, default_value = "runs/complete")]
-    pub out: PathBuf,
+    /// Output folder [default: runs/complete, or runs/complete-2, -3, ... if that holds files].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an earlier run's results in --out (otherwise a folder with files is refused).
+    #[arg(long)]
+    pub overwrite: bool,
     /// A progress.gif frame every N iterations (0: none).
     #[arg(long, default_value_t = 50)]
     pub frames_every: usize,
@@ -360,7 +364,7 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
         Ok(CompleteConfig {
             inputs: a.inputs,
             weights: shipped(&a.weights),
-            mask: MaskKind::parse(&a.mask, a.center_scale, a.missing)?,
+            mask: MaskKind::parse(&a.mask, a.center_scale, a.missing.unwrap_or(0.8))?,
             mask_dir: a.mask_dir,
             weighted_window: a.weighted_window,
             prior: a.prior.into(),
@@ -370,7 +374,8 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
             restarts,
             blend: a.blend.into(),
             batch: a.batch,
-            out: a.out,
+            out: a.out.unwrap_or_else(fresh_complete_folder),
+            overwrite: a.overwrite,
             frames_every: a.frames_every,
             save_z: a.save_z,
             z_init: a.z_init,
@@ -408,6 +413,17 @@ impl From<&BenchArgs> for BenchOptions {
             g_steps: a.g_steps,
         }
     }
+}
+
+/// The default output of `complete`: runs/complete, or the first runs/complete-N that does
+/// not hold files yet, so running the same command twice loses nothing.
+fn fresh_complete_folder() -> PathBuf {
+    let empty = |p: &std::path::Path| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none());
+    let base = PathBuf::from("runs/complete");
+    (1..)
+        .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("runs/complete-{k}")) })
+        .find(|p| empty(p))
+        .unwrap_or(base)
 }
 
 /// A relative path under `weights/` that is not found from the current folder is looked up

@@ -2,7 +2,8 @@
 
 mod cli;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Parser;
 use cli::{BenchArgs, Cli, Command, CompleteArgs, ExportArgs, QualityArgs, SampleArgs, TrainArgs};
@@ -14,66 +15,140 @@ use dcgan_inpaint::jobs::sample;
 use dcgan_inpaint::jobs::train::{self, TrainConfig};
 use dcgan_inpaint::{Error, Gpu, Result};
 
-/// Set by Ctrl-C; long jobs stop at the next safe point and save their work.
-static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGINT (Ctrl-C) or SIGTERM (timeout, systemd, docker stop, Slurm); long jobs stop
+/// at the next safe point and save their work. A second signal leaves at once.
+fn stop_on_signals() -> (Arc<AtomicBool>, Arc<AtomicUsize>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees `stop` as the earlier signal left it.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop));
+        let _ = signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize);
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+    }
+    (stop, which)
+}
+
+/// Probing the windowing libraries is not needed by a compute program, but Mesa's Vulkan
+/// driver does it at start-up and prints "error: XDG_RUNTIME_DIR is invalid" when that
+/// variable is unset (headless machines, containers, CI). Point it at a private empty folder.
+fn quiet_window_system_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-runtime-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        // SAFETY: the first thing main does, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
 
 fn main() {
+    quiet_window_system_probe();
     let cli = Cli::parse();
     let choice = AdapterChoice::from(cli.gpu);
+    let (stop, which) = stop_on_signals();
     let result = match cli.command {
         Command::Info => info(&choice),
         Command::Bench(args) => bench(&choice, args),
-        Command::Complete(args) => complete(&choice, args),
-        Command::Quality(args) => quality(&choice, args),
-        Command::Train(args) => train(&choice, args),
+        Command::Complete(args) => complete(&choice, args, &stop),
+        Command::Quality(args) => quality(&choice, args, &stop),
+        Command::Train(args) => train(&choice, args, &stop),
         Command::Sample(args) => sample(&choice, args),
         Command::Export(args) => export(args),
         Command::Plot(args) => dcgan_inpaint::io::picture::plot_log(&args.log, &args.out).map(|_| println!("wrote {}", args.out.display())),
     };
-    if let Err(e) = result {
+    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
+        if dir.contains("dcgan-inpaint-runtime-") {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    let signal = which.load(Ordering::Relaxed);
+    if let Err(e) = &result {
         eprintln!("error: {e}");
+    }
+    // An interrupted run is not a finished one: 128 + the signal, as shells report it.
+    if signal != 0 {
+        std::process::exit(128 + signal as i32);
+    }
+    if result.is_err() {
         std::process::exit(1);
     }
 }
 
-fn train(choice: &AdapterChoice, a: TrainArgs) -> Result<()> {
+/// Open the adapter; a GL software renderer is used only when asked for, with a warning.
+fn open_gpu(choice: &AdapterChoice) -> Result<Gpu> {
+    let gpu = Gpu::new(choice)?;
+    if gpu.info.backend == wgpu::Backend::Gl && gpu.info.device_type == wgpu::DeviceType::Cpu {
+        eprintln!(
+            "warning: '{}' is OpenGL on the CPU, 5-50x slower than Mesa's Vulkan driver (lavapipe): apt-get install mesa-vulkan-drivers",
+            gpu.info.name
+        );
+    }
+    Ok(gpu)
+}
+
+/// A progress bar on a terminal; when stderr goes to a file or a log, a plain line every
+/// few seconds instead, so a slow run never looks hung.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    last_line: std::time::Instant,
+}
+
+impl Progress {
+    const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    fn new(template: &str) -> Progress {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        Progress { bar, last_line: std::time::Instant::now() }
+    }
+
+    /// Move to `pos` of `len` with `msg`; `unit` names what is counted in the plain line.
+    fn update(&mut self, pos: u64, len: u64, unit: &str, msg: String) {
+        self.bar.set_length(len);
+        self.bar.set_position(pos);
+        if self.bar.is_hidden() && (self.last_line.elapsed() >= Self::LOG_EVERY || pos == len) {
+            let elapsed = self.bar.elapsed().as_secs_f64();
+            eprintln!("[{elapsed:>6.0}s] {pos}/{len} {unit} {msg}");
+            self.last_line = std::time::Instant::now();
+        }
+        self.bar.set_message(msg);
+    }
+
+    fn println(&self, line: String) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn train(choice: &AdapterChoice, a: TrainArgs, stop: &AtomicBool) -> Result<()> {
     let cfg = TrainConfig::from(a);
     cfg.arch.validate()?;
-    let gpu = Gpu::new(choice)?;
-    ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::Relaxed) {
-            std::process::exit(130); // a second Ctrl-C: leave at once
-        }
-        eprintln!("\nstopping after this step and writing the checkpoint (Ctrl-C again to quit now)");
-    })
-    .ok();
-    eprintln!("training on {} ({:?})", gpu.info.name, gpu.info.backend);
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]")
-            .expect("valid template"),
-    );
-    let plain = bar.is_hidden();
-    let summary = train::train(&gpu, &cfg, &STOP, |p| {
-        bar.set_length(p.total);
-        bar.set_position(p.step);
+    cfg.adam.validate()?;
+    let gpu = open_gpu(choice)?;
+    eprintln!("training on {} ({:?}); Ctrl-C or SIGTERM stops after this step and saves the checkpoint", gpu.info.name, gpu.info.backend);
+    let mut progress = Progress::new("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]");
+    let summary = train::train(&gpu, &cfg, stop, |p| {
         let msg = format!(
             "epoch {} | {:.1} img/s | d_loss {:.4} | g_loss {:.4}",
             p.epoch, p.summary.images_per_s, p.summary.d_loss, p.summary.g_loss
         );
-        if plain && (p.step % (p.total / 20).max(1) == 0 || p.step == p.total) {
-            eprintln!("step {}/{} {msg}", p.step, p.total);
-        }
-        bar.set_message(msg);
+        progress.update(p.step, p.total, "steps", msg);
     });
-    bar.finish_and_clear();
+    progress.finish();
     let summary = summary?;
     let out = &cfg.out;
     if summary.interrupted {
         println!("stopped at step {}; continue with the same command and --resume", summary.steps);
     }
+    let plot = out.join("loss.png");
+    let plot = if plot.exists() { format!(" (plot: {})", plot.display()) } else { String::new() };
     println!(
-        "{} steps, {:.1} images/s, d_loss {:.4}, g_loss {:.4}\ncheckpoint: {}\nsamples: {}\nlog: {} (plot: {})",
+        "{} steps, {:.1} images/s, d_loss {:.4}, g_loss {:.4}\ncheckpoint: {}\nsamples: {}\nlog: {}{plot}",
         summary.steps,
         summary.images_per_s,
         summary.d_loss,
@@ -81,30 +156,31 @@ fn train(choice: &AdapterChoice, a: TrainArgs) -> Result<()> {
         train::checkpoint_path(out).display(),
         out.join("samples").display(),
         out.join("log.csv").display(),
-        out.join("loss.png").display()
     );
     Ok(())
 }
 
-fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
+fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Result<()> {
     use dcgan_inpaint::jobs::complete::{self, Event};
+    if a.missing.is_some() && a.mask != "random" {
+        eprintln!("warning: --missing only applies to --mask random; it is ignored with --mask {}", a.mask);
+    }
     let cfg = CompleteConfig::try_from(a)?;
-    let gpu = Gpu::new(choice)?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} iterations {msg} [{elapsed} < {eta}]").expect("valid template"),
-    );
-    let outcome = complete::complete(&gpu, &cfg, |event| match event {
+    let gpu = open_gpu(choice)?;
+    let mut progress = Progress::new("{bar:30} {pos}/{len} iterations {msg} [{elapsed} < {eta}]");
+    let (mut done, mut total) = (0, 0);
+    let outcome = complete::complete(&gpu, &cfg, stop, |event| match event {
         Event::Start { images, total_iterations } => {
-            eprintln!("completing {images} image(s) on {} ({:?})", gpu.info.name, gpu.info.backend);
-            bar.set_length(total_iterations as u64);
+            progress.println(format!("completing {images} image(s) on {} ({:?}) into {}", gpu.info.name, gpu.info.backend, cfg.out.display()));
+            total = total_iterations as u64;
         }
         Event::Iteration { mean_loss } => {
-            bar.inc(1);
-            bar.set_message(format!("mean loss {mean_loss:.3}"));
+            done += 1;
+            progress.update(done, total, "iterations", format!("mean loss {mean_loss:.3}"));
         }
+        Event::Warning(w) => progress.println(format!("warning: {w}")),
     });
-    bar.finish_and_clear();
+    progress.finish();
     let outcome = outcome?;
     if let Some(m) = &outcome.metrics {
         println!("{:<24} {:>8} {:>7} {:>10} {:>9}", "image", "PSNR", "SSIM", "PSNR hole", "SSIM hole");
@@ -119,13 +195,18 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs) -> Result<()> {
     Ok(())
 }
 
-fn quality(choice: &AdapterChoice, a: QualityArgs) -> Result<()> {
+fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<()> {
     use dcgan_inpaint::jobs::complete::quality;
     let out = a.out.clone();
+    // Checked before the table is computed, not after an hour of it.
+    if let Some(out) = &out {
+        dcgan_inpaint::io::output::check(out, "md", "the quality table", &[])?;
+        dcgan_inpaint::io::output::check_folder_of(out)?;
+    }
     let cfg = QualityConfig::from(a);
-    let gpu = Gpu::new(choice)?;
+    let gpu = open_gpu(choice)?;
     let started = std::time::Instant::now();
-    let rows = quality::run(&gpu, &cfg, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
+    let rows = quality::run(&gpu, &cfg, stop, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
     let table = quality::markdown(&rows);
     println!("{table}");
     if let Some(out) = &out {
@@ -136,7 +217,7 @@ fn quality(choice: &AdapterChoice, a: QualityArgs) -> Result<()> {
 }
 
 fn sample(choice: &AdapterChoice, a: SampleArgs) -> Result<()> {
-    let gpu = Gpu::new(choice)?;
+    let gpu = open_gpu(choice)?;
     let latents = match &a.z {
         Some(path) => sample::Latents::File(path),
         None => sample::Latents::Seed { n: a.n, seed: a.seed },
@@ -161,7 +242,7 @@ fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
     if opts.batch == 0 || opts.reps == 0 {
         return Err(Error::new("--batch and --reps must be at least 1"));
     }
-    let gpu = Gpu::new(choice)?;
+    let gpu = open_gpu(choice)?;
     opts.arch.check_fits(&gpu, opts.batch, "use a smaller --batch")?;
     let report = bench::run(&gpu, &opts, !a.no_kernels, |what| eprintln!("timing {what}"));
     bench::print_report(&gpu, &report);

@@ -171,6 +171,6 @@ fn per_image_masks_come_from_the_mask_dir() {
     assert_ne!(masked.get_pixel(1, 1), input.get_pixel(1, 1), "missing pixel greyed out");
     // A missing mask file is named.
     std::fs::remove_file(masks.join("input1.png")).unwrap();
-    let (ok, err) = complete(&out, &["--mask-dir", masks.to_str().unwrap(), "--iters", "1"]);
+    let (ok, err) = complete(&dir.join("out2"), &["--mask-dir", masks.to_str().unwrap(), "--iters", "1"]);
     assert!(!ok && err.contains("input1.png"), "{err}");
 }

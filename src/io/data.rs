@@ -52,21 +52,58 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-/// Decode one image file and convert it for a model of `channels` x `size` x `size`.
-pub fn load_image(path: &Path, channels: usize, size: usize) -> Result<Vec<f32>> {
-    let img = image::open(path).map_err(|e| {
-        Error::new(format!("cannot read image {}: {e}. Remove the file or hold it out with --exclude", path.display()))
-    })?;
-    Ok(convert(&img, channels, size))
+/// The largest image side decoded for a model of `size`: 64 times the model's side (at least
+/// 4096), so a photo still loads while a decompression bomb is refused before it is decoded.
+pub fn max_image_side(size: usize) -> u32 {
+    (size * 64).clamp(4096, 16384) as u32
 }
 
-/// The conversion of the module docs, for an already decoded image.
+/// Decode an image file with limits from the model size: the dimensions are read from the
+/// header and checked before any pixel is decoded.
+pub fn decode(path: &Path, size: usize) -> Result<image::DynamicImage> {
+    let side = max_image_side(size);
+    let fail = |e: &dyn std::fmt::Display| Error::new(format!("cannot read image {}: {e}", path.display()));
+    let reader = image::ImageReader::open(path).map_err(|e| fail(&e))?.with_guessed_format().map_err(|e| fail(&e))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| fail(&e))?;
+    if w > side || h > side {
+        return Err(Error::new(format!(
+            "image {} is {w}x{h}; for a {size}x{size} model images up to {side}x{side} are read: downscale it first",
+            path.display()
+        )));
+    }
+    let mut reader = image::ImageReader::open(path).map_err(|e| fail(&e))?.with_guessed_format().map_err(|e| fail(&e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    limits.max_alloc = Some(side as u64 * side as u64 * 8); // 16-bit RGBA at the largest side
+    reader.limits(limits);
+    reader.decode().map_err(|e| fail(&e))
+}
+
+/// Decode one image file and convert it for a model of `channels` x `size` x `size`.
+pub fn load_image(path: &Path, channels: usize, size: usize) -> Result<Vec<f32>> {
+    Ok(convert(&decode(path, size)?, channels, size))
+}
+
+/// Whether cropping `w` x `h` to its centre square drops more than half of the image.
+pub fn extreme_aspect(w: u32, h: u32) -> bool {
+    w.max(h) > 2 * w.min(h)
+}
+
+/// The conversion of the module docs, for an already decoded image. The crop, and a first
+/// downscale of images much larger than the model, happen on 8-bit pixels, so memory stays
+/// proportional to the file, not four floats a pixel.
 pub fn convert(img: &image::DynamicImage, channels: usize, size: usize) -> Vec<f32> {
-    let rgba = img.to_rgba32f();
-    let (w, h) = rgba.dimensions();
+    let (w, h) = (img.width(), img.height());
     let side = w.min(h);
     let (x0, y0) = ((w - side) / 2, (h - side) / 2);
-    let square = image::imageops::crop_imm(&rgba, x0, y0, side, side).to_image();
+    let mut square = img.crop_imm(x0, y0, side, side);
+    let near = (4 * size) as u32;
+    if side > near {
+        square = square.resize_exact(near, near, FilterType::Triangle);
+    }
+    let square = square.to_rgba32f();
+    let side = square.width();
     let resized = if side as usize == size {
         square
     } else {
@@ -91,14 +128,20 @@ pub fn convert(img: &image::DynamicImage, channels: usize, size: usize) -> Vec<f
 }
 
 /// Image files under `dir` (recursively), sorted, minus those matching an `exclude`
-/// pattern (tested against the file name and the path relative to `dir`).
+/// pattern (tested against the file name and the path relative to `dir`). Each folder is
+/// walked once, however many symlinks lead to it, so a symlink loop ends.
 pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Err(Error::new(format!("data folder {} does not exist or is not a folder", dir.display())));
     }
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
+    let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
+        let real = std::fs::canonicalize(&d).map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?;
+        if !seen.insert(real) {
+            continue;
+        }
         let entries = std::fs::read_dir(&d).map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?;
         for entry in entries {
             let path = entry.map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?.path();
@@ -137,7 +180,10 @@ impl Dataset {
                 if exclude.is_empty() { String::new() } else { format!(" after --exclude {}", exclude.join(" ")) }
             )));
         }
-        let images = paths.iter().map(|p| load_image(p, channels, size)).collect::<Result<Vec<_>>>()?;
+        let images = paths
+            .iter()
+            .map(|p| load_image(p, channels, size).map_err(|e| Error::new(format!("{e}. Remove the file or hold it out with --exclude"))))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Dataset { paths, images, channels, size })
     }
 

@@ -3,5 +3,6 @@
 
 pub mod data;
 pub mod npy;
+pub mod output;
 pub mod picture;
 pub mod weights;

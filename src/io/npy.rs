@@ -9,6 +9,9 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Read a float32 C-order array: (shape, data).
 pub fn read_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    if !path.is_file() {
+        return Err(Error::new(format!("{} is not a regular file; pass a float32 .npy file", path.display())));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
     parse_f32(&bytes).map_err(|e| Error::new(format!("{}: {e}", path.display())))
 }
@@ -56,7 +59,11 @@ fn parse_f32(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String
     if data.len() != count * 4 {
         return Err(format!("shape {shape:?} needs {} bytes of data, the file has {} (truncated?)", count * 4, data.len()));
     }
-    Ok((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()))
+    let values: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!("holds {} at item {i}; only finite values are accepted", values[i]));
+    }
+    Ok((shape, values))
 }
 
 /// Write a float32 C-order array (format version 1.0).

@@ -144,6 +144,7 @@ pub fn plot(series: &[(&[f64], image::Rgb<u8>)], xs: &[f64]) -> image::RgbImage 
 
 /// Draw `OUT/loss.png` from `OUT/log.csv`: d_loss red, g_loss blue.
 pub fn plot_log(log: &Path, png: &Path) -> Result<()> {
+    crate::io::output::check(png, "png", "the loss plot", &[log])?;
     let text = std::fs::read_to_string(log).map_err(|e| Error::new(format!("cannot read {}: {e}", log.display())))?;
     let (mut xs, mut d, mut g) = (Vec::new(), Vec::new(), Vec::new());
     for line in text.lines().skip(1) {

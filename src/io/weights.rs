@@ -65,8 +65,59 @@ pub fn write(path: &Path, tensors: &[HostTensor], metadata: HashMap<String, Stri
     std::fs::rename(&tmp, path).map_err(|e| Error::new(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))
 }
 
-/// Read a weights or checkpoint file; f16 and bf16 tensors are widened to f32.
+/// The largest `.safetensors` header read (safetensors' own limit is 100 MB).
+const MAX_HEADER_BYTES: u64 = 100 << 20;
+
+/// The metadata of a `.safetensors` file, from its header alone: the file's size is
+/// checked against the header before any tensor data is read, so a lying header, a
+/// device (`/dev/zero`) or a huge unrelated file is refused without reading it whole.
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    Ok(read_header(path)?.0)
+}
+
+/// (metadata, header length) after checking that the header describes exactly this file.
+fn read_header(path: &Path) -> Result<(HashMap<String, String>, u64)> {
+    use std::io::Read;
+    let corrupt = |why: String| Error::new(format!("{} is not a readable .safetensors file ({why}); it may be truncated or corrupt", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| Error::new(format!("cannot read weights file {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::new(format!("{} is not a regular file; pass a .safetensors weights or checkpoint file", path.display())));
+    }
+    let len = meta.len();
+    let mut f = std::fs::File::open(path).map_err(|e| Error::new(format!("cannot read weights file {}: {e}", path.display())))?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(|_| corrupt(format!("{len} bytes, too short for a header")))?;
+    let n = u64::from_le_bytes(n);
+    if n > MAX_HEADER_BYTES || n > len - 8 {
+        return Err(corrupt(format!("its header claims {n} bytes, the file has {len}")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|e| corrupt(e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON: {e}")))?;
+    let obj = json.as_object().ok_or_else(|| corrupt("header is not a JSON object".into()))?;
+    let mut end = 0u64;
+    let mut metadata = HashMap::new();
+    for (key, value) in obj {
+        if key == "__metadata__" {
+            for (k, v) in value.as_object().into_iter().flatten() {
+                metadata.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+            continue;
+        }
+        let offsets = value.get("data_offsets").and_then(|o| o.as_array()).ok_or_else(|| corrupt(format!("tensor {key} has no data_offsets")))?;
+        end = end.max(offsets.get(1).and_then(|v| v.as_u64()).ok_or_else(|| corrupt(format!("tensor {key} has bad data_offsets")))?);
+    }
+    if 8 + n + end != len {
+        return Err(corrupt(format!("its header describes {} bytes, the file has {len}", 8 + n + end)));
+    }
+    Ok((metadata, n))
+}
+
+/// Read a weights or checkpoint file; f16 and bf16 tensors are widened to f32. Values
+/// that are not finite (NaN, infinity) are refused: they come from a damaged file or a
+/// diverged run and would only produce garbage.
 pub fn read(path: &Path) -> Result<TensorFile> {
+    read_header(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read weights file {}: {e}", path.display())))?;
     let corrupt = |e: &dyn std::fmt::Display| {
         Error::new(format!("{} is not a readable .safetensors file ({e}); it may be truncated or corrupt", path.display()))
@@ -85,6 +136,13 @@ pub fn read(path: &Path) -> Result<TensorFile> {
             }
             other => return Err(Error::new(format!("{}: tensor {name} has dtype {other:?}; only f32, f16 and bf16 are supported", path.display()))),
         };
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::new(format!(
+                "{}: tensor {name} holds {} at item {i}; the file is damaged or comes from a diverged run",
+                path.display(),
+                data[i]
+            )));
+        }
         tensors.insert(name, (view.shape().to_vec(), data));
     }
     Ok(TensorFile { path: path.to_path_buf(), metadata: header.metadata().clone().unwrap_or_default(), tensors })

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::engine::gpu::Gpu;
 use crate::model::Generator;
-use crate::io::npy;
+use crate::io::{npy, output};
 use crate::io::picture;
 use crate::rng::Rng;
 use crate::engine::tape::Tape;
@@ -50,6 +50,15 @@ pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>,
 
 /// Write a grid PNG (and optionally the raw [n, c, s, s] output as .npy).
 pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_out: Option<&Path>) -> Result<usize> {
+    let z_file = match &latents {
+        Latents::File(p) => vec![*p],
+        Latents::Seed { .. } => vec![],
+    };
+    let inputs: Vec<&Path> = [weights_path].into_iter().chain(z_file).collect();
+    output::check(out, "png", "the sample grid", &inputs)?;
+    if let Some(raw) = raw_out {
+        output::check(raw, "npy", "the raw output", &[&inputs[..], &[out]].concat())?;
+    }
     let g = weights::load_generator(gpu, weights_path)?;
     let (images, n) = generate(gpu, &g, latents)?;
     let (c, s) = (g.arch.channels, g.arch.image_size);
@@ -63,6 +72,7 @@ pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_
 
 /// Copy G and D (with BN running statistics) out of a checkpoint into a weights file.
 pub fn export(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
+    output::check(out, "safetensors", "the exported weights", &[checkpoint])?;
     let file = weights::read(checkpoint)?;
     let arch = file.architecture()?;
     let mut tensors: Vec<HostTensor> = file

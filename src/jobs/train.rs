@@ -93,6 +93,13 @@ fn load_checkpoint(gpu: &Gpu, cfg: &TrainConfig, state: &mut GanState) -> Result
         return Err(Error::new(format!("--resume: there is no checkpoint at {}", path.display())));
     }
     let file = weights::read(&path)?;
+    if file.meta("kind")? != "checkpoint" {
+        return Err(Error::new(format!(
+            "{} is not a training checkpoint (its kind is \"{}\", e.g. weights from `export`); --resume continues from the checkpoint a run wrote to OUT",
+            path.display(),
+            file.meta("kind")?
+        )));
+    }
     file.expect_architecture(&cfg.arch)?;
     for key in ["seed", "batch"] {
         let saved = if key == "seed" {
@@ -147,6 +154,7 @@ fn write_samples(gpu: &Gpu, cfg: &TrainConfig, state: &GanState, z: &Tensor, com
 /// run after the current step with a checkpoint.
 pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl FnMut(&Progress)) -> Result<TrainSummary> {
     cfg.arch.validate()?;
+    cfg.adam.validate()?;
     if cfg.batch == 0 || cfg.g_steps == 0 {
         return Err(Error::new("--batch and --g-steps must be at least 1"));
     }

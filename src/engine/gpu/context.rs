@@ -108,14 +108,34 @@ fn enumerate_backends(backends: wgpu::Backends) -> (wgpu::Instance, Vec<(wgpu::A
     (instance, adapters)
 }
 
-/// The fix for "no adapter" depends on the platform; Linux users usually lack a Vulkan driver.
-fn no_adapter_hint() -> &'static str {
+/// The fix for "no adapter" depends on the platform and on what was asked for; Linux users
+/// usually lack a Vulkan driver.
+fn no_adapter_hint(requested: Option<&str>) -> String {
+    let requested = requested.map(str::to_lowercase).unwrap_or_default();
+    let native = if cfg!(target_os = "macos") { "metal" } else if cfg!(target_os = "windows") { "dx12" } else { "vulkan" };
+    for (name, platform) in [("metal", "macOS"), ("dx12", "Windows")] {
+        if requested.contains(name) && native != name {
+            return format!("The {name} backend exists only on {platform}; on this machine use --backend {native} (or leave --backend out).");
+        }
+    }
     if cfg!(target_os = "linux") {
         "On Linux without a GPU driver, install Mesa's software Vulkan driver (lavapipe): \
          `apt-get install mesa-vulkan-drivers` (Debian/Ubuntu)."
+            .into()
     } else {
-        "Install or update the GPU driver (Vulkan, Metal or DX12)."
+        "Install or update the GPU driver (Vulkan, Metal or DX12).".into()
     }
+}
+
+/// Mesa's OpenGL software renderer runs the kernels 5-50x slower than its Vulkan one; it is
+/// used only when `--backend gl` asks for it.
+fn slow_gl_refusal(info: &wgpu::AdapterInfo) -> Error {
+    Error::new(format!(
+        "the only adapter found is '{}', OpenGL on the CPU, which runs these kernels 5-50x slower than Mesa's \
+         Vulkan driver (a 1-minute job takes 15 or more). Install that driver (Debian/Ubuntu: \
+         apt-get install mesa-vulkan-drivers), or pass --backend gl to use OpenGL anyway",
+        info.name
+    ))
 }
 
 /// Pick the adapter to use according to `choice`, or explain why none fits.
@@ -147,7 +167,7 @@ pub fn select(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu::Adapter)>
         let list = if adapters.is_empty() { "  (none)".to_string() } else { seen(&adapters) };
         return Err(Error::new(format!(
             "no usable GPU adapter found on backends [{backends}].\nAdapters seen:\n{list}\n{}",
-            no_adapter_hint()
+            no_adapter_hint(resolved.backend.as_deref())
         )));
     }
     let wanted = resolved.adapter.as_ref().map(|s| s.to_lowercase());
@@ -156,7 +176,11 @@ pub fn select(choice: &AdapterChoice) -> Result<(wgpu::Instance, wgpu::Adapter)>
     });
     match pick {
         Some(i) => {
-            let adapter = adapters.into_iter().nth(i).unwrap().0;
+            let Some((adapter, report)) = adapters.into_iter().nth(i) else { unreachable!("position() found it") };
+            let gl_asked = resolved.backend.as_deref().is_some_and(|b| b.to_lowercase().contains("gl"));
+            if report.info.backend == wgpu::Backend::Gl && report.info.device_type == wgpu::DeviceType::Cpu && !gl_asked {
+                return Err(slow_gl_refusal(&report.info));
+            }
             Ok((instance, adapter))
         }
         None => Err(Error::new(format!(

@@ -10,7 +10,8 @@
 //!
 //! One WGSL body serves several element types: the pipeline cache appends a prelude that
 //! defines `T` (the element a kernel loads and stores: `f32` or `vec4<f32>`), `W` (items per
-//! element), `splat(x)` and `hsum(v)`, and compiles each (family, element) once. Appending
+//! element), `splat(x)`, `hsum(v)` and `is_nan(v)` (by the bits: compilers may fold `v != v`),
+//! and compiles each (family, element) once. Appending
 //! (WGSL declarations may come in any order) keeps the file's line numbers in errors.
 
 use std::any::TypeId;
@@ -68,10 +69,10 @@ impl Element {
     pub fn prelude(self) -> &'static str {
         match self {
             Element::F32 => {
-                "\n// element prelude (pipelines.rs)\nalias T = f32;\nconst W: u32 = 1u;\nfn splat(x: f32) -> T { return x; }\nfn hsum(v: T) -> f32 { return v; }\n"
+                "\n// element prelude (pipelines.rs)\nalias T = f32;\nconst W: u32 = 1u;\nfn splat(x: f32) -> T { return x; }\nfn hsum(v: T) -> f32 { return v; }\nfn is_nan(v: T) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }\n"
             }
             Element::Vec4F32 => {
-                "\n// element prelude (pipelines.rs)\nalias T = vec4<f32>;\nconst W: u32 = 4u;\nfn splat(x: f32) -> T { return vec4<f32>(x); }\nfn hsum(v: T) -> f32 { return v.x + v.y + v.z + v.w; }\n"
+                "\n// element prelude (pipelines.rs)\nalias T = vec4<f32>;\nconst W: u32 = 4u;\nfn splat(x: f32) -> T { return vec4<f32>(x); }\nfn hsum(v: T) -> f32 { return v.x + v.y + v.z + v.w; }\nfn is_nan(v: T) -> vec4<bool> { return (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }\n"
             }
         }
     }

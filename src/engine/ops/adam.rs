@@ -26,6 +26,25 @@ impl AdamConfig {
         AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 }
     }
 
+    /// Refuse settings Adam cannot run with: a learning rate that is not a finite positive
+    /// number, betas outside [0, 1), eps not > 0.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str, v: f32, range: &str| Err(crate::Error::new(format!("--{what} must be {range}, got {v}")));
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", self.lr, "a finite number > 0");
+        }
+        if !(0.0..1.0).contains(&self.beta1) {
+            return bad("beta1", self.beta1, "in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta2", self.beta2, "in [0, 1)");
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("eps", self.eps, "a finite number > 0");
+        }
+        Ok(())
+    }
+
     /// Bias corrections 1 - beta^step for step >= 1, computed in f64 on the host.
     fn bias_corrections(&self, step: u64) -> (f32, f32) {
         let t = step as i32;

@@ -55,6 +55,19 @@ impl MaskKind {
         })
     }
 
+    /// Refuse parameters that make no mask: a centre border outside (0, 0.5), a missing
+    /// fraction outside (0, 1).
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            MaskKind::Center { scale } if !(scale > 0.0 && scale < 0.5) => {
+                Err(Error::new(format!("--center-scale must be between 0 and 0.5 (0.25: a 32x32 hole in 64x64), got {scale}")))
+            }
+            MaskKind::Random { missing } if !(missing > 0.0 && missing < 1.0) => {
+                Err(Error::new(format!("--missing must be between 0 and 1 (0.8: 80% of the pixels missing), got {missing}")))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The mask for image number `index` (random kinds draw from (seed, index)).
@@ -124,16 +137,37 @@ pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f
             m.fill(0.0); // every pixel is unknown; only block means are
         }
         MaskKind::Full => {}
-        MaskKind::File(path) => return from_png(path, size),
+        MaskKind::File(path) => return Ok(from_png(path, size)?.0),
     }
     Ok(m)
 }
 
 /// A mask image: white (> 50% grey) = known, black = missing; resized (nearest) to `size`.
-pub fn from_png(path: &Path, size: usize) -> Result<Vec<f32>> {
-    let img = image::open(path).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?;
-    let gray = image::imageops::resize(&img.to_luma8(), size as u32, size as u32, image::imageops::FilterType::Nearest);
-    Ok(gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect())
+/// A mask drawn in the alpha channel alone (opaque = known, transparent = missing, all
+/// colours alike) is read from the alpha. Returns the mask and warnings about what was
+/// assumed: a resize, grey values thresholded.
+pub fn from_png(path: &Path, size: usize) -> Result<(Vec<f32>, Vec<String>)> {
+    let img = crate::io::data::decode(path, size).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?;
+    let mut warnings = Vec::new();
+    let rgba = img.to_rgba8();
+    let luma = img.to_luma8();
+    let alpha_varies = rgba.pixels().any(|p| p.0[3] != rgba.get_pixel(0, 0).0[3]);
+    let luma_flat = luma.pixels().all(|p| p.0[0] == luma.get_pixel(0, 0).0[0]);
+    let plane: image::GrayImage = if alpha_varies && luma_flat {
+        warnings.push(format!("mask {}: its colour is uniform, so its alpha channel is read (opaque = known)", path.display()));
+        image::ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y).0[3]]))
+    } else {
+        luma
+    };
+    if plane.width() as usize != size || plane.height() as usize != size {
+        warnings.push(format!("mask {} is {}x{}; resized (nearest) to the model's {size}x{size}", path.display(), plane.width(), plane.height()));
+    }
+    let grey = plane.pixels().filter(|p| (32..224).contains(&p.0[0])).count();
+    if grey > 0 {
+        warnings.push(format!("mask {}: {grey} grey pixels thresholded at 50% (white = known, black = missing)", path.display()));
+    }
+    let gray = image::imageops::resize(&plane, size as u32, size as u32, image::imageops::FilterType::Nearest);
+    Ok((gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect(), warnings))
 }
 
 /// Refuse masks that leave nothing to match, or (unless projection is meant) nothing to fill.

@@ -16,7 +16,8 @@ pub mod output;
 pub mod poisson;
 pub mod quality;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::adam::AdamConfig;
@@ -50,6 +51,8 @@ pub struct CompleteConfig {
     pub z_init: Option<PathBuf>,
     pub seed: u64,
     pub eval: bool,
+    /// Replace the results of an earlier run in `out` (otherwise a non-empty `out` is refused).
+    pub overwrite: bool,
 }
 
 /// The defaults of `complete` (chosen from the quality table in the README).
@@ -74,6 +77,7 @@ impl Default for CompleteConfig {
             z_init: None,
             seed: 0,
             eval: false,
+            overwrite: false,
         }
     }
 }
@@ -82,6 +86,21 @@ impl CompleteConfig {
     /// The mask every image gets: per-image files from `mask_dir` are plain masks.
     pub fn mask_kind(&self) -> MaskKind {
         if self.mask_dir.is_some() { MaskKind::File(PathBuf::new()) } else { self.mask.clone() }
+    }
+
+    /// Refuse settings that cannot give a meaningful result, for a model of `size`.
+    pub fn validate(&self, size: usize) -> Result<()> {
+        self.adam.validate()?;
+        if !self.lam.is_finite() || self.lam < 0.0 {
+            return Err(Error::new(format!("--lam must be a finite number >= 0, got {}", self.lam)));
+        }
+        if self.restarts == 0 || self.batch == 0 {
+            return Err(Error::new("--restarts and --batch must be at least 1"));
+        }
+        if self.weighted_window > size {
+            return Err(Error::new(format!("--weighted-window {} is larger than the {size}x{size} image; use at most {size} (7 in the paper)", self.weighted_window)));
+        }
+        self.mask.validate()
     }
 
     pub fn objective(&self) -> Objective {
@@ -99,41 +118,84 @@ pub struct Item {
     pub mask: Vec<f32>,
 }
 
-/// Image files named on the command line, folders expanded (recursively, sorted).
-pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// An input image: named on the command line (`explicit`), or found in a named folder.
+pub struct Input {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+/// Image files named on the command line, folders expanded (recursively, sorted), minus
+/// anything under `skip` (the output folder, so results are never read back as inputs).
+pub fn list_inputs(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Input>> {
+    let skip = skip.and_then(|s| std::fs::canonicalize(s).ok());
+    let outside = |p: &Path| skip.as_ref().is_none_or(|s| std::fs::canonicalize(p).map_or(true, |p| !p.starts_with(s)));
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            files.extend(data::list_images(input, &[])?);
+            let found = data::list_images(input, &[])?;
+            if found.is_empty() {
+                return Err(Error::new(format!("the folder {} holds no images ({})", input.display(), data::IMAGE_EXTENSIONS.join("/"))));
+            }
+            files.extend(found.into_iter().filter(|p| outside(p)).map(|path| Input { path, explicit: false }));
         } else if input.is_file() {
-            files.push(input.clone());
+            files.push(Input { path: input.clone(), explicit: true });
         } else {
             return Err(Error::new(format!("input {} does not exist", input.display())));
         }
     }
     if files.is_empty() {
-        return Err(Error::new("no input images: name image files or folders holding them"));
+        return Err(Error::new(format!(
+            "no input images in {}: name image files or folders holding them (the output folder is skipped)",
+            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        )));
     }
     Ok(files)
 }
 
-/// Load the inputs and make their masks.
-pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize) -> Result<Vec<Item>> {
+/// Load the inputs and make their masks. An unreadable file found in a folder is skipped
+/// with a warning; one named on the command line is an error.
+pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<Vec<Item>> {
     let mut items: Vec<Item> = Vec::new();
-    for (index, path) in list_inputs(&cfg.inputs)?.into_iter().enumerate() {
-        let image = data::load_image(&path, channels, size)?;
+    for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out))?.into_iter().enumerate() {
+        let path = input.path;
+        let decoded = match data::decode(&path, size) {
+            Ok(img) => img,
+            Err(e) if !input.explicit => {
+                warn(format!("skipped: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if data::extreme_aspect(decoded.width(), decoded.height()) {
+            warn(format!(
+                "{} is {}x{}: the centre square the model sees drops more than half of it",
+                path.display(),
+                decoded.width(),
+                decoded.height()
+            ));
+        }
+        let image = data::convert(&decoded, channels, size);
         let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-        let mask = match &cfg.mask_dir {
-            Some(dir) => {
+        let mask_file = match (&cfg.mask_dir, &cfg.mask) {
+            (Some(dir), _) => {
                 let file = dir.join(format!("{stem}.png"));
                 if !file.exists() {
                     return Err(Error::new(format!("no mask for {}: expected {}", path.display(), file.display())));
                 }
-                mask::from_png(&file, size)?
+                Some(file)
             }
-            None => mask::make(&cfg.mask, size, cfg.seed, index as u64)?,
+            (None, MaskKind::File(file)) => Some(file.clone()),
+            (None, _) => None,
         };
-        mask::check(&mask, &cfg.mask_kind(), &path.display().to_string())?;
+        let (mask, what) = match &mask_file {
+            Some(file) => {
+                let (mask, warnings) = mask::from_png(file, size)?;
+                warnings.into_iter().for_each(&mut *warn);
+                (mask, format!("{} (the mask of {})", file.display(), path.display()))
+            }
+            None => (mask::make(&cfg.mask, size, cfg.seed, index as u64)?, path.display().to_string()),
+        };
+        mask::check(&mask, &cfg.mask_kind(), &what)?;
         // Unique output folder names even when two inputs share a stem.
         let mut name = stem.clone();
         let mut k = 2;
@@ -143,6 +205,9 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize) -> Result<
         }
         items.push(Item { name, path, image, mask });
     }
+    if items.is_empty() {
+        return Err(Error::new("none of the input images could be read (see the warnings above)"));
+    }
     Ok(items)
 }
 
@@ -150,6 +215,8 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize) -> Result<
 pub enum Event {
     Start { images: usize, total_iterations: usize },
     Iteration { mean_loss: f32 },
+    /// Something accepted that the user may not expect (a resized mask, a skipped file).
+    Warning(String),
 }
 
 pub struct Outcome {
@@ -159,14 +226,17 @@ pub struct Outcome {
 }
 
 /// Run the completion job; writes everything under `cfg.out`.
-pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) -> Result<Outcome> {
-    if cfg.restarts == 0 || cfg.batch == 0 {
-        return Err(Error::new("--restarts and --batch must be at least 1"));
-    }
+/// `stop` (a signal) ends the optimisation at the next iteration with an error; nothing is
+/// written then.
+pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: impl FnMut(Event)) -> Result<Outcome> {
     let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
     let arch = g.arch;
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
-    let items = load_items(cfg, c, s)?;
+    cfg.validate(s)?;
+    let _lock = crate::io::output::FolderLock::take(&cfg.out, cfg.overwrite)?;
+    let mut warnings = Vec::new();
+    let items = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
+    warnings.into_iter().for_each(|w| report(Event::Warning(w)));
     let z_init = match &cfg.z_init {
         Some(path) => {
             let (shape, data) = npy::read_f32(path)?;
@@ -177,15 +247,17 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, mut report: impl FnMut(Event)) 
                     path.display()
                 )));
             }
+            if data.iter().any(|v| v.abs() > 1.0) {
+                report(Event::Warning(format!("{} holds values outside [-1, 1]; z is clipped to [-1, 1] after the first step", path.display())));
+            }
             Some(data)
         }
         None => None,
     };
-    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::new(format!("cannot create {}: {e}", cfg.out.display())))?;
 
     let per_batch = (cfg.batch / cfg.restarts).max(1);
     report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iters + 1) });
-    let results = optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, |mean_loss| report(Event::Iteration { mean_loss }))?;
+    let results = optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, stop, |mean_loss| report(Event::Iteration { mean_loss }))?;
 
     let mask_kind = cfg.mask_kind();
     let mut grid_rows = Vec::new();

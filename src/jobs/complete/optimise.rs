@@ -1,6 +1,8 @@
 //! The z optimisation: rows (images x restarts) in batches, each iteration one submission
 //! of the inpainting objective (`model::inpaint`), and the best restart per image.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{CompleteConfig, Item, mask};
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::pool;
@@ -28,7 +30,8 @@ pub struct Optimised {
 const Z_START_STREAM: u64 = 0x2E;
 
 /// Optimise every item in batches of `cfg.batch` rows; one result per item.
-pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+#[allow(clippy::too_many_arguments)]
+pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &CompleteConfig, stop: &AtomicBool, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
     if cfg.restarts == 0 || cfg.batch == 0 {
         return Err(Error::new("--restarts and --batch must be at least 1"));
     }
@@ -39,14 +42,14 @@ pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
     let mut results = Vec::new();
     for (k, chunk) in items.chunks(per_batch).enumerate() {
         let refs: Vec<&Item> = chunk.iter().collect();
-        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, &mut tick)?);
+        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, stop, &mut tick)?);
     }
     Ok(results)
 }
 
 /// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
 #[allow(clippy::too_many_arguments)]
-fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, stop: &AtomicBool, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
     let arch = g.arch;
     let (c, s, zd, r) = (arch.channels, arch.image_size, arch.z_dim, cfg.restarts);
     let rows = items.len() * r;
@@ -80,10 +83,14 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
     let z = Tensor::from_slice(gpu, &[rows, zd], &z0).with_grad(true);
     let mut adam = Adam::new(gpu, cfg.adam, &[&z]);
 
-    let mut history: Vec<(Vec<f32>, Vec<f32>)> = Vec::with_capacity(cfg.iters + 1);
+    // Not preallocated from --iters, which may be any number.
+    let mut history: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     let mut frames: Vec<Vec<f32>> = Vec::new();
     let mut last_gz = Vec::new();
     for t in 0..=cfg.iters {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::new(format!("interrupted at iteration {t}; nothing was written")));
+        }
         let update = (t < cfg.iters).then_some(&mut adam);
         let (contextual, prior, gz) = inpaint::iteration(g, d, &z, update, &target, &weight, &objective, &mut Tape::new(gpu));
         gpu.flush();

@@ -4,6 +4,7 @@
 //! the hole with the mean of the known pixels, to show what the model adds.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 use super::mask::{self, MaskKind};
 use super::blend::{Blend, compose};
@@ -45,7 +46,7 @@ fn mean_fill(item: &Item, c: usize, s: usize) -> Vec<f32> {
 }
 
 /// Run the table; `progress` hears a line per run.
-pub fn run(gpu: &Gpu, cfg: &QualityConfig, mut progress: impl FnMut(&str)) -> Result<Vec<Row>> {
+pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl FnMut(&str)) -> Result<Vec<Row>> {
     let (g, d) = weights::load_gan(gpu, &cfg.base.weights)?;
     let (c, s) = (g.arch.channels, g.arch.image_size);
     let mut paths: Vec<PathBuf> = data::list_images(&cfg.data, &[])?
@@ -87,7 +88,7 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, mut progress: impl FnMut(&str)) -> Re
             for prior in [Prior::Paper, Prior::NonSaturating] {
                 let run_cfg = CompleteConfig { mask: kind.clone(), weighted_window: window, prior, frames_every: 0, ..cfg.base.clone() };
                 progress(&format!("{mask_name}: window {window}, {prior:?} prior, {} images", items.len()));
-                let results = optimise(gpu, &g, &d, &items, None, &run_cfg, |_| {})?;
+                let results = optimise(gpu, &g, &d, &items, None, &run_cfg, stop, |_| {})?;
                 for blend in [Blend::None, Blend::Poisson] {
                     let m: Vec<Metrics> = items
                         .iter()
