@@ -74,9 +74,10 @@ impl FolderLock {
             let alive = holder.trim().parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists() || !cfg!(target_os = "linux"));
             if alive {
                 return Err(Error::new(format!(
-                    "another dcgan-inpaint run (pid {}) is writing to {}; wait for it or choose another --out",
+                    "another dcgan-inpaint run (pid {}) is writing to {}; wait for it or choose another --out (if no such run exists, delete {})",
                     holder.trim(),
-                    dir.display()
+                    dir.display(),
+                    lock.display()
                 )));
             }
             // The holder is gone (killed): the lock is stale.
