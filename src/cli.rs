@@ -8,7 +8,7 @@ use dcgan_inpaint::Result;
 use dcgan_inpaint::engine::gpu::AdapterChoice;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
-use dcgan_inpaint::jobs::complete::{Blend, CompleteConfig, MaskKind, quality::QualityConfig};
+use dcgan_inpaint::jobs::complete::{Blend, Classical, CompleteConfig, MaskKind, Method, quality::QualityConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::model::inpaint::Prior;
@@ -168,9 +168,27 @@ pub struct CompleteArgs {
     /// Random starts per image; the one with the lowest final loss is kept.
     #[arg(long, default_value_t = 1)]
     pub restarts: usize,
-    /// poisson or none (plain overlay).
+    /// How G(z) joins the known pixels: poisson, biharmonic, hybrid (a mix with the
+    /// biharmonic fill, see --hybrid-weight), or none (plain overlay).
     #[arg(long, value_enum, default_value_t = BlendArg::Poisson)]
     pub blend: BlendArg,
+    /// With --blend hybrid: the weight of the DCGAN completion (the rest is the biharmonic fill).
+    #[arg(long, default_value_t = dcgan_inpaint::jobs::complete::blend::HYBRID_WEIGHT)]
+    pub hybrid_weight: f32,
+    /// Intermediate-layer optimisation (Daras et al. 2021): after z, free G's stages 1..=N in
+    /// turn (0: z only, the paper's method).
+    #[arg(long, default_value_t = 0)]
+    pub ilo_layers: usize,
+    /// Updates per freed stage.
+    #[arg(long, default_value_t = 100)]
+    pub ilo_iters: usize,
+    /// How far a freed activation may move from where it started, times its mean |value|.
+    #[arg(long, default_value_t = 1.0)]
+    pub ilo_radius: f32,
+    /// dcgan (optimise z), or a classical fill without the model, to compare: harmonic,
+    /// biharmonic, mean.
+    #[arg(long, value_enum, default_value_t = MethodArg::Dcgan)]
+    pub method: MethodArg,
     /// Rows (images x restarts) optimised together.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -224,6 +242,21 @@ pub struct QualityArgs {
     /// Also write the table here (Markdown).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Only these masks (repeatable): center, "random 0.8", half, pattern, grid, lowres.
+    #[arg(long)]
+    pub mask: Vec<String>,
+    /// Weighted-loss windows to compare (repeatable; 0 = the binary mask).
+    #[arg(long, default_values_t = [7])]
+    pub window: Vec<usize>,
+    /// Intermediate-layer optimisation depths to compare (repeatable; 0 = z only, the paper).
+    #[arg(long, default_values_t = [0, 2])]
+    pub ilo_layers: Vec<usize>,
+    /// Updates per freed layer.
+    #[arg(long, default_value_t = 100)]
+    pub ilo_iters: usize,
+    /// The DCGAN weight of the hybrid rows.
+    #[arg(long, default_value_t = dcgan_inpaint::jobs::complete::blend::HYBRID_WEIGHT)]
+    pub hybrid_weight: f32,
 }
 
 #[derive(Args)]
@@ -303,7 +336,28 @@ pub enum PriorArg {
 #[derive(Clone, Copy, ValueEnum)]
 pub enum BlendArg {
     Poisson,
+    Biharmonic,
+    Hybrid,
     None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Dcgan,
+    Harmonic,
+    Biharmonic,
+    Mean,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Dcgan => Method::Dcgan,
+            MethodArg::Harmonic => Method::Classical(Classical::Harmonic),
+            MethodArg::Biharmonic => Method::Classical(Classical::Biharmonic),
+            MethodArg::Mean => Method::Classical(Classical::MeanFill),
+        }
+    }
 }
 
 impl From<PriorArg> for Prior {
@@ -315,12 +369,13 @@ impl From<PriorArg> for Prior {
     }
 }
 
-impl From<BlendArg> for Blend {
-    fn from(b: BlendArg) -> Blend {
-        match b {
-            BlendArg::Poisson => Blend::Poisson,
-            BlendArg::None => Blend::None,
-        }
+/// The blend a flag names, with the hybrid's weight.
+fn blend_of(b: BlendArg, hybrid_weight: f32) -> Blend {
+    match b {
+        BlendArg::Poisson => Blend::Poisson,
+        BlendArg::Biharmonic => Blend::Biharmonic,
+        BlendArg::Hybrid => Blend::Hybrid { weight: hybrid_weight },
+        BlendArg::None => Blend::None,
     }
 }
 
@@ -372,7 +427,11 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
             adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
             iters,
             restarts,
-            blend: a.blend.into(),
+            blend: blend_of(a.blend, a.hybrid_weight),
+            method: a.method.into(),
+            ilo_layers: a.ilo_layers,
+            ilo_iters: a.ilo_iters,
+            ilo_radius: a.ilo_radius,
             batch: a.batch,
             out: a.out.unwrap_or_else(fresh_complete_folder),
             overwrite: a.overwrite,
@@ -393,6 +452,7 @@ impl From<QualityArgs> for QualityConfig {
             lam: a.lam,
             adam: AdamConfig { lr: a.lr, ..defaults.adam },
             iters: a.iters,
+            ilo_iters: a.ilo_iters,
             restarts: a.restarts,
             batch: a.batch,
             frames_every: 0,
@@ -400,7 +460,16 @@ impl From<QualityArgs> for QualityConfig {
             eval: true,
             ..defaults
         };
-        QualityConfig { base, data: a.data, include: a.include, limit: a.limit }
+        QualityConfig {
+            base,
+            data: a.data,
+            include: a.include,
+            limit: a.limit,
+            masks: a.mask,
+            windows: a.window,
+            ilo_layers: a.ilo_layers,
+            hybrid_weight: a.hybrid_weight,
+        }
     }
 }
 

@@ -207,7 +207,7 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     let gpu = open_gpu(choice)?;
     let started = std::time::Instant::now();
     let rows = quality::run(&gpu, &cfg, stop, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
-    let table = quality::markdown(&rows);
+    let table = format!("{}\n{}", quality::summary(&rows), quality::markdown(&rows));
     println!("{table}");
     if let Some(out) = &out {
         std::fs::write(out, &table).map_err(|e| dcgan_inpaint::Error::new(format!("cannot write {}: {e}", out.display())))?;

@@ -90,10 +90,22 @@ fn the_loss_decreases_z_stays_in_range_and_every_output_is_written() {
 }
 
 #[test]
-fn both_blends_keep_the_known_pixels() {
-    for blend in ["none", "poisson"] {
-        let out = scratch(&format!("blend-{blend}"));
-        let (ok, err) = complete(&out, &["--iters", "3", "--blend", blend, "--frames-every", "0"]);
+fn every_blend_and_method_keeps_the_known_pixels() {
+    let runs: [&[&str]; 7] = [
+        &["--blend", "none"],
+        &["--blend", "poisson"],
+        &["--blend", "biharmonic"],
+        &["--blend", "hybrid"],
+        &["--blend", "poisson", "--ilo-layers", "2", "--ilo-iters", "3"],
+        &["--method", "harmonic"],
+        &["--method", "biharmonic"],
+    ];
+    for extra in runs {
+        let blend = extra.join(" ");
+        let out = scratch(&format!("blend-{}", blend.replace(' ', "_")));
+        let mut args = vec!["--iters", "3", "--frames-every", "0"];
+        args.extend_from_slice(extra);
+        let (ok, err) = complete(&out, &args);
         assert!(ok, "{err}");
         let input = image::open(model().join("input0.png")).unwrap().to_rgb8();
         let done = image::open(out.join("input0/completed.png")).unwrap().to_rgb8();
@@ -106,12 +118,26 @@ fn both_blends_keep_the_known_pixels() {
     }
 }
 
+/// Every mask type runs, and the masked view shows exactly its hole: the pixels that
+/// differ from the input are missing ones (mask::make for image 0), and nearly all missing
+/// ones differ (a missing pixel may happen to equal the grey it is shown as).
 #[test]
-fn every_mask_type_runs() {
-    for mask in ["center", "left", "right", "top", "bottom", "half", "random", "grid", "pattern", "lowres", "full"] {
-        let out = scratch(&format!("mask-{mask}"));
-        let (ok, err) = complete(&out, &["--mask", mask, "--iters", "2", "--frames-every", "0"]);
-        assert!(ok, "--mask {mask}: {err}");
+fn every_mask_type_runs_with_the_hole_it_describes() {
+    use dcgan_inpaint::jobs::complete::mask::{self, MaskKind};
+    let input = image::open(model().join("input0.png")).unwrap().to_rgb8();
+    for name in ["center", "left", "right", "top", "bottom", "half", "random", "grid", "pattern", "lowres", "full"] {
+        let out = scratch(&format!("mask-{name}"));
+        let (ok, err) = complete(&out, &["--mask", name, "--iters", "2", "--frames-every", "0"]);
+        assert!(ok, "--mask {name}: {err}");
+        let kind = MaskKind::parse(name, 0.25, 0.8).unwrap();
+        let missing: Vec<bool> = mask::make(&kind, 16, 0, 0).unwrap().iter().map(|&m| m < 0.5).collect();
+        let masked = image::open(out.join("input0/masked.png")).unwrap().to_rgb8();
+        let differs: Vec<bool> = input.pixels().zip(masked.pixels()).map(|(a, b)| a != b).collect();
+        let outside = (0..256).filter(|&i| differs[i] && !missing[i]).count();
+        let shown = (0..256).filter(|&i| differs[i] && missing[i]).count();
+        let holes = missing.iter().filter(|m| **m).count();
+        assert_eq!(outside, 0, "--mask {name}: {outside} known pixels shown changed");
+        assert!(shown * 10 >= holes * 9, "--mask {name}: only {shown} of {holes} missing pixels shown as missing");
     }
 }
 
@@ -142,15 +168,23 @@ fn the_quality_table_covers_every_mask_method_and_blend() {
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
     let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
         .args(["quality", "--weights", model().join("tiny.safetensors").to_str().unwrap(), "--data", images.to_str().unwrap()])
-        .args(["--include", "shape[0-3]*", "--iters", "2", "--out", out.to_str().unwrap()])
+        .args(["--include", "shape[0-3]*", "--iters", "2", "--ilo-iters", "1", "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let table = std::fs::read_to_string(&out).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    // The summary (one row per mask), then the whole table.
+    let (summary, table) = text.split_once("\n\n").expect("summary, then table");
+    assert_eq!(summary.lines().skip(2).count(), 6, "{summary}");
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    // 4 masks x (baseline + 2 losses x 2 priors x 2 blends)
-    assert_eq!(rows.len(), 4 * 9, "{table}");
-    assert_eq!(rows.iter().filter(|r| r.contains("baseline")).count(), 4);
+    // Per mask: 3 classical fills, then z only and z + ILO, each with 4 blends (lowres: 2).
+    assert_eq!(rows.len(), 5 * (3 + 2 * 4) + (3 + 2 * 2), "{table}");
+    assert_eq!(rows.iter().filter(|r| r.contains("(classical)")).count(), 6 * 3);
+    for mask in ["center", "random 0.8", "half", "pattern", "grid", "lowres"] {
+        let of_mask: Vec<&&str> = rows.iter().filter(|r| r.starts_with(&format!("| {mask} |"))).collect();
+        assert!(of_mask.iter().any(|r| r.contains("ILO 2 layers")) && of_mask.iter().any(|r| r.contains("biharmonic fill (classical)")), "{mask}: {of_mask:?}");
+        assert!(of_mask.iter().any(|r| r.contains("x DCGAN +")), "{mask}: no hybrid row");
+    }
     assert!(rows.iter().all(|r| !r.contains("NaN")), "{table}");
 }
 

@@ -315,9 +315,9 @@ pub fn complete_iter_timing(gpu: &Gpu, arch: &Architecture, batch: usize, reps: 
     let w = Tensor::from_slice(gpu, &[batch, c, s, s], &vec![1.0; batch * c * s * s]);
     let z = random(gpu, &mut rng, &[batch, arch.z_dim]).with_grad(true);
     let mut adam = Adam::new(gpu, AdamConfig { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, &[&z]);
-    let objective = Objective { prior: Prior::Paper, lam: 0.003, lowres: false };
+    let objective = Objective { prior: Prior::Paper, lam: 0.003, lowres: false, stage: 0 };
     time_step(gpu, reps, batch, &mut || {
-        inpaint::iteration(&state.g, &state.d, &z, Some(&mut adam), &y, &w, &objective, &mut Tape::new(gpu));
+        inpaint::iteration(&state.g, &state.d, &z, Some(&mut adam), &y, &w, &objective, None, &mut Tape::new(gpu));
     })
 }
 

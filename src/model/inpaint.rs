@@ -26,20 +26,24 @@ pub enum Prior {
     NonSaturating,
 }
 
-/// The loss besides its data: the prior and its weight, and whether the contextual term
-/// compares LOWRES_BLOCK block means (the lowres mask) instead of weighted pixels.
+/// The loss besides its data: the prior and its weight, whether the contextual term
+/// compares LOWRES_BLOCK block means (the lowres mask) instead of weighted pixels, and the
+/// stage of G whose activation is optimised (0: z, as in the paper; k > 0: intermediate-layer
+/// optimisation, Daras et al. 2021, which runs G from stage k).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Objective {
     pub prior: Prior,
     pub lam: f32,
     pub lowres: bool,
+    pub stage: usize,
 }
 
-/// The per-row loss terms of the current z: contextual [B], lambda-weighted prior [B], and
-/// G(z) [B, c, s, s]. Records on `tape`; `target` is y (or its block means for lowres).
-pub fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, target: &Tensor, weight: &Tensor, obj: &Objective) -> (Tensor, Tensor, Tensor) {
-    let b = z.shape()[0];
-    let gz = g.forward(tape, z, false, true); //                       [B, c, s, s]
+/// The per-row loss terms of the current x (z, or the activation of `obj.stage`):
+/// contextual [B], lambda-weighted prior [B], and G(x) [B, c, s, s]. Records on `tape`;
+/// `target` is y (or its block means for lowres).
+pub fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, x: &Tensor, target: &Tensor, weight: &Tensor, obj: &Objective) -> (Tensor, Tensor, Tensor) {
+    let b = x.shape()[0];
+    let gz = g.forward_between(tape, x, obj.stage, g.image_stage(), false, true); //  [B, c, s, s]
     let context_items = if obj.lowres {
         let pooled = tape.avg_pool(&gz, LOWRES_BLOCK); //               [B, c, s/8, s/8]
         let diff = tape.sub(&pooled, target);
@@ -68,17 +72,28 @@ pub fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, tar
     (contextual, prior, gz)
 }
 
-/// One iteration, recorded but not submitted: the losses at z and G(z), then (with `adam`,
-/// built over `[z]`) an Adam update of z and the clip to [-1, 1].
+/// One iteration, recorded but not submitted: the losses at x and G(x), then (with `adam`,
+/// built over `[x]`) an Adam update of x and its projection: z is clipped to [-1, 1]; an
+/// intermediate activation is kept within `radius` of its starting value `x0`
+/// (elementwise), as intermediate-layer optimisation projects onto a ball around it.
 #[allow(clippy::too_many_arguments)]
-pub fn iteration(g: &Generator, d: &Discriminator, z: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
-    let (contextual, prior, gz) = losses(tape, g, d, z, target, weight, obj);
+pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, ball: Option<(&Tensor, f32)>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
+    let (contextual, prior, gz) = losses(tape, g, d, x, target, weight, obj);
     if let Some(adam) = adam {
         let total = tape.add(&contextual, &prior);
         let loss = tape.sum(&total);
         let grads = tape.backward(&loss);
-        adam.step(tape.gpu(), &[z], &grads);
-        elementwise::clamp(tape.gpu(), z, -1.0, 1.0);
+        let gpu = tape.gpu();
+        adam.step(gpu, &[x], &grads);
+        match ball {
+            None => elementwise::clamp(gpu, x, -1.0, 1.0),
+            Some((x0, radius)) => {
+                let step = elementwise::sub(gpu, x, x0);
+                elementwise::clamp(gpu, &step, -radius, radius);
+                let projected = elementwise::add(gpu, x0, &step);
+                gpu.copy(projected.buffer(), x.buffer(), (x.numel() * 4) as u64);
+            }
+        }
     }
     (contextual, prior, gz)
 }

@@ -234,13 +234,29 @@ impl Generator {
     /// z [B, z_dim] -> images [B, c, s, s] in [-1, 1]. `train`: batch statistics in BN
     /// (and running-stat updates); `frozen`: no gradients to G's parameters.
     pub fn forward(&self, tape: &mut Tape, z: &Tensor, train: bool, frozen: bool) -> Tensor {
-        let batch = z.shape()[0];
-        let fc = use_layer(&self.fc, frozen);
-        let h = tape.linear(z, &fc.weight, Some(&fc.bias)); //                  [B, base*16]
-        let h = tape.reshape(&h, &[batch, self.arch.g_base_channels(), 4, 4]); // [B, base, 4, 4]
-        let h = tape.batch_norm(&h, &use_bn(&self.bn0, frozen), train);
-        let mut h = tape.relu(&h);
-        for (i, layer) in self.deconvs.iter().enumerate() {
+        self.forward_between(tape, z, 0, self.image_stage(), train, frozen)
+    }
+
+    /// Stages of G: stage 0 is z, stage 1 the first 4x4 feature map (after fc, BN, ReLU),
+    /// stage k + 1 the output of deconv block k; this is the image's.
+    pub fn image_stage(&self) -> usize {
+        self.deconvs.len() + 1
+    }
+
+    /// Run G from the activation `h` at stage `from` up to stage `to` (intermediate-layer
+    /// optimisation frees the activation of one stage and runs the rest from it).
+    ///   stage 0 z[B, z_dim] -> 1 [B, base, 4, 4] -> 2 [B, base/2, 8, 8] -> ... -> [B, c, s, s]
+    pub fn forward_between(&self, tape: &mut Tape, h: &Tensor, from: usize, to: usize, train: bool, frozen: bool) -> Tensor {
+        let mut h = h.clone();
+        if from == 0 && to > 0 {
+            let batch = h.shape()[0];
+            let fc = use_layer(&self.fc, frozen);
+            let x = tape.linear(&h, &fc.weight, Some(&fc.bias)); //             [B, base*16]
+            let x = tape.reshape(&x, &[batch, self.arch.g_base_channels(), 4, 4]); // [B, base, 4, 4]
+            let x = tape.batch_norm(&x, &use_bn(&self.bn0, frozen), train);
+            h = tape.relu(&x);
+        }
+        for (i, layer) in self.deconvs.iter().enumerate().take(to.saturating_sub(1)).skip(from.saturating_sub(1)) {
             let l = use_layer(layer, frozen);
             let geometry = ConvGeometry::conv_transpose2d_same(h.shape(), l.weight.shape(), 2);
             h = tape.conv_transpose2d(&h, &l.weight, Some(&l.bias), geometry); // size x2, width /2

@@ -9,11 +9,11 @@
 //!   output.rs    the files written; metrics.rs PSNR/SSIM; quality.rs the quality table
 
 pub mod blend;
+pub mod fill;
 pub mod mask;
 pub mod metrics;
 pub mod optimise;
 pub mod output;
-pub mod poisson;
 pub mod quality;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,16 @@ use crate::engine::ops::adam::AdamConfig;
 use crate::error::{Error, Result};
 use crate::io::{data, npy, picture, weights};
 use crate::model::inpaint::{Objective, Prior};
-pub use blend::Blend;
+pub use blend::{Blend, Classical};
+
+/// How the hole is filled: the DCGAN (optimise z, then blend), or a classical fill that
+/// uses no model (for comparison on one's own images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    #[default]
+    Dcgan,
+    Classical(Classical),
+}
 pub use mask::MaskKind;
 pub use metrics::{Metrics, evaluate, mean_metrics};
 pub use optimise::{Optimised, optimise};
@@ -43,6 +52,13 @@ pub struct CompleteConfig {
     pub iters: usize,
     pub restarts: usize,
     pub blend: Blend,
+    pub method: Method,
+    /// Intermediate-layer optimisation after z: free G's stages 1..=ilo_layers in turn,
+    /// `ilo_iters` iterations each, every activation within `ilo_radius` x its mean |value|
+    /// of where it started (0 layers: the paper's method, z only).
+    pub ilo_layers: usize,
+    pub ilo_iters: usize,
+    pub ilo_radius: f32,
     /// Rows (images x restarts) optimised together on the GPU.
     pub batch: usize,
     pub out: PathBuf,
@@ -70,6 +86,10 @@ impl Default for CompleteConfig {
             iters: 1000,
             restarts: 1,
             blend: Blend::Poisson,
+            method: Method::Dcgan,
+            ilo_layers: 0,
+            ilo_iters: 100,
+            ilo_radius: 1.0,
             batch: 64,
             out: PathBuf::from("runs/complete"),
             frames_every: 50,
@@ -88,6 +108,11 @@ impl CompleteConfig {
         if self.mask_dir.is_some() { MaskKind::File(PathBuf::new()) } else { self.mask.clone() }
     }
 
+    /// Updates per image: z, then each freed layer.
+    pub fn iterations(&self) -> usize {
+        self.iters + self.ilo_layers * self.ilo_iters
+    }
+
     /// Refuse settings that cannot give a meaningful result, for a model of `size`.
     pub fn validate(&self, size: usize) -> Result<()> {
         self.adam.validate()?;
@@ -104,7 +129,7 @@ impl CompleteConfig {
     }
 
     pub fn objective(&self) -> Objective {
-        Objective { prior: self.prior, lam: self.lam, lowres: self.mask_kind() == MaskKind::LowRes }
+        Objective { prior: self.prior, lam: self.lam, lowres: self.mask_kind() == MaskKind::LowRes, stage: 0 }
     }
 }
 
@@ -255,15 +280,33 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         None => None,
     };
 
-    let per_batch = (cfg.batch / cfg.restarts).max(1);
-    report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iters + 1) });
-    let results = optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, stop, |mean_loss| report(Event::Iteration { mean_loss }))?;
-
     let mask_kind = cfg.mask_kind();
+    let results = match cfg.method {
+        Method::Dcgan => {
+            let per_batch = (cfg.batch / cfg.restarts).max(1);
+            report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iterations() + 1) });
+            optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, stop, |mean_loss| report(Event::Iteration { mean_loss }))?
+        }
+        // No model: the fill stands where G(z) would, and the blend keeps it as it is.
+        Method::Classical(fill) => {
+            report(Event::Start { images: items.len(), total_iterations: 0 });
+            items
+                .iter()
+                .map(|item| {
+                    let generated = fill.fill(item, c, s, &mask_kind)?;
+                    Ok(Optimised { generated, z: Vec::new(), losses: Vec::new(), frames: Vec::new(), restart: 0 })
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
     for (item, r) in items.iter().zip(&results) {
-        let completed = blend::compose(item, &r.generated, c, s, &mask_kind, cfg.blend)?;
+        let completed = match cfg.method {
+            Method::Dcgan => blend::compose(item, &r.generated, c, s, &mask_kind, cfg.blend)?,
+            Method::Classical(_) => r.generated.clone(),
+        };
         let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
         let views = output::Views { masked: &masked, completed: &completed };
         grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &views, cfg, c, s)?);

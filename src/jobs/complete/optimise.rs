@@ -10,7 +10,7 @@ use crate::engine::optim::Adam;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::error::{Error, Result};
-use crate::model::inpaint::{self, LOWRES_BLOCK};
+use crate::model::inpaint::{self, LOWRES_BLOCK, Objective};
 use crate::model::{Discriminator, Generator};
 use crate::rng::Rng;
 
@@ -81,39 +81,64 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
             .collect(),
     };
     let z = Tensor::from_slice(gpu, &[rows, zd], &z0).with_grad(true);
-    let mut adam = Adam::new(gpu, cfg.adam, &[&z]);
 
+    // Phases: z for --iters updates (the paper), then each freed stage of G for --ilo-iters
+    // updates, starting from where the previous phase left G's activation there.
+    let phases: Vec<(usize, usize)> = std::iter::once((0, cfg.iters)).chain((1..=cfg.ilo_layers).map(|k| (k, cfg.ilo_iters))).collect();
+    let (mut x, mut x_stage) = (z.clone(), 0);
     // Not preallocated from --iters, which may be any number.
     let mut history: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     let mut frames: Vec<Vec<f32>> = Vec::new();
     let mut last_gz = Vec::new();
-    for t in 0..=cfg.iters {
-        if stop.load(Ordering::Relaxed) {
-            return Err(Error::new(format!("interrupted at iteration {t}; nothing was written")));
-        }
-        let update = (t < cfg.iters).then_some(&mut adam);
-        let (contextual, prior, gz) = inpaint::iteration(g, d, &z, update, &target, &weight, &objective, &mut Tape::new(gpu));
-        gpu.flush();
-        let (cv, pv) = (contextual.try_to_vec(gpu)?, prior.try_to_vec(gpu)?);
-        if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
-            return Err(Error::new(format!("the completion loss became {} at iteration {t}; try a lower --lr", cv[0] + pv[0])));
-        }
-        tick((cv.iter().sum::<f32>() + pv.iter().sum::<f32>()) / rows as f32);
-        history.push((cv, pv));
-        let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
-        if frame_due || t == cfg.iters {
-            let images = gz.try_to_vec(gpu)?;
-            if frame_due {
-                frames.push(images.clone());
+    let mut t = 0;
+    for (phase, &(stage, updates)) in phases.iter().enumerate() {
+        let ball = if stage == 0 {
+            None
+        } else {
+            let x0 = g.forward_between(&mut Tape::new(gpu), &x, x_stage, stage, false, true);
+            let values = x0.try_to_vec(gpu)?;
+            let mean_abs = values.iter().map(|v| v.abs()).sum::<f32>() / values.len().max(1) as f32;
+            let h = Tensor::empty(gpu, x0.shape());
+            gpu.copy(x0.buffer(), h.buffer(), (x0.numel() * 4) as u64);
+            x = h.with_grad(true);
+            Some((x0.view(x0.shape()).with_grad(false), cfg.ilo_radius * mean_abs))
+        };
+        x_stage = stage;
+        let obj = Objective { stage, ..objective };
+        let mut adam = Adam::new(gpu, cfg.adam, &[&x]);
+        let last_phase = phase + 1 == phases.len();
+        // The last phase ends with one more evaluation, of the final x.
+        for u in 0..updates + last_phase as usize {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Error::new(format!("interrupted at iteration {t}; nothing was written")));
             }
-            if t == cfg.iters {
-                last_gz = images;
+            let update = (u < updates).then_some(&mut adam);
+            let ball = ball.as_ref().map(|(x0, r)| (x0, *r));
+            let (contextual, prior, gz) = inpaint::iteration(g, d, &x, update, &target, &weight, &obj, ball, &mut Tape::new(gpu));
+            gpu.flush();
+            let (cv, pv) = (contextual.try_to_vec(gpu)?, prior.try_to_vec(gpu)?);
+            if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
+                return Err(Error::new(format!("the completion loss became {} at iteration {t}; try a lower --lr", cv[0] + pv[0])));
             }
+            tick((cv.iter().sum::<f32>() + pv.iter().sum::<f32>()) / rows as f32);
+            history.push((cv, pv));
+            let final_one = last_phase && u == updates;
+            let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
+            if frame_due || final_one {
+                let images = gz.try_to_vec(gpu)?;
+                if frame_due {
+                    frames.push(images.clone());
+                }
+                if final_one {
+                    last_gz = images;
+                }
+            }
+            t += 1;
         }
     }
     let final_z = z.try_to_vec(gpu)?;
 
-    let last = &history[cfg.iters];
+    let Some(last) = history.last() else { unreachable!("the last phase evaluates at least once") };
     let total = |row: usize| last.0[row] + last.1[row];
     let results = (0..items.len())
         .map(|i| {

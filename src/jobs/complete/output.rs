@@ -37,7 +37,7 @@ pub fn write_item(dir: &Path, item: &Item, r: &Optimised, views: &Views, cfg: &C
     }
     let loss_csv = dir.join("loss.csv");
     std::fs::write(&loss_csv, csv).map_err(|e| Error::new(format!("cannot write {}: {e}", loss_csv.display())))?;
-    if cfg.save_z {
+    if cfg.save_z && !r.z.is_empty() {
         npy::write_f32(&dir.join("z.npy"), &[1, r.z.len()], &r.z)?;
     }
     Ok(row)

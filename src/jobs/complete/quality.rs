@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use super::mask::{self, MaskKind};
-use super::blend::{Blend, compose};
+use super::blend::{Blend, Classical, compose};
 use super::{CompleteConfig, Item, Metrics, evaluate, mean_metrics, optimise};
 use crate::io::weights;
-use crate::model::inpaint::Prior;
 use crate::io::data;
 use crate::error::{Error, Result};
 use crate::engine::gpu::Gpu;
@@ -23,26 +22,22 @@ pub struct QualityConfig {
     pub include: Vec<String>,
     /// At most this many images (0: all).
     pub limit: usize,
+    /// Only these masks (names as in the table; empty: all).
+    pub masks: Vec<String>,
+    /// Weighted-loss windows to compare (0: the binary mask).
+    pub windows: Vec<usize>,
+    /// Intermediate-layer optimisation depths to compare (0: z only).
+    pub ilo_layers: Vec<usize>,
+    /// The DCGAN weight of the hybrid rows.
+    pub hybrid_weight: f32,
 }
 
 pub struct Row {
     pub mask: String,
     pub method: String,
+    /// A fill that uses no model.
+    pub classical: bool,
     pub hole: Metrics,
-}
-
-/// Fill the hole with the per-channel mean of the known pixels.
-fn mean_fill(item: &Item, c: usize, s: usize) -> Vec<f32> {
-    let plane = s * s;
-    let mut out = item.image.clone();
-    for ch in 0..c {
-        let known: Vec<f32> = (0..plane).filter(|&i| item.mask[i] > 0.5).map(|i| item.image[ch * plane + i]).collect();
-        let mean = known.iter().sum::<f32>() / known.len().max(1) as f32;
-        for i in (0..plane).filter(|&i| item.mask[i] <= 0.5) {
-            out[ch * plane + i] = mean;
-        }
-    }
-    out
 }
 
 /// Run the table; `progress` hears a line per run.
@@ -67,9 +62,14 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
         ("random 0.8", MaskKind::Random { missing: 0.8 }),
         ("half", MaskKind::Half),
         ("pattern", MaskKind::Pattern),
+        ("grid", MaskKind::Grid),
+        ("lowres", MaskKind::LowRes),
     ];
     let mut rows = Vec::new();
     for (mask_name, kind) in masks {
+        if !cfg.masks.is_empty() && !cfg.masks.iter().any(|m| m == mask_name) {
+            continue;
+        }
         let items = paths
             .iter()
             .enumerate()
@@ -82,26 +82,34 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let baseline: Vec<Metrics> = items.iter().map(|it| evaluate(it, &mean_fill(it, c, s), c, s)).collect();
-        rows.push(Row { mask: mask_name.into(), method: "mean of known pixels (baseline)".into(), hole: mean_metrics(&baseline) });
-        for window in [0, 7] {
-            for prior in [Prior::Paper, Prior::NonSaturating] {
-                let run_cfg = CompleteConfig { mask: kind.clone(), weighted_window: window, prior, frames_every: 0, ..cfg.base.clone() };
-                progress(&format!("{mask_name}: window {window}, {prior:?} prior, {} images", items.len()));
+        for fill in [Classical::MeanFill, Classical::Harmonic, Classical::Biharmonic] {
+            let m: Vec<Metrics> = items.iter().map(|it| fill.fill(it, c, s, &kind).map(|x| evaluate(it, &x, c, s))).collect::<Result<_>>()?;
+            rows.push(Row { mask: mask_name.into(), method: format!("{} (classical)", fill.name()), classical: true, hole: mean_metrics(&m) });
+        }
+        for &window in &cfg.windows {
+            for &ilo_layers in &cfg.ilo_layers {
+                let run_cfg = CompleteConfig { mask: kind.clone(), weighted_window: window, ilo_layers, frames_every: 0, ..cfg.base.clone() };
+                let what = if ilo_layers == 0 { "z (paper)".to_string() } else { format!("z + ILO {ilo_layers} layers") };
+                progress(&format!("{mask_name}: window {window}, {what}, {} images", items.len()));
                 let results = optimise(gpu, &g, &d, &items, None, &run_cfg, stop, |_| {})?;
-                for blend in [Blend::None, Blend::Poisson] {
+                // The lowres correction replaces the pixel blends, so two rows are enough there.
+                let hybrid = Blend::Hybrid { weight: cfg.hybrid_weight };
+                let blends: &[Blend] =
+                    if kind == MaskKind::LowRes { &[Blend::Poisson, hybrid] } else { &[Blend::None, Blend::Poisson, Blend::Biharmonic, hybrid] };
+                for &blend in blends {
                     let m: Vec<Metrics> = items
                         .iter()
                         .zip(&results)
                         .map(|(it, r)| compose(it, &r.generated, c, s, &run_cfg.mask_kind(), blend).map(|x| evaluate(it, &x, c, s)))
                         .collect::<Result<_>>()?;
-                    let method = format!(
-                        "{} mask, {} prior, {}",
-                        if window == 0 { "binary" } else { "weighted (7)" },
-                        if prior == Prior::Paper { "paper" } else { "non-saturating" },
-                        if blend == Blend::Poisson { "Poisson" } else { "overlay" }
-                    );
-                    rows.push(Row { mask: mask_name.into(), method, hole: mean_metrics(&m) });
+                    let blend_name = match blend {
+                        Blend::Poisson if kind == MaskKind::LowRes => "block-mean correction".to_string(),
+                        Blend::Hybrid { weight } => format!("{weight} x DCGAN + {} x biharmonic fill", 1.0 - weight),
+                        other => other.name().to_string(),
+                    };
+                    let mask_loss = if window == 0 { "binary".to_string() } else { format!("weighted ({window})") };
+                    let method = format!("DCGAN {what}, {mask_loss} loss, {blend_name}");
+                    rows.push(Row { mask: mask_name.into(), method, classical: false, hole: mean_metrics(&m) });
                 }
             }
         }
@@ -109,11 +117,35 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
     Ok(rows)
 }
 
-/// The table as Markdown.
+/// The table as Markdown: every row, the best classical and DCGAN rows of each mask in bold.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from("| mask | method | PSNR hole (dB) | SSIM hole |\n| --- | --- | ---: | ---: |\n");
+    let best = |mask: &str, classical: bool| {
+        rows.iter().filter(|r| r.mask == mask && r.classical == classical).map(|r| r.hole.psnr_hole).fold(f64::NEG_INFINITY, f64::max)
+    };
     for r in rows {
-        out.push_str(&format!("| {} | {} | {:.2} | {:.4} |\n", r.mask, r.method, r.hole.psnr_hole, r.hole.ssim_hole));
+        let bold = r.hole.psnr_hole == best(&r.mask, r.classical);
+        let (b0, b1) = if bold { ("**", "**") } else { ("", "") };
+        out.push_str(&format!("| {} | {b0}{}{b1} | {b0}{:.2}{b1} | {:.4} |\n", r.mask, r.method, r.hole.psnr_hole, r.hole.ssim_hole));
+    }
+    out
+}
+
+/// Per mask: the best classical and the best DCGAN row, and the margin in dB.
+pub fn summary(rows: &[Row]) -> String {
+    let mut out = String::from("| mask | best classical | PSNR hole | best DCGAN-based | PSNR hole | margin (dB) |\n| --- | --- | ---: | --- | ---: | ---: |\n");
+    let mut masks: Vec<&str> = rows.iter().map(|r| r.mask.as_str()).collect();
+    masks.dedup();
+    for mask in masks {
+        let best = |classical: bool| {
+            rows.iter().filter(|r| r.mask == mask && r.classical == classical).max_by(|a, b| a.hole.psnr_hole.total_cmp(&b.hole.psnr_hole))
+        };
+        if let (Some(c), Some(d)) = (best(true), best(false)) {
+            out.push_str(&format!(
+                "| {mask} | {} | {:.2} | {} | {:.2} | {:+.2} |\n",
+                c.method, c.hole.psnr_hole, d.method, d.hole.psnr_hole, d.hole.psnr_hole - c.hole.psnr_hole
+            ));
+        }
     }
     out
 }
