@@ -87,7 +87,7 @@ impl Default for CompleteConfig {
             restarts: 1,
             blend: Blend::Poisson,
             method: Method::Dcgan,
-            ilo_layers: 0,
+            ilo_layers: 2,
             ilo_iters: 100,
             ilo_radius: 1.0,
             batch: 64,
@@ -121,6 +121,9 @@ impl CompleteConfig {
         }
         if self.restarts == 0 || self.batch == 0 {
             return Err(Error::new("--restarts and --batch must be at least 1"));
+        }
+        if !(self.ilo_radius.is_finite() && self.ilo_radius > 0.0) {
+            return Err(Error::new(format!("--ilo-radius must be a finite number > 0, got {}", self.ilo_radius)));
         }
         if self.weighted_window > size {
             return Err(Error::new(format!("--weighted-window {} is larger than the {size}x{size} image; use at most {size} (7 in the paper)", self.weighted_window)));
@@ -258,6 +261,13 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let arch = g.arch;
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
     cfg.validate(s)?;
+    if cfg.ilo_layers >= g.image_stage() {
+        return Err(Error::new(format!(
+            "--ilo-layers {} frees the image itself; this generator has stages 1..={} to free",
+            cfg.ilo_layers,
+            g.image_stage() - 1
+        )));
+    }
     let _lock = crate::io::output::FolderLock::take(&cfg.out, cfg.overwrite)?;
     let mut warnings = Vec::new();
     let items = load_items(cfg, c, s, &mut |w| warnings.push(w))?;

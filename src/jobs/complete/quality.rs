@@ -82,9 +82,18 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        for fill in [Classical::MeanFill, Classical::Harmonic, Classical::Biharmonic] {
+        // With lowres there are no known pixels, only block means: the smooth fills are one
+        // (bilinear upsampling of the block means), so one row stands for both.
+        let lowres = kind == MaskKind::LowRes;
+        let fills: &[Classical] = if lowres { &[Classical::MeanFill, Classical::Biharmonic] } else { &[Classical::MeanFill, Classical::Harmonic, Classical::Biharmonic] };
+        for &fill in fills {
             let m: Vec<Metrics> = items.iter().map(|it| fill.fill(it, c, s, &kind).map(|x| evaluate(it, &x, c, s))).collect::<Result<_>>()?;
-            rows.push(Row { mask: mask_name.into(), method: format!("{} (classical)", fill.name()), classical: true, hole: mean_metrics(&m) });
+            let name = match fill {
+                Classical::MeanFill if lowres => "block means",
+                Classical::Biharmonic if lowres => "bilinear upsampling of the block means",
+                other => other.name(),
+            };
+            rows.push(Row { mask: mask_name.into(), method: format!("{name} (classical)"), classical: true, hole: mean_metrics(&m) });
         }
         for &window in &cfg.windows {
             for &ilo_layers in &cfg.ilo_layers {
@@ -104,7 +113,10 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
                         .collect::<Result<_>>()?;
                     let blend_name = match blend {
                         Blend::Poisson if kind == MaskKind::LowRes => "block-mean correction".to_string(),
-                        Blend::Hybrid { weight } => format!("{weight} x DCGAN + {} x biharmonic fill", 1.0 - weight),
+                        Blend::Hybrid { weight } => {
+                            let fill = if lowres { "bilinear upsampling" } else { "biharmonic fill" };
+                            format!("{weight} x DCGAN + {:.1} x {fill}", 1.0 - weight)
+                        }
                         other => other.name().to_string(),
                     };
                     let mask_loss = if window == 0 { "binary".to_string() } else { format!("weighted ({window})") };
