@@ -1,6 +1,9 @@
 //! The `complete` command on a tiny fixed-weight model (tests/fixtures/model, written by
 //! tools/torch_fixtures.py): losses against PyTorch, convergence, outputs, mask errors.
 
+mod common;
+
+use common::scratch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -8,13 +11,6 @@ use dcgan_inpaint::io::npy;
 
 fn model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-complete-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// `complete` on the two fixture inputs with the tiny model; returns (success, stderr).

@@ -5,6 +5,8 @@
 #[macro_use]
 mod common;
 
+use common::scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,13 +20,6 @@ fn fixtures() -> PathBuf {
 
 fn tiny() -> PathBuf {
     fixtures().join("model/tiny.safetensors")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-robust-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn cli() -> Command {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{assert_close, gpu, max_abs};
+use common::{scratch, assert_close, gpu, max_abs};
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::io::npy;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
@@ -17,14 +17,6 @@ use dcgan_inpaint::io::weights;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn tiny_arch() -> Architecture {

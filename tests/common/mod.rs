@@ -80,6 +80,14 @@ macro_rules! kernel_set_tests {
     };
 }
 
+/// A fresh, empty folder for one test, unique to this test binary and process.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-{}-{}-{name}", env!("CARGO_CRATE_NAME"), std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    dir
+}
+
 /// Every |got - want| <= atol + rtol * |want|, else a message naming the worst item.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32) {
     assert_eq!(got.len(), want.len(), "{what}: {} values, expected {}", got.len(), want.len());
