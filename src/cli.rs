@@ -8,7 +8,8 @@ use dcgan_inpaint::Result;
 use dcgan_inpaint::engine::gpu::AdapterChoice;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
-use dcgan_inpaint::jobs::complete::{Blend, Classical, CompleteConfig, MaskKind, Method, quality::QualityConfig};
+use dcgan_inpaint::inpaint::{Blend, Classical, MaskKind, Method, Settings};
+use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::model::inpaint::Prior;
@@ -173,7 +174,7 @@ pub struct CompleteArgs {
     #[arg(long, value_enum, default_value_t = BlendArg::Poisson)]
     pub blend: BlendArg,
     /// With --blend hybrid: the weight of the DCGAN completion (the rest is the biharmonic fill).
-    #[arg(long, default_value_t = dcgan_inpaint::jobs::complete::blend::HYBRID_WEIGHT)]
+    #[arg(long, default_value_t = dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
     /// Intermediate-layer optimisation (Daras et al. 2021): after z, free G's stages 1..=N in
     /// turn (0: z only, the paper's method; 2 measured best on the center mask).
@@ -255,7 +256,7 @@ pub struct QualityArgs {
     #[arg(long, default_value_t = 100)]
     pub ilo_iters: usize,
     /// The DCGAN weight of the hybrid rows.
-    #[arg(long, default_value_t = dcgan_inpaint::jobs::complete::blend::HYBRID_WEIGHT)]
+    #[arg(long, default_value_t = dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
 }
 
@@ -421,24 +422,26 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
             weights: shipped(&a.weights),
             mask: MaskKind::parse(&a.mask, a.center_scale, a.missing.unwrap_or(0.8))?,
             mask_dir: a.mask_dir,
-            weighted_window: a.weighted_window,
-            prior: a.prior.into(),
-            lam: a.lam,
-            adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
-            iters,
-            restarts,
-            blend: blend_of(a.blend, a.hybrid_weight),
-            method: a.method.into(),
-            ilo_layers: a.ilo_layers,
-            ilo_iters: a.ilo_iters,
-            ilo_radius: a.ilo_radius,
-            batch: a.batch,
+            settings: Settings {
+                weighted_window: a.weighted_window,
+                prior: a.prior.into(),
+                lam: a.lam,
+                adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
+                iters,
+                restarts,
+                blend: blend_of(a.blend, a.hybrid_weight),
+                method: a.method.into(),
+                ilo_layers: a.ilo_layers,
+                ilo_iters: a.ilo_iters,
+                ilo_radius: a.ilo_radius,
+                batch: a.batch,
+                frames_every: a.frames_every,
+                seed: a.seed,
+            },
             out: a.out.unwrap_or_else(fresh_complete_folder),
             overwrite: a.overwrite,
-            frames_every: a.frames_every,
             save_z: a.save_z,
             z_init: a.z_init,
-            seed: a.seed,
             eval: a.eval,
         })
     }
@@ -446,19 +449,22 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
 
 impl From<QualityArgs> for QualityConfig {
     fn from(a: QualityArgs) -> QualityConfig {
-        let defaults = CompleteConfig::default();
+        let defaults = Settings::default();
         let base = CompleteConfig {
             weights: shipped(&a.weights),
-            lam: a.lam,
-            adam: AdamConfig { lr: a.lr, ..defaults.adam },
-            iters: a.iters,
-            ilo_iters: a.ilo_iters,
-            restarts: a.restarts,
-            batch: a.batch,
-            frames_every: 0,
-            seed: a.seed,
+            settings: Settings {
+                lam: a.lam,
+                adam: AdamConfig { lr: a.lr, ..defaults.adam },
+                iters: a.iters,
+                ilo_iters: a.ilo_iters,
+                restarts: a.restarts,
+                batch: a.batch,
+                frames_every: 0,
+                seed: a.seed,
+                ..defaults
+            },
             eval: true,
-            ..defaults
+            ..CompleteConfig::default()
         };
         QualityConfig {
             base,

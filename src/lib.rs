@@ -1,7 +1,9 @@
 //! dcgan-inpaint: semantic image inpainting with a DCGAN, on a hand-written wgpu compute
 //! engine. The folders are the floors; imports only point down (checked by tests/layers.rs):
 //!
-//! - `jobs`    one module per command (train, sample, complete, bench); never imports another job
+//! - `jobs`    one module per command (train, sample, complete, bench, serve); never imports another job
+//! - `inpaint` the completion pipeline complete, quality and serve share: masks, the z
+//!             optimisation, blends and classical fills, metrics
 //! - `io`      file formats and pictures (weights, .npy, image folders, PNG/GIF); no kernels
 //! - `model`   the DCGAN in forward order, the GAN training step and the inpainting objective
 //! - `engine`  the compute engine: GPU, tensors, kernels (ops), the tape, Adam, kernel variants
@@ -9,6 +11,7 @@
 
 pub mod engine;
 pub mod error;
+pub mod inpaint;
 pub mod io;
 pub mod jobs;
 pub mod model;

@@ -184,7 +184,7 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
     let outcome = outcome?;
     if let Some(m) = &outcome.metrics {
         println!("{:<24} {:>8} {:>7} {:>10} {:>9}", "image", "PSNR", "SSIM", "PSNR hole", "SSIM hole");
-        let mean = complete::mean_metrics(m);
+        let mean = dcgan_inpaint::inpaint::mean_metrics(m);
         for (name, x) in outcome.names.iter().map(String::as_str).zip(m).chain(std::iter::once(("mean", &mean))) {
             println!("{name:<24} {:>8.2} {:>7.4} {:>10.2} {:>9.4}", x.psnr, x.ssim, x.psnr_hole, x.ssim_hole);
         }

@@ -123,7 +123,7 @@ fn every_blend_and_method_keeps_the_known_pixels() {
 /// ones differ (a missing pixel may happen to equal the grey it is shown as).
 #[test]
 fn every_mask_type_runs_with_the_hole_it_describes() {
-    use dcgan_inpaint::jobs::complete::mask::{self, MaskKind};
+    use dcgan_inpaint::inpaint::mask::{self, MaskKind};
     let input = image::open(model().join("input0.png")).unwrap().to_rgb8();
     for name in ["center", "left", "right", "top", "bottom", "half", "random", "grid", "pattern", "lowres", "full"] {
         let out = scratch(&format!("mask-{name}"));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dcgan_inpaint::io::{data, npy, weights};
-use dcgan_inpaint::jobs::complete::mask;
+use dcgan_inpaint::inpaint::mask;
 use dcgan_inpaint::rng::Rng;
 
 /// Records the largest single allocation (this binary holds one test, so it is the loaders').

@@ -39,6 +39,22 @@ pub fn grid(images: &[f32], n: usize, channels: usize, size: usize, columns: usi
 }
 
 /// Save a PNG through a temporary file, so a crash never leaves half a picture.
+/// An animated GIF of [c, s, s] frames, scaled up to about 192 pixels, looping; the last
+/// frame (the result) stays longest.
+pub fn encode_gif(frames: &[Vec<f32>], c: usize, s: usize, out: impl std::io::Write) -> std::result::Result<(), image::ImageError> {
+    let scale = (192 / s).max(1) as u32;
+    let mut encoder = image::codecs::gif::GifEncoder::new(out);
+    encoder.set_repeat(image::codecs::gif::Repeat::Infinite)?;
+    for (k, f) in frames.iter().enumerate() {
+        let rgb = to_rgb8(f, c, s);
+        let big = image::imageops::resize(&rgb, s as u32 * scale, s as u32 * scale, image::imageops::FilterType::Nearest);
+        let rgba = image::DynamicImage::ImageRgb8(big).to_rgba8();
+        let delay = if k + 1 == frames.len() { 1500 } else { 120 };
+        encoder.encode_frame(image::Frame::from_parts(rgba, 0, 0, image::Delay::from_numer_denom_ms(delay, 1)))?;
+    }
+    Ok(())
+}
+
 pub fn save_png(img: &image::RgbImage, path: &Path) -> Result<()> {
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)

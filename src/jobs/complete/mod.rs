@@ -3,16 +3,12 @@
 //! optimised under the inpainting objective (`model::inpaint`) with Adam, clipped to
 //! [-1, 1] after every step; the best start's G(z) is blended into the known pixels.
 //!
-//!   mod.rs       the job: its settings, inputs and masks, the run, what the caller hears
-//!   optimise.rs  the z optimisation in batches of rows, best restart per image
-//!   blend.rs     overlay / Poisson blend, lowres correction, the masked view
-//!   output.rs    the files written; metrics.rs PSNR/SSIM; quality.rs the quality table
+//! The method itself (masks, optimisation, blends, metrics) is `crate::inpaint`, shared with
+//! `serve`; this job adds the files:
+//!
+//!   mod.rs       the job: its inputs and masks, the run, what the caller hears
+//!   output.rs    the files written; quality.rs the quality table
 
-pub mod blend;
-pub mod fill;
-pub mod mask;
-pub mod metrics;
-pub mod optimise;
 pub mod output;
 pub mod quality;
 
@@ -20,23 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use crate::engine::gpu::Gpu;
-use crate::engine::ops::adam::AdamConfig;
 use crate::error::{Error, Result};
+use crate::inpaint::{Item, MaskKind, Method, Metrics, Optimised, Settings, blend, evaluate, mask, optimise};
 use crate::io::{data, npy, picture, weights};
-use crate::model::inpaint::{Objective, Prior};
-pub use blend::{Blend, Classical};
-
-/// How the hole is filled: the DCGAN (optimise z, then blend), or a classical fill that
-/// uses no model (for comparison on one's own images).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Method {
-    #[default]
-    Dcgan,
-    Classical(Classical),
-}
-pub use mask::MaskKind;
-pub use metrics::{Metrics, evaluate, mean_metrics};
-pub use optimise::{Optimised, optimise};
 
 #[derive(Debug, Clone)]
 pub struct CompleteConfig {
@@ -45,27 +27,10 @@ pub struct CompleteConfig {
     pub mask: MaskKind,
     /// Per-image masks `DIR/<input stem>.png`, instead of `mask`.
     pub mask_dir: Option<PathBuf>,
-    pub weighted_window: usize,
-    pub prior: Prior,
-    pub lam: f32,
-    pub adam: AdamConfig,
-    pub iters: usize,
-    pub restarts: usize,
-    pub blend: Blend,
-    pub method: Method,
-    /// Intermediate-layer optimisation after z: free G's stages 1..=ilo_layers in turn,
-    /// `ilo_iters` iterations each, every activation within `ilo_radius` x its mean |value|
-    /// of where it started (0 layers: the paper's method, z only).
-    pub ilo_layers: usize,
-    pub ilo_iters: usize,
-    pub ilo_radius: f32,
-    /// Rows (images x restarts) optimised together on the GPU.
-    pub batch: usize,
+    pub settings: Settings,
     pub out: PathBuf,
-    pub frames_every: usize,
     pub save_z: bool,
     pub z_init: Option<PathBuf>,
-    pub seed: u64,
     pub eval: bool,
     /// Replace the results of an earlier run in `out` (otherwise a non-empty `out` is refused).
     pub overwrite: bool,
@@ -79,23 +44,10 @@ impl Default for CompleteConfig {
             weights: PathBuf::from("weights/olivetti-64.safetensors"),
             mask: MaskKind::Center { scale: 0.25 },
             mask_dir: None,
-            weighted_window: 7,
-            prior: Prior::Paper,
-            lam: 0.003,
-            adam: AdamConfig { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-            iters: 1000,
-            restarts: 1,
-            blend: Blend::Poisson,
-            method: Method::Dcgan,
-            ilo_layers: 2,
-            ilo_iters: 100,
-            ilo_radius: 1.0,
-            batch: 64,
+            settings: Settings::default(),
             out: PathBuf::from("runs/complete"),
-            frames_every: 50,
             save_z: false,
             z_init: None,
-            seed: 0,
             eval: false,
             overwrite: false,
         }
@@ -107,43 +59,6 @@ impl CompleteConfig {
     pub fn mask_kind(&self) -> MaskKind {
         if self.mask_dir.is_some() { MaskKind::File(PathBuf::new()) } else { self.mask.clone() }
     }
-
-    /// Updates per image: z, then each freed layer.
-    pub fn iterations(&self) -> usize {
-        self.iters + self.ilo_layers * self.ilo_iters
-    }
-
-    /// Refuse settings that cannot give a meaningful result, for a model of `size`.
-    pub fn validate(&self, size: usize) -> Result<()> {
-        self.adam.validate()?;
-        if !self.lam.is_finite() || self.lam < 0.0 {
-            return Err(Error::new(format!("--lam must be a finite number >= 0, got {}", self.lam)));
-        }
-        if self.restarts == 0 || self.batch == 0 {
-            return Err(Error::new("--restarts and --batch must be at least 1"));
-        }
-        if !(self.ilo_radius.is_finite() && self.ilo_radius > 0.0) {
-            return Err(Error::new(format!("--ilo-radius must be a finite number > 0, got {}", self.ilo_radius)));
-        }
-        if self.weighted_window > size {
-            return Err(Error::new(format!("--weighted-window {} is larger than the {size}x{size} image; use at most {size} (7 in the paper)", self.weighted_window)));
-        }
-        self.mask.validate()
-    }
-
-    pub fn objective(&self) -> Objective {
-        Objective { prior: self.prior, lam: self.lam, lowres: self.mask_kind() == MaskKind::LowRes, stage: 0 }
-    }
-}
-
-/// One input image with its mask.
-pub struct Item {
-    pub name: String,
-    pub path: PathBuf,
-    /// [c, s, s] in [-1, 1]
-    pub image: Vec<f32>,
-    /// [s, s], 1 = known
-    pub mask: Vec<f32>,
 }
 
 /// An input image: named on the command line (`explicit`), or found in a named folder.
@@ -221,7 +136,7 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
                 warnings.into_iter().for_each(&mut *warn);
                 (mask, format!("{} (the mask of {})", file.display(), path.display()))
             }
-            None => (mask::make(&cfg.mask, size, cfg.seed, index as u64)?, path.display().to_string()),
+            None => (mask::make(&cfg.mask, size, cfg.settings.seed, index as u64)?, path.display().to_string()),
         };
         mask::check(&mask, &cfg.mask_kind(), &what)?;
         // Unique output folder names even when two inputs share a stem.
@@ -231,7 +146,7 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
             name = format!("{stem}_{k}");
             k += 1;
         }
-        items.push(Item { name, path, image, mask });
+        items.push(Item { name, image, mask });
     }
     if items.is_empty() {
         return Err(Error::new("none of the input images could be read (see the warnings above)"));
@@ -260,14 +175,9 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
     let arch = g.arch;
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
-    cfg.validate(s)?;
-    if cfg.ilo_layers >= g.image_stage() {
-        return Err(Error::new(format!(
-            "--ilo-layers {} frees the image itself; this generator has stages 1..={} to free",
-            cfg.ilo_layers,
-            g.image_stage() - 1
-        )));
-    }
+    let settings = &cfg.settings;
+    settings.validate(s, g.image_stage())?;
+    cfg.mask.validate()?;
     let _lock = crate::io::output::FolderLock::take(&cfg.out, cfg.overwrite)?;
     let mut warnings = Vec::new();
     let items = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
@@ -275,7 +185,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let z_init = match &cfg.z_init {
         Some(path) => {
             let (shape, data) = npy::read_f32(path)?;
-            let want = [items.len() * cfg.restarts, zd];
+            let want = [items.len() * settings.restarts, zd];
             if shape != want {
                 return Err(Error::new(format!(
                     "{} has shape {shape:?}; --z-init needs [images x restarts, z_dim] = {want:?}",
@@ -291,11 +201,11 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     };
 
     let mask_kind = cfg.mask_kind();
-    let results = match cfg.method {
+    let results = match settings.method {
         Method::Dcgan => {
-            let per_batch = (cfg.batch / cfg.restarts).max(1);
-            report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (cfg.iterations() + 1) });
-            optimise(gpu, &g, &d, &items, z_init.as_deref(), cfg, stop, |mean_loss| report(Event::Iteration { mean_loss }))?
+            let per_batch = (settings.batch / settings.restarts).max(1);
+            report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (settings.iterations() + 1) });
+            optimise(gpu, &g, &d, &items, z_init.as_deref(), settings, &mask_kind, stop, |step| report(Event::Iteration { mean_loss: step.mean_loss() }))?
         }
         // No model: the fill stands where G(z) would, and the blend keeps it as it is.
         Method::Classical(fill) => {
@@ -313,13 +223,13 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
     for (item, r) in items.iter().zip(&results) {
-        let completed = match cfg.method {
-            Method::Dcgan => blend::compose(item, &r.generated, c, s, &mask_kind, cfg.blend)?,
+        let completed = match settings.method {
+            Method::Dcgan => blend::compose(item, &r.generated, c, s, &mask_kind, settings.blend)?,
             Method::Classical(_) => r.generated.clone(),
         };
         let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
         let views = output::Views { masked: &masked, completed: &completed };
-        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &views, cfg, c, s)?);
+        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &views, cfg.save_z, c, s)?);
         if cfg.eval {
             all_metrics.push(evaluate(item, &completed, c, s));
         }

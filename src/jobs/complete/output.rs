@@ -3,11 +3,9 @@
 
 use std::path::Path;
 
-use super::blend::overlay;
-use super::metrics::{Metrics, mean_metrics};
-use super::optimise::Optimised;
-use super::{CompleteConfig, Item};
 use crate::error::{Error, Result};
+use crate::inpaint::blend::overlay;
+use crate::inpaint::{Item, Metrics, Optimised, mean_metrics};
 use crate::io::{npy, picture};
 
 /// The images of one item, [c, s, s] each, as the summary row shows them.
@@ -18,7 +16,7 @@ pub struct Views<'a> {
 
 /// Everything for one item under `dir`; returns its summary row (masked | generated |
 /// completed | original) for the run's grid.
-pub fn write_item(dir: &Path, item: &Item, r: &Optimised, views: &Views, cfg: &CompleteConfig, c: usize, s: usize) -> Result<Vec<f32>> {
+pub fn write_item(dir: &Path, item: &Item, r: &Optimised, views: &Views, save_z: bool, c: usize, s: usize) -> Result<Vec<f32>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
     let save = |img: &[f32], name: &str| picture::save_png(&picture::to_rgb8(img, c, s), &dir.join(name));
     save(views.masked, "masked.png")?;
@@ -37,26 +35,15 @@ pub fn write_item(dir: &Path, item: &Item, r: &Optimised, views: &Views, cfg: &C
     }
     let loss_csv = dir.join("loss.csv");
     std::fs::write(&loss_csv, csv).map_err(|e| Error::new(format!("cannot write {}: {e}", loss_csv.display())))?;
-    if cfg.save_z && !r.z.is_empty() {
+    if save_z && !r.z.is_empty() {
         npy::write_f32(&dir.join("z.npy"), &[1, r.z.len()], &r.z)?;
     }
     Ok(row)
 }
 
 fn write_gif(frames: &[Vec<f32>], c: usize, s: usize, path: &Path) -> Result<()> {
-    let scale = (192 / s).max(1) as u32;
     let file = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
-    let mut encoder = image::codecs::gif::GifEncoder::new(file);
-    encoder.set_repeat(image::codecs::gif::Repeat::Infinite).ok();
-    for (k, f) in frames.iter().enumerate() {
-        let rgb = picture::to_rgb8(f, c, s);
-        let big = image::imageops::resize(&rgb, s as u32 * scale, s as u32 * scale, image::imageops::FilterType::Nearest);
-        let rgba = image::DynamicImage::ImageRgb8(big).to_rgba8();
-        let delay = if k + 1 == frames.len() { 1500 } else { 120 };
-        let frame = image::Frame::from_parts(rgba, 0, 0, image::Delay::from_numer_denom_ms(delay, 1));
-        encoder.encode_frame(frame).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
-    }
-    Ok(())
+    picture::encode_gif(frames, c, s, file).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
 }
 
 #[derive(serde::Serialize)]

@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use super::mask::{self, MaskKind};
-use super::blend::{Blend, Classical, compose};
-use super::{CompleteConfig, Item, Metrics, evaluate, mean_metrics, optimise};
+use super::CompleteConfig;
+use crate::inpaint::blend::{Blend, Classical, compose};
+use crate::inpaint::mask::{self, MaskKind};
+use crate::inpaint::{Item, Metrics, Settings, evaluate, mean_metrics, optimise};
 use crate::io::weights;
 use crate::io::data;
 use crate::error::{Error, Result};
@@ -76,9 +77,8 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
             .map(|(i, p)| {
                 Ok(Item {
                     name: p.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
-                    path: p.clone(),
                     image: data::load_image(p, c, s)?,
-                    mask: mask::make(&kind, s, cfg.base.seed, i as u64)?,
+                    mask: mask::make(&kind, s, cfg.base.settings.seed, i as u64)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -97,10 +97,10 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
         }
         for &window in &cfg.windows {
             for &ilo_layers in &cfg.ilo_layers {
-                let run_cfg = CompleteConfig { mask: kind.clone(), weighted_window: window, ilo_layers, frames_every: 0, ..cfg.base.clone() };
+                let run_cfg = Settings { weighted_window: window, ilo_layers, frames_every: 0, ..cfg.base.settings.clone() };
                 let what = if ilo_layers == 0 { "z (paper)".to_string() } else { format!("z + ILO {ilo_layers} layers") };
                 progress(&format!("{mask_name}: window {window}, {what}, {} images", items.len()));
-                let results = optimise(gpu, &g, &d, &items, None, &run_cfg, stop, |_| {})?;
+                let results = optimise(gpu, &g, &d, &items, None, &run_cfg, &kind, stop, |_| {})?;
                 // The lowres correction replaces the pixel blends, so two rows are enough there.
                 let hybrid = Blend::Hybrid { weight: cfg.hybrid_weight };
                 let blends: &[Blend] =
@@ -109,7 +109,7 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
                     let m: Vec<Metrics> = items
                         .iter()
                         .zip(&results)
-                        .map(|(it, r)| compose(it, &r.generated, c, s, &run_cfg.mask_kind(), blend).map(|x| evaluate(it, &x, c, s)))
+                        .map(|(it, r)| compose(it, &r.generated, c, s, &kind, blend).map(|x| evaluate(it, &x, c, s)))
                         .collect::<Result<_>>()?;
                     let blend_name = match blend {
                         Blend::Poisson if kind == MaskKind::LowRes => "block-mean correction".to_string(),

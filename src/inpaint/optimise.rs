@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{CompleteConfig, Item, mask};
+use super::{Item, MaskKind, Settings, mask};
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::pool;
 use crate::engine::optim::Adam;
@@ -26,12 +26,35 @@ pub struct Optimised {
     pub restart: usize,
 }
 
+/// One iteration of one batch, as the caller sees it.
+pub struct Step<'a> {
+    /// The iteration in this batch (0 = the starting x, before any update).
+    pub t: usize,
+    /// The batch's first item (its index in `items`); its rows are items x restarts.
+    pub first_item: usize,
+    pub restarts: usize,
+    /// Per row, before update t.
+    pub contextual: &'a [f32],
+    pub prior: &'a [f32],
+    /// G(x) of every row [rows, c, s, s], when a frame is due (every `frames_every`
+    /// iterations) and after the last.
+    pub generated: Option<&'a [f32]>,
+    pub last: bool,
+}
+
+impl Step<'_> {
+    pub fn mean_loss(&self) -> f32 {
+        (self.contextual.iter().sum::<f32>() + self.prior.iter().sum::<f32>()) / self.contextual.len().max(1) as f32
+    }
+}
+
 /// The random stream of each row's starting z (see `Rng::derived`).
 const Z_START_STREAM: u64 = 0x2E;
 
-/// Optimise every item in batches of `cfg.batch` rows; one result per item.
+/// Optimise every item (its mask of `kind`) in batches of `cfg.batch` rows; one result per
+/// item. `tick` hears every iteration; `stop` ends the work at the next one with an error.
 #[allow(clippy::too_many_arguments)]
-pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &CompleteConfig, stop: &AtomicBool, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &Settings, kind: &MaskKind, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
     if cfg.restarts == 0 || cfg.batch == 0 {
         return Err(Error::new("--restarts and --batch must be at least 1"));
     }
@@ -42,19 +65,18 @@ pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
     let mut results = Vec::new();
     for (k, chunk) in items.chunks(per_batch).enumerate() {
         let refs: Vec<&Item> = chunk.iter().collect();
-        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, stop, &mut tick)?);
+        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, cfg.objective(kind), stop, &mut tick)?);
     }
     Ok(results)
 }
 
 /// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
 #[allow(clippy::too_many_arguments)]
-fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &CompleteConfig, stop: &AtomicBool, mut tick: impl FnMut(f32)) -> Result<Vec<Optimised>> {
+fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &Settings, objective: Objective, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
     let arch = g.arch;
     let (c, s, zd, r) = (arch.channels, arch.image_size, arch.z_dim, cfg.restarts);
     let rows = items.len() * r;
     let plane = c * s * s;
-    let objective = cfg.objective();
 
     let mut y = Vec::with_capacity(rows * plane);
     let mut w = Vec::with_capacity(rows * plane);
@@ -120,17 +142,17 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
             if cv.iter().chain(&pv).any(|x| !x.is_finite()) {
                 return Err(Error::new(format!("the completion loss became {} at iteration {t}; try a lower --lr", cv[0] + pv[0])));
             }
-            tick((cv.iter().sum::<f32>() + pv.iter().sum::<f32>()) / rows as f32);
-            history.push((cv, pv));
             let final_one = last_phase && u == updates;
             let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
-            if frame_due || final_one {
-                let images = gz.try_to_vec(gpu)?;
-                if frame_due {
-                    frames.push(images.clone());
-                }
+            let images = if frame_due || final_one { Some(gz.try_to_vec(gpu)?) } else { None };
+            tick(&Step { t, first_item: first_index, restarts: r, contextual: &cv, prior: &pv, generated: images.as_deref(), last: final_one });
+            history.push((cv, pv));
+            if let Some(images) = images {
                 if final_one {
-                    last_gz = images;
+                    last_gz = images.clone();
+                }
+                if frame_due {
+                    frames.push(images);
                 }
             }
             t += 1;
