@@ -10,6 +10,7 @@ use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
 use dcgan_inpaint::inpaint::{Blend, Classical, MaskKind, Method, Settings};
 use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
+use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::model::inpaint::Prior;
@@ -46,6 +47,8 @@ pub enum Command {
     Complete(CompleteArgs),
     /// The completion quality table: masks x losses x priors x blends, and a mean-fill baseline.
     Quality(QualityArgs),
+    /// Serve the interactive completion page and its HTTP API (local only by default).
+    Serve(ServeArgs),
     /// Train the DCGAN on a folder of images.
     Train(TrainArgs),
     /// Draw images from a trained generator.
@@ -258,6 +261,30 @@ pub struct QualityArgs {
     /// The DCGAN weight of the hybrid rows.
     #[arg(long, default_value_t = dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Weights to offer (repeatable), named after the file; NAME=FILE names one. Default:
+    /// the shipped faces and emoji models, with their example images.
+    #[arg(long)]
+    pub weights: Vec<String>,
+    /// Address to listen on. 127.0.0.1 keeps the page on this machine; 0.0.0.0 opens it to
+    /// the network (with a warning: there is no authentication).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0: any free one; the URL printed says which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Completion jobs waiting or running at once; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 32)]
+    pub queue: usize,
+    /// Rows (images x restarts) optimised together in one batch.
+    #[arg(long, default_value_t = 16)]
+    pub max_rows: usize,
+    /// The largest request body in MiB.
+    #[arg(long, default_value_t = 16)]
+    pub max_body_mib: usize,
 }
 
 #[derive(Args)]
@@ -476,6 +503,36 @@ impl From<QualityArgs> for QualityConfig {
             ilo_layers: a.ilo_layers,
             hybrid_weight: a.hybrid_weight,
         }
+    }
+}
+
+impl From<ServeArgs> for ServeConfig {
+    fn from(a: ServeArgs) -> ServeConfig {
+        let models = if a.weights.is_empty() {
+            [("faces", "olivetti-64", "faces"), ("emoji", "twemoji-64", "emoji")]
+                .iter()
+                .map(|(name, file, examples)| ModelSpec {
+                    name: name.to_string(),
+                    weights: shipped(&PathBuf::from(format!("weights/{file}.safetensors"))),
+                    examples: Some(shipped(&PathBuf::from(format!("weights/examples/{examples}")))),
+                })
+                .collect()
+        } else {
+            a.weights
+                .iter()
+                .map(|w| {
+                    let (name, file) = match w.split_once('=') {
+                        Some((name, file)) => (name.to_string(), PathBuf::from(file)),
+                        None => {
+                            let file = PathBuf::from(w);
+                            (file.file_stem().unwrap_or_default().to_string_lossy().into_owned(), file)
+                        }
+                    };
+                    ModelSpec { name, weights: shipped(&file), examples: None }
+                })
+                .collect()
+        };
+        ServeConfig { models, host: a.host, port: a.port, queue: a.queue, max_rows: a.max_rows, max_body: a.max_body_mib << 20 }
     }
 }
 

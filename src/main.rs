@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command, CompleteArgs, ExportArgs, QualityArgs, SampleArgs, TrainArgs};
+use cli::{BenchArgs, Cli, Command, CompleteArgs, ExportArgs, QualityArgs, SampleArgs, ServeArgs, TrainArgs};
 use dcgan_inpaint::engine::gpu::{AdapterChoice, context};
 use dcgan_inpaint::jobs::bench::{self, BenchOptions};
 use dcgan_inpaint::jobs::complete::CompleteConfig;
@@ -53,6 +53,7 @@ fn main() {
         Command::Bench(args) => bench(&choice, args),
         Command::Complete(args) => complete(&choice, args, &stop),
         Command::Quality(args) => quality(&choice, args, &stop),
+        Command::Serve(args) => serve(&choice, args, &stop),
         Command::Train(args) => train(&choice, args, &stop),
         Command::Sample(args) => sample(&choice, args),
         Command::Export(args) => export(args),
@@ -123,6 +124,25 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+fn serve(choice: &AdapterChoice, a: ServeArgs, stop: &Arc<AtomicBool>) -> Result<()> {
+    use dcgan_inpaint::jobs::serve::{self, ServeConfig};
+    let cfg = ServeConfig::from(a);
+    let open = {
+        let choice = choice.clone();
+        move || open_gpu(&choice)
+    };
+    serve::serve(open, &cfg, Arc::clone(stop), |addr, adapter| {
+        let loopback = addr.ip().is_loopback();
+        let shown = if addr.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        if !loopback {
+            eprintln!("warning: listening on {addr}: anyone who can reach this machine on the network can use the page and the GPU (there is no authentication)");
+        }
+        let names: Vec<&str> = cfg.models.iter().map(|m| m.name.as_str()).collect();
+        eprintln!("models: {} on {adapter}", names.join(", "));
+        println!("serving on http://{shown}/  (Ctrl-C stops)");
+    })
 }
 
 fn train(choice: &AdapterChoice, a: TrainArgs, stop: &AtomicBool) -> Result<()> {

@@ -142,32 +142,38 @@ pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f
     Ok(m)
 }
 
-/// A mask image: white (> 50% grey) = known, black = missing; resized (nearest) to `size`.
-/// A mask drawn in the alpha channel alone (opaque = known, transparent = missing, all
-/// colours alike) is read from the alpha. Returns the mask and warnings about what was
-/// assumed: a resize, grey values thresholded.
+/// A mask image: white (> 50% grey) = known, black = missing; centre-cropped like the
+/// images and resized (nearest) to `size`. A mask drawn in the alpha channel alone (opaque =
+/// known, transparent = missing, all colours alike) is read from the alpha. Returns the mask
+/// and warnings about what was assumed: a resize, grey values thresholded.
 pub fn from_png(path: &Path, size: usize) -> Result<(Vec<f32>, Vec<String>)> {
     let img = crate::io::data::decode(path, size).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?;
+    Ok(from_image(&img, size, &format!("mask {}", path.display())))
+}
+
+/// `from_png` for a decoded image, named `what` in the warnings.
+pub fn from_image(img: &image::DynamicImage, size: usize, what: &str) -> (Vec<f32>, Vec<String>) {
     let mut warnings = Vec::new();
     let rgba = img.to_rgba8();
     let luma = img.to_luma8();
     let alpha_varies = rgba.pixels().any(|p| p.0[3] != rgba.get_pixel(0, 0).0[3]);
     let luma_flat = luma.pixels().all(|p| p.0[0] == luma.get_pixel(0, 0).0[0]);
     let plane: image::GrayImage = if alpha_varies && luma_flat {
-        warnings.push(format!("mask {}: its colour is uniform, so its alpha channel is read (opaque = known)", path.display()));
+        warnings.push(format!("{what}: its colour is uniform, so its alpha channel is read (opaque = known)"));
         image::ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y).0[3]]))
     } else {
         luma
     };
     if plane.width() as usize != size || plane.height() as usize != size {
-        warnings.push(format!("mask {} is {}x{}; resized (nearest) to the model's {size}x{size}", path.display(), plane.width(), plane.height()));
+        warnings.push(format!("{what} is {}x{}; centre-cropped and resized (nearest) to the model's {size}x{size}", plane.width(), plane.height()));
     }
     let grey = plane.pixels().filter(|p| (32..224).contains(&p.0[0])).count();
     if grey > 0 {
-        warnings.push(format!("mask {}: {grey} grey pixels thresholded at 50% (white = known, black = missing)", path.display()));
+        warnings.push(format!("{what}: {grey} grey pixels thresholded at 50% (white = known, black = missing)"));
     }
-    let gray = image::imageops::resize(&plane, size as u32, size as u32, image::imageops::FilterType::Nearest);
-    Ok((gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect(), warnings))
+    let square = crate::io::data::centre_square(&image::DynamicImage::ImageLuma8(plane)).to_luma8();
+    let gray = image::imageops::resize(&square, size as u32, size as u32, image::imageops::FilterType::Nearest);
+    (gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect(), warnings)
 }
 
 /// Refuse masks that leave nothing to match, or (unless projection is meant) nothing to fill.

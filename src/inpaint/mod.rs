@@ -123,6 +123,7 @@ impl Settings {
 }
 
 /// One image with its mask.
+#[derive(Clone)]
 pub struct Item {
     pub name: String,
     /// [c, s, s] in [-1, 1]

@@ -51,6 +51,11 @@ impl Step<'_> {
 /// The random stream of each row's starting z (see `Rng::derived`).
 const Z_START_STREAM: u64 = 0x2E;
 
+/// The starting z of item `index`'s `restarts` rows, [restarts, zd], uniform in [-1, 1].
+pub fn starting_z(seed: u64, index: usize, restarts: usize, zd: usize) -> Vec<f32> {
+    (0..restarts).flat_map(|k| Rng::derived(seed, &[Z_START_STREAM, index as u64, k as u64]).uniform_vec(zd, -1.0, 1.0)).collect()
+}
+
 /// Optimise every item (its mask of `kind`) in batches of `cfg.batch` rows; one result per
 /// item. `tick` hears every iteration; `stop` ends the work at the next one with an error.
 #[allow(clippy::too_many_arguments)]
@@ -95,12 +100,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
 
     let z0: Vec<f32> = match z_init {
         Some(all) => all[first_index * r * zd..(first_index + items.len()) * r * zd].to_vec(),
-        None => (0..rows)
-            .flat_map(|row| {
-                let (i, k) = (first_index + row / r, row % r);
-                Rng::derived(cfg.seed, &[Z_START_STREAM, i as u64, k as u64]).uniform_vec(zd, -1.0, 1.0)
-            })
-            .collect(),
+        None => (0..items.len()).flat_map(|i| starting_z(cfg.seed, first_index + i, r, zd)).collect(),
     };
     let z = Tensor::from_slice(gpu, &[rows, zd], &z0).with_grad(true);
 

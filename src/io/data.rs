@@ -58,26 +58,63 @@ pub fn max_image_side(size: usize) -> u32 {
     (size * 64).clamp(4096, 16384) as u32
 }
 
+/// Why an image could not be decoded: a server answers each with its own status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeFailure {
+    /// Not a format we read (png/jpg/jpeg/bmp/gif).
+    NotAnImage,
+    /// Larger than `max_image_side`: refused from the header, before decoding.
+    TooLarge,
+    /// A known format, but broken.
+    Corrupt,
+}
+
 /// Decode an image file with limits from the model size: the dimensions are read from the
 /// header and checked before any pixel is decoded.
+/// The file is streamed, never read whole.
 pub fn decode(path: &Path, size: usize) -> Result<image::DynamicImage> {
+    let open = || image::ImageReader::open(path);
+    decode_from(open, size, &path.display().to_string()).map_err(|(_, e)| e)
+}
+
+/// `decode` for an image held in memory (an upload), named `what` in errors.
+pub fn decode_bytes(bytes: &[u8], size: usize, what: &str) -> std::result::Result<image::DynamicImage, (DecodeFailure, Error)> {
+    decode_from(|| Ok(image::ImageReader::new(std::io::Cursor::new(bytes))), size, what)
+}
+
+fn decode_from<R: std::io::BufRead + std::io::Seek>(
+    open: impl Fn() -> std::io::Result<image::ImageReader<R>>,
+    size: usize,
+    what: &str,
+) -> std::result::Result<image::DynamicImage, (DecodeFailure, Error)> {
     let side = max_image_side(size);
-    let fail = |e: &dyn std::fmt::Display| Error::new(format!("cannot read image {}: {e}", path.display()));
-    let reader = image::ImageReader::open(path).map_err(|e| fail(&e))?.with_guessed_format().map_err(|e| fail(&e))?;
-    let (w, h) = reader.into_dimensions().map_err(|e| fail(&e))?;
-    if w > side || h > side {
-        return Err(Error::new(format!(
-            "image {} is {w}x{h}; for a {size}x{size} model images up to {side}x{side} are read: downscale it first",
-            path.display()
-        )));
+    let fail = |kind, e: &dyn std::fmt::Display| (kind, Error::new(format!("cannot read image {what}: {e}")));
+    let reader = || open().and_then(|r| r.with_guessed_format());
+    let probe = reader().map_err(|e| fail(DecodeFailure::NotAnImage, &e))?;
+    if probe.format().is_none() {
+        return Err(fail(DecodeFailure::NotAnImage, &"not a PNG, JPEG, BMP or GIF image"));
     }
-    let mut reader = image::ImageReader::open(path).map_err(|e| fail(&e))?.with_guessed_format().map_err(|e| fail(&e))?;
+    let (w, h) = probe.into_dimensions().map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
+    if w > side || h > side {
+        return Err((
+            DecodeFailure::TooLarge,
+            Error::new(format!("image {what} is {w}x{h}; for a {size}x{size} model images up to {side}x{side} are read: downscale it first")),
+        ));
+    }
+    let mut reader = reader().map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(side);
     limits.max_image_height = Some(side);
     limits.max_alloc = Some(side as u64 * side as u64 * 8); // 16-bit RGBA at the largest side
     reader.limits(limits);
-    reader.decode().map_err(|e| fail(&e))
+    reader.decode().map_err(|e| fail(DecodeFailure::Corrupt, &e))
+}
+
+/// The centre square of an image, as `convert` crops it (masks are cropped the same way).
+pub fn centre_square(img: &image::DynamicImage) -> image::DynamicImage {
+    let (w, h) = (img.width(), img.height());
+    let side = w.min(h);
+    img.crop_imm((w - side) / 2, (h - side) / 2, side, side)
 }
 
 /// Decode one image file and convert it for a model of `channels` x `size` x `size`.
@@ -94,10 +131,8 @@ pub fn extreme_aspect(w: u32, h: u32) -> bool {
 /// downscale of images much larger than the model, happen on 8-bit pixels, so memory stays
 /// proportional to the file, not four floats a pixel.
 pub fn convert(img: &image::DynamicImage, channels: usize, size: usize) -> Vec<f32> {
-    let (w, h) = (img.width(), img.height());
-    let side = w.min(h);
-    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
-    let mut square = img.crop_imm(x0, y0, side, side);
+    let mut square = centre_square(img);
+    let side = square.width();
     let near = (4 * size) as u32;
     if side > near {
         square = square.resize_exact(near, near, FilterType::Triangle);

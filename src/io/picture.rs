@@ -55,6 +55,14 @@ pub fn encode_gif(frames: &[Vec<f32>], c: usize, s: usize, out: impl std::io::Wr
     Ok(())
 }
 
+/// A PNG file's bytes (for answers over HTTP).
+pub fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    // Encoding into memory fails only on an out-of-range size, which an RgbImage cannot have.
+    img.write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding into memory");
+    out.into_inner()
+}
+
 pub fn save_png(img: &image::RgbImage, path: &Path) -> Result<()> {
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)

@@ -1,6 +1,7 @@
-//! One module per command. A job uses `model`, `io` and `engine`, never another job.
+//! One module per command. A job uses `inpaint`, `model`, `io` and `engine`, never another job.
 
 pub mod bench;
 pub mod complete;
 pub mod sample;
+pub mod serve;
 pub mod train;

@@ -1,6 +1,8 @@
 //! Shared test helpers: one GPU per test binary, closeness checks, finite differences.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::sync::OnceLock;
 
 use dcgan_inpaint::engine::gpu::AdapterChoice;

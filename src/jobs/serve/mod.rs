@@ -1,0 +1,149 @@
+//! `dcgan-inpaint serve`: a local page for interactive completion (draw a mask, watch G(z)
+//! move toward the image) and the HTTP API behind it, on the same engine and pipeline as
+//! `complete`.
+//!
+//!   mod.rs    start-up: models, the worker thread, the listener, shutdown on a signal
+//!   api.rs    routes, request checks (4xx), Server-Sent Events
+//!   queue.rs  the one GPU queue and its worker, which batches compatible jobs
+//!   jobs.rs   a job's events and outcome
+//!   page/     the page (HTML/JS/CSS, embedded in the binary; no build step)
+
+pub mod api;
+pub mod jobs;
+pub mod queue;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::engine::gpu::Gpu;
+use crate::error::{Error, Result};
+use crate::io::{data, weights};
+use api::{App, Limits, ModelInfo};
+use queue::{Model, Queue};
+
+/// A model to serve: its weights and, optionally, a folder of example images.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub name: String,
+    pub weights: PathBuf,
+    pub examples: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub models: Vec<ModelSpec>,
+    pub host: String,
+    pub port: u16,
+    /// Unfinished completion jobs the queue holds; more are answered 503.
+    pub queue: usize,
+    /// Rows (images x restarts) one batch may hold.
+    pub max_rows: usize,
+    pub max_body: usize,
+}
+
+/// Serve until `stop` is set (a signal); `listening` hears the address once bound.
+/// `open_gpu` runs on the worker thread, which owns the GPU.
+pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &ServeConfig, stop: Arc<AtomicBool>, listening: impl FnOnce(SocketAddr, &str)) -> Result<()> {
+    if cfg.models.is_empty() {
+        return Err(Error::new("no model to serve: name weights with --weights"));
+    }
+    if cfg.queue == 0 || cfg.max_rows == 0 {
+        return Err(Error::new("--queue and --max-rows must be at least 1"));
+    }
+    let queue = Arc::new(Queue::new(cfg.queue, cfg.max_rows));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(Vec<ModelInfo>, String)>>();
+    let worker = {
+        let (queue, stop, specs) = (queue.clone(), stop.clone(), cfg.models.clone());
+        std::thread::Builder::new()
+            .name("gpu-worker".into())
+            .spawn(move || {
+                let loaded = open_gpu().and_then(|gpu| {
+                    let mut models = Vec::new();
+                    let mut infos = Vec::new();
+                    for spec in &specs {
+                        let (g, d) = weights::load_gan(&gpu, &spec.weights)?;
+                        infos.push(model_info(spec, &g)?);
+                        models.push(Model { g, d });
+                    }
+                    Ok((gpu, models, infos))
+                });
+                match loaded {
+                    Ok((gpu, models, infos)) => {
+                        let adapter = format!("{} ({:?})", gpu.info.name, gpu.info.backend);
+                        let _ = ready_tx.send(Ok((infos, adapter)));
+                        queue::run_worker(&queue, &gpu, &models, &stop);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| Error::new(format!("cannot start the GPU worker thread: {e}")))?
+    };
+    let (infos, adapter) = ready_rx.recv().map_err(|_| Error::new("the GPU worker ended while loading the models"))??;
+    let app = Arc::new(App::new(queue.clone(), infos, Limits { max_body: cfg.max_body, max_rows: cfg.max_rows }));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(format!("cannot start the server's runtime: {e}")))?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port)).await.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse { ": something else listens there; pick another port with --port (0: any free one)".to_string() } else { String::new() };
+            Error::new(format!("cannot listen on {}:{}: {e}{hint}", cfg.host, cfg.port))
+        })?;
+        let addr = listener.local_addr().map_err(|e| Error::new(format!("cannot read the listening address: {e}")))?;
+        listening(addr, &adapter);
+        let shutdown = {
+            let (stop, app, queue) = (stop.clone(), app.clone(), queue.clone());
+            async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                // Jobs end first, so their event streams close and the connections drain.
+                app.cancel_all();
+                queue.close();
+            }
+        };
+        let server = axum::serve(listener, api::router(app.clone())).with_graceful_shutdown(shutdown);
+        let drained = async {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        };
+        tokio::select! {
+            r = server => r.map_err(|e| Error::new(format!("the server failed: {e}"))),
+            _ = drained => Ok(()),
+        }
+    });
+    queue.close();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = worker.join();
+    served
+}
+
+fn model_info(spec: &ModelSpec, g: &crate::model::Generator) -> Result<ModelInfo> {
+    let arch = g.arch;
+    let examples = match &spec.examples {
+        Some(dir) => data::list_images(dir, &[])?
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(dir).ok().map(|r| r.to_string_lossy().into_owned()))
+            .filter(|name| !name.contains('/'))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(ModelInfo {
+        name: spec.name.clone(),
+        channels: arch.channels,
+        size: arch.image_size,
+        z_dim: arch.z_dim,
+        max_ilo_layers: g.image_stage() - 1,
+        examples,
+        example_dir: spec.examples.clone(),
+    })
+}

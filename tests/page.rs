@@ -1,0 +1,168 @@
+//! The page in a real browser: headless Chromium, driven over WebDriver (chromedriver),
+//! opens `serve`'s page, loads an example, paints a stroke with the mouse, clicks Complete,
+//! waits for the result and checks that it changed inside the stroke and nowhere else.
+//! It saves a screenshot (the README shows one). Needs Debian's `chromium` and
+//! `chromium-driver`: `./with-vulkan --browser ...` and `.ci/run` install them. A missing
+//! browser is a failure, never a skip.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::server::Server;
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::{ClientBuilder, Locator};
+
+fn find_program(names: &[&str], env: &str) -> String {
+    if let Ok(p) = std::env::var(env) {
+        return p;
+    }
+    for name in names {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let path = std::path::Path::new(dir).join(name);
+            if path.is_file() {
+                return path.to_string_lossy().into_owned();
+            }
+        }
+    }
+    panic!(
+        "the page test needs {} (or ${env}): install Debian's chromium and chromium-driver \
+         (apt-get install chromium chromium-driver), or run the tests as the README says \
+         (./with-vulkan --browser cargo test --release), which installs them",
+        names.join(" or ")
+    );
+}
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver(Child, u16);
+
+impl Driver {
+    fn start() -> Driver {
+        let program = find_program(&["chromedriver"], "CHROMEDRIVER");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(&program).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{program} did not listen on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver(child, port)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn paint_a_stroke_complete_and_only_the_stroke_changes() {
+    let server = Server::start(&[]);
+    let driver = Driver::start();
+    let browser = find_program(&["chromium", "chromium-browser", "google-chrome"], "CHROME");
+    let profile = common::scratch("chrome-profile");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": browser,
+                // This machine's network is closed: no background fetches, no GPU process.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1360,1000",
+                         format!("--user-data-dir={}", profile.display())]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("a WebDriver session in headless Chromium");
+        let result = drive(&client, &server, &common::scratch("page")).await;
+        let _ = client.close().await;
+        result
+    });
+}
+
+async fn snapshot(client: &fantoccini::Client) -> serde_json::Value {
+    client.execute("return window.dcgan ? window.dcgan.snapshot() : null", vec![]).await.expect("the page's snapshot")
+}
+
+async fn wait_until(client: &fantoccini::Client, seconds: u64, what: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let s = snapshot(client).await;
+        if ready(&s) {
+            return s;
+        }
+        if start.elapsed() > Duration::from_secs(seconds) {
+            let status = client.find(Locator::Id("status")).await.ok();
+            let text = match status { Some(e) => e.text().await.unwrap_or_default(), None => String::new() };
+            panic!("{what}: not within {seconds} s; the page says: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Path) {
+    client.goto(&format!("{}/", server.url)).await.expect("the page loads");
+    // The first example of the first model (faces) is loaded on start.
+    let first = wait_until(client, 60, "the page loads an example", |s| !s["image"].is_null()).await;
+    assert_eq!(first["size"], 64);
+    assert!(first["mask"].as_array().unwrap().iter().all(|v| v == 0), "nothing painted yet");
+
+    // Few iterations, z only: a browser test, not a quality run.
+    client
+        .execute(
+            "const f = document.getElementById('settings').elements; f.iters.value = 40; f.ilo_layers.value = 0; f.frames_every.value = 5; f.blend.value = 'poisson';",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    // A stroke across the middle of the editor with the mouse (a real pointer sequence).
+    let editor = client.find(Locator::Id("editor")).await.unwrap();
+    let stroke = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement { element: editor.clone(), duration: None, x: -120.0, y: 10.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement { element: editor.clone(), duration: Some(Duration::from_millis(300)), x: 0.0, y: 30.0 })
+        .then(PointerAction::MoveToElement { element: editor.clone(), duration: Some(Duration::from_millis(300)), x: 120.0, y: 10.0 })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    client.perform_actions(stroke).await.expect("the stroke is painted");
+    let painted = snapshot(client).await;
+    let mask: Vec<u8> = painted["mask"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let holes = mask.iter().filter(|&&m| m == 1).count();
+    assert!(holes > 100 && holes < 64 * 64 / 2, "the stroke covers {holes} pixels");
+    // The stroke sits in the middle band of the image, where the pointer went.
+    for (i, &m) in mask.iter().enumerate() {
+        if m == 1 {
+            let (x, y) = (i % 64, i / 64);
+            assert!((20..48).contains(&y) && (6..58).contains(&x), "a painted pixel at ({x}, {y}), away from the stroke");
+        }
+    }
+
+    client.find(Locator::Id("complete")).await.unwrap().click().await.expect("Complete is clicked");
+    let done = wait_until(client, 300, "the completion finishes", |s| s["status"] == "done" || s["status"] == "error").await;
+    assert_eq!(done["status"], "done", "the page reports an error");
+    let image: Vec<i64> = done["image"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let result: Vec<i64> = done["result"].as_array().expect("a result").iter().map(|v| v.as_i64().unwrap()).collect();
+    let mut changed_inside = 0;
+    for i in 0..64 * 64 {
+        let diff = (0..3).map(|c| (image[i * 4 + c] - result[i * 4 + c]).abs()).max().unwrap();
+        if mask[i] == 1 {
+            changed_inside += (diff > 0) as usize;
+        } else {
+            assert!(diff <= 1, "pixel ({}, {}) outside the stroke changed by {diff}", i % 64, i / 64);
+        }
+    }
+    assert!(changed_inside * 2 > holes, "only {changed_inside} of the stroke's {holes} pixels changed");
+    let timings = &done["timings"];
+    eprintln!("page timings (ms after Complete): first live frame {}, result {}", timings["firstFrame"], timings["done"]);
+
+    // What a user sees at the end, for the README.
+    let shot = client.screenshot().await.expect("a screenshot");
+    let path = out.join("serve-page.png");
+    std::fs::write(&path, shot).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
