@@ -105,6 +105,21 @@ async fn wait_until(client: &fantoccini::Client, seconds: u64, what: &str, ready
     }
 }
 
+/// Wait until `css` finds `n` loaded images.
+async fn wait_for_images(client: &fantoccini::Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+    let start = Instant::now();
+    loop {
+        let found = client.find_all(Locator::Css(css)).await.unwrap_or_default();
+        let script = format!("return [...document.querySelectorAll('{css}')].filter(i => i.complete && i.naturalWidth > 0).length");
+        let loaded = client.execute(&script, vec![]).await.ok().and_then(|v| v.as_u64()).unwrap_or(0);
+        if found.len() == n && loaded == n as u64 {
+            return found;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{css}: {} of {n} images within 60 s", found.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Path) {
     client.goto(&format!("{}/", server.url)).await.expect("the page loads");
     // The first example of the first model (faces) is loaded on start.
@@ -159,6 +174,13 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
     assert!(changed_inside * 2 > holes, "only {changed_inside} of the stroke's {holes} pixels changed");
     let timings = &done["timings"];
     eprintln!("page timings (ms after Complete): first live frame {}, result {}", timings["firstFrame"], timings["done"]);
+
+    // The explore panel: samples of G(z), then the path between two of them.
+    client.execute("document.getElementById('explore').open = true", vec![]).await.unwrap();
+    let samples = wait_for_images(client, "#samples img", 16).await;
+    samples[0].click().await.unwrap();
+    samples[5].click().await.unwrap();
+    wait_for_images(client, "#interpolation img", 10).await;
 
     // What a user sees at the end, for the README.
     let shot = client.screenshot().await.expect("a screenshot");

@@ -180,6 +180,8 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
             continue;
         }
         let jobs: Vec<Arc<Job>> = batch.into_iter().filter_map(|w| if let Work::Complete(j) = w { Some(j) } else { None }).collect();
+        let started = std::time::Instant::now();
+        let ids: Vec<String> = jobs.iter().map(|j| j.id.to_string()).collect();
         // A panic in the engine fails this batch's jobs, never the server.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| complete_batch(gpu, models, &jobs, stop)));
         let failure = match run {
@@ -194,6 +196,14 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
                 job.finish(Err(message.clone()));
             }
         }
+        // One line per batch, so a log shows what the server did and how long it took.
+        let cancelled = jobs.iter().filter(|j| j.cancelled()).count();
+        let how = match (&failure, cancelled) {
+            (Some(e), _) if cancelled < jobs.len() => format!("failed: {e}"),
+            (_, 0) => "done".to_string(),
+            (_, n) => format!("done, {n} cancelled"),
+        };
+        eprintln!("job {}: {how} in {:.1} s ({} job(s) in one batch)", ids.join(", "), started.elapsed().as_secs_f64(), jobs.len());
         queue.done_running();
     }
 }
