@@ -2,8 +2,8 @@
 //! engine. The folders are the floors; imports only point down (checked by tests/layers.rs):
 //!
 //! - `jobs`    one module per command (train, sample, complete, bench, serve); never imports another job
-//! - `inpaint` the completion pipeline complete, quality and serve share: masks, the z
-//!             optimisation, blends and classical fills, metrics
+//! - `inpaint` the completion pipeline that complete, quality and serve share: masks, the
+//!   z optimisation, blends and classical fills, metrics
 //! - `io`      file formats and pictures (weights, .npy, image folders, PNG/GIF); no kernels
 //! - `model`   the DCGAN in forward order, the GAN training step and the inpainting objective
 //! - `engine`  the compute engine: GPU, tensors, kernels (ops), the tape, Adam, kernel variants

@@ -53,7 +53,7 @@ pub struct App {
 }
 
 /// Finished jobs kept for their results (the oldest go first).
-const KEEP_JOBS: usize = 256;
+const KEEP_JOBS: usize = 64;
 
 impl App {
     pub fn new(queue: Arc<Queue>, models: Vec<ModelInfo>, limits: Limits) -> App {
