@@ -118,16 +118,21 @@ impl Queue {
         self.ready.notify_all();
     }
 
-    /// The next work: a single `Generate`, or a first job with every waiting job that can
-    /// share its batch. None once closed.
+    /// The next work: a single `Generate` (first), or the first waiting job with every
+    /// waiting job that can share its batch. None once closed.
     fn take(&self) -> Option<Vec<Work>> {
         let mut st = self.lock();
         loop {
             if st.closed {
                 return None;
             }
+            // G(z) for the explore panel is one short forward pass: it goes before the
+            // completion jobs, so the page answers while they wait.
+            if let Some(k) = st.queue.iter().position(|w| matches!(w, Work::Generate { .. })) {
+                return st.queue.remove(k).map(|w| vec![w]);
+            }
             if let Some(first) = st.queue.pop_front() {
-                let Work::Complete(job) = first else { return Some(vec![first]) };
+                let Work::Complete(job) = first else { unreachable!("generate work was taken above") };
                 let mut rows = job.rows();
                 let mut batch = vec![job];
                 if batch[0].settings.method == Method::Dcgan {
