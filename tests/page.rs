@@ -1,7 +1,8 @@
 //! The page in a real browser: headless Chromium, driven over WebDriver (chromedriver),
 //! opens `serve`'s page, loads an example, paints a stroke with the mouse, clicks Complete,
 //! waits for the result and checks that it changed inside the stroke and nowhere else.
-//! It saves a screenshot (the README shows one). Needs Debian's `chromium` and
+//! It saves a screenshot; with DCGAN_UPDATE_SCREENSHOT=1 it also replaces the README's
+//! (docs/serve-page.png). Needs Debian's `chromium` and
 //! `chromium-driver`: `./with-vulkan --browser ...` and `.ci/run` install them. A missing
 //! browser is a failure, never a skip.
 
@@ -185,6 +186,12 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
     // What a user sees at the end, for the README.
     let shot = client.screenshot().await.expect("a screenshot");
     let path = out.join("serve-page.png");
-    std::fs::write(&path, shot).unwrap();
+    std::fs::write(&path, &shot).unwrap();
     eprintln!("screenshot: {}", path.display());
+    if std::env::var_os("DCGAN_UPDATE_SCREENSHOT").is_some() {
+        let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve-page.png");
+        let tmp = readme.with_extension("png.tmp");
+        std::fs::write(&tmp, &shot).and_then(|_| std::fs::rename(&tmp, &readme)).expect("docs/serve-page.png is written");
+        eprintln!("updated {}", readme.display());
+    }
 }
