@@ -189,12 +189,17 @@ fn a_full_queue_answers_503_with_retry_after() {
     let retry: u64 = c.headers.get("retry-after").expect("a Retry-After header").to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
     assert!(c.json()["error"].as_str().unwrap().contains("queue is full"));
-    for job in [a.json(), b.json()] {
-        assert_eq!(server.delete(job["cancel"].as_str().unwrap()).status, 202);
-    }
-    server.wait_stats(30, "both jobs end", |s| s["running"] == 0 && s["waiting"] == 0);
+    // Cancelling the waiting job frees its place at once, while the first still runs.
+    let (a, b) = (a.json(), b.json());
+    assert_eq!(server.delete(b["cancel"].as_str().unwrap()).status, 202);
+    server.wait_stats(10, "the cancelled job leaves the queue", |s| s["waiting"] == 0 && s["running"] == 1);
+    assert_eq!(server.events(b["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "cancelled");
     let d = server.post_json("/api/v1/jobs", &json!({ "image": base64_file(&example("s37_01.png")), "preset": "center", "options": small(json!({})) }));
-    assert_eq!(d.status, 202, "room again once jobs end: {}", d.text());
+    assert_eq!(d.status, 202, "room again: {}", d.text());
+    assert_eq!(server.delete(a["cancel"].as_str().unwrap()).status, 202);
+    let d = d.json();
+    assert_eq!(server.events(d["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "done", "the job behind the cancelled one runs");
+    server.wait_stats(30, "both jobs end", |s| s["running"] == 0 && s["waiting"] == 0);
 }
 
 /// A PNG whose header claims `w` x `h` pixels (a decompression bomb's shape; the data is short).

@@ -77,8 +77,9 @@ impl App {
 
     /// Cancel every job (the server is stopping).
     pub fn cancel_all(&self) {
-        for job in self.jobs().iter() {
-            job.cancel();
+        let jobs: Vec<Arc<Job>> = self.jobs().iter().cloned().collect();
+        for job in jobs {
+            self.queue.cancel(&job);
         }
     }
 }
@@ -407,21 +408,13 @@ impl App {
 }
 
 /// Cancels its job when dropped before the job ended: a client that goes away cancels.
-struct CancelOnDrop(Arc<Job>);
+struct CancelOnDrop(Arc<Job>, Arc<Queue>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if !self.0.finished() {
-            cancel(&self.0);
+            self.1.cancel(&self.0);
         }
-    }
-}
-
-/// Cancel a job: one still waiting ends at once, a running one at its next iteration.
-fn cancel(job: &Job) {
-    job.cancel();
-    if !job.started() {
-        job.finish(Err(CANCELLED.into()));
     }
 }
 
@@ -502,7 +495,7 @@ async fn inpaint(State(app): State<Arc<App>>, req: Request) -> ApiResult<Respons
     let job = app.job_from(parse_request(req, app.limits.max_body).await?)?;
     let mut changed = job.subscribe();
     app.submit(job.clone())?;
-    let _guard = CancelOnDrop(job.clone());
+    let _guard = CancelOnDrop(job.clone(), app.queue.clone());
     loop {
         if let Some(outcome) = job.outcome() {
             return match outcome {
@@ -523,7 +516,7 @@ fn job_id(text: &str) -> ApiResult<u64> {
 
 async fn cancel_job(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let job = app.job(job_id(&id)?)?;
-    cancel(&job);
+    app.queue.cancel(&job);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -538,7 +531,7 @@ async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResul
         ended: bool,
         guard: CancelOnDrop,
     }
-    let start = Cursor { rx: job.subscribe(), sent: 0, pending: VecDeque::new(), ended: false, guard: CancelOnDrop(job) };
+    let start = Cursor { rx: job.subscribe(), sent: 0, pending: VecDeque::new(), ended: false, guard: CancelOnDrop(job, app.queue.clone()) };
     let stream = futures_util::stream::unfold(start, |mut cur| async move {
         loop {
             if let Some(event) = cur.pending.pop_front() {

@@ -72,7 +72,6 @@ pub struct Job {
     pub settings: Settings,
     pub created: Instant,
     cancel: AtomicBool,
-    started: AtomicBool,
     state: Mutex<State>,
     /// The number of events so far; bumped on every push.
     changed: tokio::sync::watch::Sender<usize>,
@@ -90,7 +89,6 @@ impl Job {
             settings,
             created: Instant::now(),
             cancel: AtomicBool::new(false),
-            started: AtomicBool::new(false),
             state: Mutex::new(State::default()),
             changed: tokio::sync::watch::channel(0).0,
         })
@@ -113,9 +111,6 @@ impl Job {
     }
 
     pub fn push(&self, event: JobEvent) {
-        if let JobEvent::Start { .. } = event {
-            self.started.store(true, Ordering::Relaxed);
-        }
         let mut st = self.lock();
         if st.outcome.is_some() {
             return;
@@ -154,11 +149,6 @@ impl Job {
 
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
-    }
-
-    /// Whether the worker has taken it.
-    pub fn started(&self) -> bool {
-        self.started.load(Ordering::Relaxed)
     }
 
     pub fn finished(&self) -> bool {

@@ -101,6 +101,20 @@ impl Queue {
         Ok(())
     }
 
+    /// Cancel a job: one still waiting leaves the queue (and frees its place) and ends at
+    /// once; a running one ends at its next iteration (the worker sees the flag).
+    pub fn cancel(&self, job: &Job) {
+        job.cancel();
+        let mut st = self.lock();
+        let waiting = st.queue.iter().position(|w| matches!(w, Work::Complete(j) if j.id == job.id));
+        if let Some(k) = waiting {
+            st.queue.remove(k);
+            st.stats.waiting -= 1;
+            drop(st);
+            job.finish(Err(super::jobs::CANCELLED.into()));
+        }
+    }
+
     pub fn stats(&self) -> Stats {
         self.lock().stats
     }
@@ -204,9 +218,10 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
         // One line per batch, so a log shows what the server did and how long it took.
         let cancelled = jobs.iter().filter(|j| j.cancelled()).count();
         let how = match (&failure, cancelled) {
-            (Some(e), _) if cancelled < jobs.len() => format!("failed: {e}"),
-            (_, 0) => "done".to_string(),
-            (_, n) => format!("done, {n} cancelled"),
+            (_, n) if n == jobs.len() => "cancelled".to_string(),
+            (Some(e), _) => format!("failed: {e}"),
+            (None, 0) => "done".to_string(),
+            (None, n) => format!("done, {n} cancelled"),
         };
         eprintln!("job {}: {how} in {:.1} s ({} job(s) in one batch)", ids.join(", "), started.elapsed().as_secs_f64(), jobs.len());
         queue.done_running();
