@@ -302,6 +302,24 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
     assert_eq!(status(server.post_json("/api/v1/generate", &json!({ "z": [] }))), 422, "no z");
     assert_eq!(status(server.get("/nothing/here")), 404);
 
+    // Odd but valid images are prepared like any other: a single pixel, a line, 16-bit RGBA.
+    let encode = |img: image::DynamicImage| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        b64(out.get_ref())
+    };
+    let odd = [
+        ("1x1", encode(image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(1, 1, image::Luma([200]))))),
+        ("1x3000", encode(image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(1, 3000, image::Luma([9]))))),
+        ("16-bit RGBA", encode(image::DynamicImage::ImageRgba16(image::ImageBuffer::from_pixel(70, 50, image::Rgba([65535, 0, 300, 30000]))))),
+    ];
+    for (what, image) in odd {
+        let r = server.post_json("/api/v1/prepare", &json!({ "model": "emoji", "image": image }));
+        assert_eq!(r.status, 200, "{what}: {}", r.text());
+        let img = image::load_from_memory(&r.body).unwrap();
+        assert_eq!((img.width(), img.height()), (64, 64), "{what}");
+    }
+
     // Still serving, and nothing is stuck.
     let ok = server.post_json("/api/v1/inpaint", &with(json!({})));
     assert_eq!(ok.status, 200, "{}", ok.text());
