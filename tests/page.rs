@@ -1,6 +1,8 @@
 //! The page in a real browser: headless Chromium, driven over WebDriver (chromedriver),
-//! opens `serve`'s page, loads an example, paints a stroke with the mouse, clicks Complete,
-//! waits for the result and checks that it changed inside the stroke and nowhere else.
+//! opens `serve`'s page, loads an example, paints a stroke with the mouse (undo and redo it
+//! with Ctrl+Z / Ctrl+Shift+Z), clicks Complete, waits for the result and checks that it
+//! changed inside the stroke and nowhere else; holding Tab shows the original; the explore
+//! panel shows samples and an interpolation.
 //! It saves a screenshot; with DCGAN_UPDATE_SCREENSHOT=1 it also replaces the README's
 //! (docs/serve-page.png). Needs Debian's `chromium` and
 //! `chromium-driver`: `./with-vulkan --browser ...` and `.ci/run` install them. A missing
@@ -12,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server::Server;
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::{ClientBuilder, Locator};
 
 fn find_program(names: &[&str], env: &str) -> String {
@@ -106,6 +108,24 @@ async fn wait_until(client: &fantoccini::Client, seconds: u64, what: &str, ready
     }
 }
 
+// WebDriver's codes for special keys.
+const KEY_TAB: char = '\u{e004}';
+const KEY_SHIFT: char = '\u{e008}';
+const KEY_CONTROL: char = '\u{e009}';
+
+/// Press the keys of `press` in order, then release those of `release` in reverse order
+/// (a key pressed and not released stays held, as a finger on it).
+async fn keys(client: &fantoccini::Client, press: &[char], release: &[char]) {
+    let mut seq = KeyActions::new("keyboard".into());
+    for &k in press {
+        seq = seq.then(KeyAction::Down { value: k });
+    }
+    for &k in release.iter().rev() {
+        seq = seq.then(KeyAction::Up { value: k });
+    }
+    client.perform_actions(seq).await.expect("keys are pressed");
+}
+
 /// Wait until `css` finds `n` loaded images.
 async fn wait_for_images(client: &fantoccini::Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
     let start = Instant::now();
@@ -158,6 +178,13 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
         }
     }
 
+    // Undo (Ctrl+Z) takes the stroke away, redo (Ctrl+Shift+Z) brings it back.
+    keys(client, &[KEY_CONTROL, 'z'], &[KEY_CONTROL, 'z']).await;
+    let undone = snapshot(client).await;
+    assert!(undone["mask"].as_array().unwrap().iter().all(|v| v == 0), "Ctrl+Z undoes the stroke");
+    keys(client, &[KEY_CONTROL, KEY_SHIFT, 'z'], &[KEY_CONTROL, KEY_SHIFT, 'z']).await;
+    assert_eq!(snapshot(client).await["mask"], painted["mask"], "Ctrl+Shift+Z redoes it");
+
     client.find(Locator::Id("complete")).await.unwrap().click().await.expect("Complete is clicked");
     let done = wait_until(client, 300, "the completion finishes", |s| s["status"] == "done" || s["status"] == "error").await;
     assert_eq!(done["status"], "done", "the page reports an error");
@@ -175,6 +202,29 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
     assert!(changed_inside * 2 > holes, "only {changed_inside} of the stroke's {holes} pixels changed");
     let timings = &done["timings"];
     eprintln!("page timings (ms after Complete): first live frame {}, result {}", timings["firstFrame"], timings["done"]);
+
+    // Holding Tab shows the original where the result was; letting go shows the result again.
+    let shown = |tab: bool| {
+        let client = client.clone();
+        async move {
+            let script = "const c = document.getElementById('result'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, k = c.width / 64, out = [];\
+                          for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) out.push(d[((y * k + (k >> 1)) * c.width + x * k + (k >> 1)) * 4]); return out;";
+            if tab {
+                keys(&client, &[KEY_TAB], &[]).await;
+            }
+            let v: Vec<i64> = client.execute(script, vec![]).await.unwrap().as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            if tab {
+                keys(&client, &[], &[KEY_TAB]).await;
+            }
+            v
+        }
+    };
+    let red = |v: &[i64]| (0..64 * 64).map(|i| v[i * 4]).collect::<Vec<i64>>();
+    let (original, completed) = (red(&image), red(&result));
+    let held = shown(true).await;
+    let released = shown(false).await;
+    assert_eq!(held, original, "holding Tab shows the original");
+    assert_eq!(released, completed, "letting go of Tab shows the result");
 
     // The explore panel: samples of G(z), then the path between two of them.
     client.execute("document.getElementById('explore').open = true", vec![]).await.unwrap();
