@@ -1,5 +1,7 @@
 //! The page in a real browser: headless Chromium, driven over WebDriver (chromedriver),
-//! opens `serve`'s page, loads an example, paints a stroke with the mouse (undo and redo it
+//! opens `serve`'s page, opens a wide image through the file picker (centre-cropped by the
+//! server), reads a mask PNG, paints with a finger and clears, loads an example again,
+//! paints a stroke with the mouse (undo and redo it
 //! with Ctrl+Z / Ctrl+Shift+Z), clicks Complete, waits for the result and checks that it
 //! changed inside the stroke and nowhere else; holding Tab shows the original; the explore
 //! panel shows samples and an interpolation.
@@ -14,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server::Server;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction, TouchActions, MOUSE_BUTTON_LEFT};
 use fantoccini::{ClientBuilder, Locator};
 
 fn find_program(names: &[&str], env: &str) -> String {
@@ -157,8 +159,39 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
         .await
         .unwrap();
 
-    // A stroke across the middle of the editor with the mouse (a real pointer sequence).
+    // An image of another shape through the file picker: prepared by the server (centre
+    // square, resized), then the example again.
+    let wide = out.join("wide.png");
+    image::RgbImage::from_fn(120, 40, |x, _| image::Rgb([if x < 40 || x >= 80 { 0 } else { 255 }; 3])).save(&wide).unwrap();
+    client.find(Locator::Id("open")).await.unwrap().send_keys(&wide.to_string_lossy()).await.expect("a file is chosen");
+    let opened = wait_until(client, 30, "the file opens", |s| s["image"] != first["image"] && !s["image"].is_null()).await;
+    let centre = opened["image"].as_array().unwrap();
+    assert!(centre.iter().step_by(4).all(|v| v.as_i64().unwrap() >= 250), "the centre square of the picture (all white) is what the model sees");
+    let example = client.find(Locator::Css("#examples img")).await.unwrap();
+    example.click().await.unwrap();
+    wait_until(client, 30, "the example opens again", |s| s["image"] == first["image"]).await;
+
+    // A mask PNG (white = keep), then a stroke with a finger; clear in between and after.
+    let mask_png = out.join("mask.png");
+    image::GrayImage::from_fn(64, 64, |x, y| image::Luma([if (16..48).contains(&x) && (16..48).contains(&y) { 0 } else { 255 }])).save(&mask_png).unwrap();
+    client.find(Locator::Id("mask-file")).await.unwrap().send_keys(&mask_png.to_string_lossy()).await.expect("a mask file is chosen");
+    let masked = wait_until(client, 30, "the mask PNG is read", |s| s["mask"].as_array().unwrap().iter().any(|v| v == 1)).await;
+    assert_eq!(masked["mask"].as_array().unwrap().iter().filter(|v| *v == 1).count(), 32 * 32, "the mask PNG's 32x32 hole");
     let editor = client.find(Locator::Id("editor")).await.unwrap();
+    let clear = client.find(Locator::Id("clear")).await.unwrap();
+    clear.click().await.unwrap();
+    let finger = TouchActions::new("finger".into())
+        .then(PointerAction::MoveToElement { element: editor.clone(), duration: None, x: -60.0, y: -100.0 })
+        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
+        .then(PointerAction::MoveToElement { element: editor.clone(), duration: Some(Duration::from_millis(300)), x: 60.0, y: -100.0 })
+        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
+    client.perform_actions(finger).await.expect("a touch stroke");
+    let touched = snapshot(client).await;
+    assert!(touched["mask"].as_array().unwrap().iter().filter(|v| *v == 1).count() > 20, "a finger paints too");
+    clear.click().await.unwrap();
+    assert!(snapshot(client).await["mask"].as_array().unwrap().iter().all(|v| v == 0), "clear empties the mask");
+
+    // A stroke across the middle of the editor with the mouse (a real pointer sequence).
     let stroke = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement { element: editor.clone(), duration: None, x: -120.0, y: 10.0 })
         .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
