@@ -38,7 +38,6 @@ pub fn grid(images: &[f32], n: usize, channels: usize, size: usize, columns: usi
     out
 }
 
-/// Save a PNG through a temporary file, so a crash never leaves half a picture.
 /// An animated GIF of [c, s, s] frames, scaled up to about 192 pixels, looping; the last
 /// frame (the result) stays longest.
 pub fn encode_gif(frames: &[Vec<f32>], c: usize, s: usize, out: impl std::io::Write) -> std::result::Result<(), image::ImageError> {
@@ -63,6 +62,7 @@ pub fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Save a PNG through a temporary file, so a crash never leaves half a picture.
 pub fn save_png(img: &image::RgbImage, path: &Path) -> Result<()> {
     let tmp = path.with_extension("png.tmp");
     img.save_with_format(&tmp, image::ImageFormat::Png)
