@@ -30,16 +30,12 @@ pub struct Optimised {
 pub struct Step<'a> {
     /// The iteration in this batch (0 = the starting x, before any update).
     pub t: usize,
-    /// The batch's first item (its index in `items`); its rows are items x restarts.
-    pub first_item: usize,
-    pub restarts: usize,
-    /// Per row, before update t.
+    /// Per row (the batch's items x restarts), before update t.
     pub contextual: &'a [f32],
     pub prior: &'a [f32],
     /// G(x) of every row [rows, c, s, s], when a frame is due (every `frames_every`
     /// iterations) and after the last.
     pub generated: Option<&'a [f32]>,
-    pub last: bool,
 }
 
 impl Step<'_> {
@@ -145,7 +141,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
             let final_one = last_phase && u == updates;
             let frame_due = cfg.frames_every > 0 && t % cfg.frames_every == 0;
             let images = if frame_due || final_one { Some(gz.try_to_vec(gpu)?) } else { None };
-            tick(&Step { t, first_item: first_index, restarts: r, contextual: &cv, prior: &pv, generated: images.as_deref(), last: final_one });
+            tick(&Step { t, contextual: &cv, prior: &pv, generated: images.as_deref() });
             history.push((cv, pv));
             if let Some(images) = images {
                 if final_one {

@@ -264,6 +264,7 @@ fn complete_batch(gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>], stop: &AtomicB
             let items: Vec<inpaint::Item> = jobs.iter().map(|j| j.item.clone()).collect();
             // Each job starts from its own seed, so its result does not depend on its batch.
             let z_init: Vec<f32> = jobs.iter().flat_map(|j| starting_z(j.settings.seed, 0, r, zd)).collect();
+            // All rows in one optimise batch, so a step's row i * r + k is job i's restart k.
             let settings = inpaint::Settings { batch: rows, ..first.settings.clone() };
             let halt = AtomicBool::new(false);
             optimise(gpu, &model.g, &model.d, &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
