@@ -4,9 +4,11 @@
 //! - `jobs`    one module per command (train, sample, complete, bench, serve); never imports another job
 //! - `inpaint` the completion pipeline that complete, quality and serve share: masks, the
 //!   z optimisation, blends and classical fills, metrics
-//! - `io`      file formats and pictures (weights, .npy, image folders, PNG/GIF); no kernels
-//! - `model`   the DCGAN in forward order, the GAN training step and the inpainting objective
+//! - `model`   the DCGAN in forward order, the GAN training step, the inpainting objective,
+//!   and weights files into and out of the model on the GPU
 //! - `engine`  the compute engine: GPU, tensors, kernels (ops), the tape, Adam, kernel variants
+//! - `io`      beside engine, on the ground floor: file formats and pictures (weights, .npy,
+//!   image folders, PNG/GIF, checked and atomic outputs); no GPU and no model
 //! - `error`, `rng`: leaves every floor may use
 
 pub mod engine;

@@ -129,7 +129,7 @@ fn composed_network() {
 fn intermediate_layer_gradients_match_finite_differences() {
     let g = gpu();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/tiny.safetensors");
-    let (generator, _) = dcgan_inpaint::io::weights::load_gan(g, &root).expect("the tiny model");
+    let (generator, _) = dcgan_inpaint::model::weights::load_gan(g, &root).expect("the tiny model");
     let mut rng = Rng::new(31);
     let z = Tensor::from_slice(g, &[2, 8], &rng.uniform_vec(16, -1.0, 1.0));
     let whole = generator.forward(&mut Tape::new(g), &z, false, true).to_vec(g);

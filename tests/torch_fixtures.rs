@@ -139,7 +139,7 @@ fn whole_training_step(g: &Gpu) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let dir = root.join("step");
     let load = |name: &str| -> (Vec<usize>, Vec<f32>) { npy::read_f32(&dir.join(format!("{name}.npy"))).unwrap_or_else(|e| panic!("{e}")) };
-    let (generator, disc) = dcgan_inpaint::io::weights::load_gan(g, &root.join("model/tiny.safetensors")).expect("the tiny model");
+    let (generator, disc) = dcgan_inpaint::model::weights::load_gan(g, &root.join("model/tiny.safetensors")).expect("the tiny model");
     let ((rs, real), (zs, z)) = (load("real"), load("z"));
     let (real, z) = (Tensor::from_slice(g, &rs, &real), Tensor::from_slice(g, &zs, &z));
     let b = zs[0];

@@ -166,10 +166,6 @@ impl<'g> Tape<'g> {
         self.activation(x, Activation::Tanh)
     }
 
-    pub fn sigmoid(&mut self, x: &Tensor) -> Tensor {
-        self.activation(x, Activation::Sigmoid)
-    }
-
     pub fn add(&mut self, a: &Tensor, b: &Tensor) -> Tensor {
         let y = elementwise::add(self.gpu, a, b);
         self.record(y, Op::Add { a: a.clone(), b: b.clone() })

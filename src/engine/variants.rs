@@ -16,8 +16,20 @@
 //! Adding a kernel set: one row here, one module per family it implements
 //! (`ops/<family>/<set>.rs`) with its row in that family's list, and its shader file.
 
-use super::gpu::Gpu;
 use crate::error::{Error, Result};
+
+/// Texel format of the packed operands the simd8 kernels read: four f32 channels, 16 bytes
+/// a texel (the pool makes its textures in it).
+pub const TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+
+/// What `run` and `pick` need of a device (the GPU implements it; the registry does not
+/// depend on the GPU layer).
+pub trait Runs {
+    /// Whether this device runs `set`'s implementations.
+    fn enables(&self, set: &KernelSet) -> bool;
+    /// Called by `run`: `product` ran on `set`.
+    fn note_variant(&self, product: &'static str, set: &'static str);
+}
 
 /// One kernel set: its name, what it is for, and which adapters can run it.
 #[derive(Debug)]
@@ -61,6 +73,17 @@ pub static SIMD8: KernelSet = KernelSet {
 /// Every kernel set, in the order `auto` tries them.
 pub static KERNEL_SETS: [&KernelSet; 2] = [&SIMD8, &PORTABLE];
 
+/// The kernel sets' names at compile time, for code that makes one item per set (the tests'
+/// `kernel_set_tests!`): `for_each_kernel_set!(m)` expands to `m!(simd8); m!(portable);`,
+/// in `KERNEL_SETS` order (tests/engine.rs checks that the two agree).
+#[macro_export]
+macro_rules! for_each_kernel_set {
+    ($m:ident) => {
+        $m!(simd8);
+        $m!(portable);
+    };
+}
+
 /// Why the SIMD-8 kernels cannot run on `adapter`, or `None` when they can.
 fn simd8_unsupported(adapter: &wgpu::Adapter) -> Option<String> {
     let info = adapter.get_info();
@@ -71,7 +94,7 @@ fn simd8_unsupported(adapter: &wgpu::Adapter) -> Option<String> {
         return Some(format!("its subgroups are {}..{} lanes, not exactly 8", info.subgroup_min_size, info.subgroup_max_size));
     }
     // The packed operands are copied in and read as read-only storage textures.
-    let flags = adapter.get_texture_format_features(super::gpu::pool::TEXTURE_FORMAT).flags;
+    let flags = adapter.get_texture_format_features(TEXTURE_FORMAT).flags;
     if !flags.contains(wgpu::TextureFormatFeatureFlags::STORAGE_READ_ONLY) {
         return Some("rgba32float storage textures cannot be read there".into());
     }
@@ -83,6 +106,12 @@ pub fn names() -> String {
     let mut names = vec!["auto"];
     names.extend(KERNEL_SETS.iter().map(|s| s.name));
     names.join(", ")
+}
+
+/// The help of `--kernels`: every set with what it is for.
+pub fn help() -> String {
+    let sets: Vec<String> = KERNEL_SETS.iter().map(|s| format!("{} ({})", s.name, s.about)).collect();
+    format!("Kernel set: auto (the first set the adapter can run that picks itself for it), or one of: {}. Overrides DCGAN_KERNELS", sets.join("; "))
 }
 
 /// The set called `name`.
@@ -125,7 +154,7 @@ pub struct Variant<F: 'static> {
 /// Run `product` with the first row of `variants` that `gpu` enables and that accepts the
 /// operands (`call` returns `Some`); the recorder notes which set ran it. The family's
 /// portable row must accept everything, so a product always runs.
-pub fn run<F, R>(gpu: &Gpu, product: &'static str, variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
+pub fn run<F, R>(gpu: &impl Runs, product: &'static str, variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
     for v in variants.iter().filter(|v| gpu.enables(v.set)) {
         if let Some(r) = call(&v.imp) {
             gpu.note_variant(product, v.set.name);
@@ -137,7 +166,7 @@ pub fn run<F, R>(gpu: &Gpu, product: &'static str, variants: &'static [Variant<F
 
 /// The first row of `variants` that `gpu` enables (for families whose sets differ only in
 /// the shader file they run).
-pub fn pick<F: Copy>(gpu: &Gpu, variants: &'static [Variant<F>]) -> F {
+pub fn pick<F: Copy>(gpu: &impl Runs, variants: &'static [Variant<F>]) -> F {
     match variants.iter().find(|v| gpu.enables(v.set)) {
         Some(v) => v.imp,
         None => unreachable!("a family without a portable row"),

@@ -1,5 +1,6 @@
-//! Files and pictures: no kernels here. `weights` and `data` use the model's
-//! `Architecture` and the engine's tensors to load and save; nothing here imports a job.
+//! Files and pictures, on the ground floor beside the engine: no GPU and no model here
+//! (`model::weights` loads a weights file into a model), so every format and every check
+//! of a path can be tested without an adapter.
 
 pub mod data;
 pub mod npy;

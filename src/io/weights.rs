@@ -3,15 +3,14 @@
 //! `kind` ("weights" or "checkpoint") and `architecture` (a JSON object), plus the
 //! training counters in checkpoints. Files are written to a temporary name and renamed,
 //! so a crash never leaves a broken or missing file behind.
+//!
+//! This is the file format only: no GPU and no model. What the tensors mean, and loading
+//! them into a model on the GPU, is `model::weights`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::engine::gpu::Gpu;
-use crate::model::{Architecture, Discriminator, Generator, Named};
-use crate::rng::Rng;
 
 pub const FORMAT_VERSION: &str = "1";
 
@@ -25,14 +24,23 @@ pub struct TensorFile {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
-/// Download every tensor of `named` (for saving).
-pub fn snapshot(gpu: &Gpu, named: &Named) -> Vec<HostTensor> {
-    named.iter().map(|(name, t, _)| (name.clone(), t.shape().to_vec(), t.to_vec(gpu))).collect()
-}
+/// The largest magnitude an IEEE half float holds.
+const F16_MAX: f32 = 65504.0;
 
 /// Write `tensors` with `metadata` to `path` atomically (temporary file, fsync, rename).
-/// With `f16`, values are stored as IEEE half floats.
+/// With `f16`, values are stored as IEEE half floats; a value beyond their range is refused
+/// (it would be stored as infinity, which every reader refuses), naming the tensor.
 pub fn write(path: &Path, tensors: &[HostTensor], metadata: HashMap<String, String>, f16: bool) -> Result<()> {
+    if f16 {
+        for (name, _, data) in tensors {
+            if let Some(i) = data.iter().position(|v| v.abs() > F16_MAX) {
+                return Err(Error::new(format!(
+                    "tensor {name} holds {} at item {i}, beyond the range of 16-bit floats (±{F16_MAX}); export without --f16",
+                    data[i]
+                )));
+            }
+        }
+    }
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, _, data)| {
@@ -54,15 +62,7 @@ pub fn write(path: &Path, tensors: &[HostTensor], metadata: HashMap<String, Stri
         .collect();
     let serialized = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::new(format!("cannot serialise {}: {e}", path.display())))?;
-
-    let tmp = path.with_extension("safetensors.tmp");
-    let write_tmp = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serialized)?;
-        f.sync_all()
-    };
-    write_tmp().map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::new(format!("cannot rename {} to {}: {e}", tmp.display(), path.display())))
+    crate::io::output::write_atomic(path, &serialized)
 }
 
 /// The largest `.safetensors` header read (safetensors' own limit is 100 MB).
@@ -93,11 +93,14 @@ fn read_header(path: &Path) -> Result<(HashMap<String, String>, u64)> {
     }
     let mut header = vec![0u8; n as usize];
     f.read_exact(&mut header).map_err(|e| corrupt(e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not JSON: {e}")))?;
-    let obj = json.as_object().ok_or_else(|| corrupt("header is not a JSON object".into()))?;
+    let Entries(entries) = serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not a JSON object: {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some((key, _)) = entries.iter().find(|(key, _)| !seen.insert(key.as_str())) {
+        return Err(corrupt(format!("its header names \"{key}\" twice")));
+    }
     let mut end = 0u64;
     let mut metadata = HashMap::new();
-    for (key, value) in obj {
+    for (key, value) in &entries {
         if key == "__metadata__" {
             for (k, v) in value.as_object().into_iter().flatten() {
                 metadata.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
@@ -111,6 +114,30 @@ fn read_header(path: &Path) -> Result<(HashMap<String, String>, u64)> {
         return Err(corrupt(format!("its header describes {} bytes, the file has {len}", 8 + n + end)));
     }
     Ok((metadata, n))
+}
+
+/// A header's top-level entries in file order, duplicates kept: read into a map, two
+/// tensors of one name would silently become the last one.
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 /// Read a weights or checkpoint file; f16 and bf16 tensors are widened to f32. Values
@@ -159,78 +186,4 @@ impl TensorFile {
         let v = self.meta(key)?;
         v.parse().map_err(|_| Error::new(format!("{}: metadata \"{key}\" is not a number: {v}", self.path.display())))
     }
-
-    /// The architecture recorded in the file.
-    pub fn architecture(&self) -> Result<Architecture> {
-        let version = self.meta("format_version")?;
-        if version != FORMAT_VERSION {
-            return Err(Error::new(format!(
-                "{} has format version {version}; this program reads version {FORMAT_VERSION}",
-                self.path.display()
-            )));
-        }
-        let arch = Architecture::from_json(self.meta("architecture")?)
-            .map_err(|e| Error::new(format!("{}: {e}", self.path.display())))?;
-        arch.validate().map_err(|e| Error::new(format!("{}: {e}", self.path.display())))?;
-        Ok(arch)
-    }
-
-    /// Fail unless the file's architecture is `want`, naming every difference.
-    pub fn expect_architecture(&self, want: &Architecture) -> Result<()> {
-        let found = self.architecture()?;
-        if found != *want {
-            return Err(Error::new(format!(
-                "{} holds a model of another architecture: {}. Pass matching --image-size/--channels/--z-dim/--gf/--df/--kernel, or other weights",
-                self.path.display(),
-                found.differences(want)
-            )));
-        }
-        Ok(())
-    }
-
-    /// Copy the file's values into `named`, checking every name and shape.
-    pub fn load_into(&self, gpu: &Gpu, named: &Named) -> Result<()> {
-        for (name, tensor, _) in named {
-            let Some((shape, data)) = self.tensors.get(name) else {
-                return Err(Error::new(format!("{}: tensor {name} is missing (expected shape {:?})", self.path.display(), tensor.shape())));
-            };
-            if shape != tensor.shape() {
-                return Err(Error::new(format!(
-                    "{}: tensor {name} has shape {shape:?}, expected {:?}",
-                    self.path.display(),
-                    tensor.shape()
-                )));
-            }
-            tensor.write(gpu, data);
-        }
-        Ok(())
-    }
-}
-
-/// Metadata every file starts with.
-pub fn base_metadata(arch: &Architecture, kind: &str) -> HashMap<String, String> {
-    HashMap::from([
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("kind".to_string(), kind.to_string()),
-        ("architecture".to_string(), arch.to_json()),
-    ])
-}
-
-/// The generator stored in a weights or checkpoint file.
-pub fn load_generator(gpu: &Gpu, path: &Path) -> Result<Generator> {
-    let file = read(path)?;
-    let g = Generator::init(gpu, &file.architecture()?, &mut Rng::new(0));
-    file.load_into(gpu, &g.named())?;
-    Ok(g)
-}
-
-/// G and D of a weights (or checkpoint) file.
-pub fn load_gan(gpu: &Gpu, path: &Path) -> Result<(Generator, Discriminator)> {
-    let file = read(path)?;
-    let arch = file.architecture()?;
-    let g = Generator::init(gpu, &arch, &mut Rng::new(0));
-    let d = Discriminator::init(gpu, &arch, &mut Rng::new(0));
-    file.load_into(gpu, &g.named())?;
-    file.load_into(gpu, &d.named())?;
-    Ok((g, d))
 }

@@ -12,11 +12,13 @@
 
 pub mod gan;
 pub mod inpaint;
+pub mod weights;
 
 use crate::error::{Error, Result};
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::batchnorm::BatchNorm;
 use crate::engine::ops::conv::{ConvGeometry, Padding};
+use crate::engine::ops::linear::portable as linear;
 use crate::rng::Rng;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
@@ -62,36 +64,76 @@ impl Architecture {
         Ok(())
     }
 
-    /// The largest tensor a batch of `batch` images needs (an activation or a weight), as
-    /// (bytes, a description); `None` when the size does not even fit a `usize`.
+    /// The largest buffer a step (training, or a completion iteration) on a batch of `batch`
+    /// images allocates, as (bytes, a description): activations, weights (their gradients
+    /// and Adam moments have the same shapes), and the per-split partial sums of the
+    /// convolution and linear products (each family says what its kernels need). `None`
+    /// when the size does not even fit a `usize`. tests/engine.rs checks this against the
+    /// largest buffer real steps ask the pool for.
     pub fn largest_tensor(&self, batch: usize) -> Option<(u64, String)> {
-        let (s, c, stages) = (self.image_size, self.channels, self.stages());
-        let mut shapes: Vec<Vec<usize>> = vec![vec![batch, self.z_dim], vec![batch, self.g_base_channels(), 4, 4], vec![batch, c, s, s]];
-        for i in 1..stages {
-            shapes.push(vec![batch, self.gf << (stages - 1 - i), 4 << i, 4 << i]);
+        let (s, c, k, stages) = (self.image_size, self.channels, self.kernel, self.stages());
+        let base = self.g_base_channels();
+        let items = |shape: &[usize]| shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        let mut buffers: Vec<(Option<usize>, String)> = Vec::new();
+        let mut tensor = |shape: Vec<usize>, what: &str| buffers.push((items(&shape), format!("{what} {shape:?}")));
+        // G: z -> fc -> [B, base, 4, 4] -> deconvs -> [B, c, s, s]
+        tensor(vec![batch, self.z_dim], "the latent");
+        tensor(vec![base * 16, self.z_dim], "G's fc weight");
+        for i in 1..=stages {
+            let (c_in, c_out) = (base >> (i - 1), if i == stages { c } else { base >> i });
+            let size_in = 4 << (i - 1);
+            tensor(vec![batch, c_in, size_in, size_in], "G's activation");
+            tensor(vec![c_in, c_out, k, k], "G's deconv weight");
         }
+        tensor(vec![batch, c, s, s], "the image batch");
+        // D: [B, c, s, s] -> convs -> [B, top, 4, 4] -> fc
         for i in 0..stages {
-            shapes.push(vec![batch, self.df << i, s >> (i + 1), s >> (i + 1)]);
+            let (c_in, c_out) = (if i == 0 { c } else { self.df << (i - 1) }, self.df << i);
+            tensor(vec![batch, c_out, s >> (i + 1), s >> (i + 1)], "D's activation");
+            tensor(vec![c_out, c_in, k, k], "D's conv weight");
         }
-        shapes.push(vec![self.g_base_channels() * 16, self.z_dim]);
+        tensor(vec![1, self.d_top_channels() * 16], "D's fc weight");
+        // What the products need besides their operands and results, if the shapes are
+        // addressable at all (then every factor below is too).
+        if buffers.iter().all(|(n, _)| n.is_some()) {
+            for i in 1..=stages {
+                let (c_in, c_out) = (base >> (i - 1), if i == stages { c } else { base >> i });
+                let size_in = 4 << (i - 1);
+                let g = ConvGeometry::conv_transpose2d_same(&[batch, c_in, size_in, size_in], &[c_in, c_out, k, k], 2);
+                buffers.push((Some(g.scratch_items()), "G's deconv partial sums".into()));
+            }
+            for i in 0..stages {
+                let (c_in, c_out) = (if i == 0 { c } else { self.df << (i - 1) }, self.df << i);
+                let size = s >> i;
+                let g = ConvGeometry::conv2d(&[batch, c_in, size, size], &[c_out, c_in, k, k], 2, Padding::same(size, size, k, 2));
+                buffers.push((Some(g.scratch_items()), "D's conv partial sums".into()));
+            }
+            buffers.push((Some(linear::scratch_items([batch, base * 16, self.z_dim])), "G's fc partial sums".into()));
+            buffers.push((Some(linear::scratch_items([batch, 1, self.d_top_channels() * 16])), "D's fc partial sums".into()));
+        }
         let mut largest: Option<(u64, String)> = None;
-        for shape in shapes {
-            let items = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
-            let bytes = (items as u64).checked_mul(4)?;
+        for (n, what) in buffers {
+            let bytes = (n? as u64).checked_mul(4)?;
             if largest.as_ref().is_none_or(|(b, _)| bytes > *b) {
-                largest = Some((bytes, format!("a {shape:?} tensor")));
+                largest = Some((bytes, what));
             }
         }
         largest
     }
 
-    /// `Ok` when every tensor of a batch of `batch` fits the adapter; otherwise an error that
-    /// names the tensor and `fix` (the flag that lowers the batch).
-    pub fn check_fits(&self, gpu: &Gpu, batch: usize, fix: &str) -> Result<()> {
-        match self.largest_tensor(batch) {
-            Some((bytes, what)) => gpu.check_fits(bytes, &format!("a batch of {batch}: {what}"), fix),
-            None => Err(Error::new(format!("a batch of {batch} images of this model is too large to address; {fix}"))),
+    /// `Ok` when every buffer of a step on `batch` images fits the adapter; otherwise an
+    /// error that names the buffer and the fix: `batch_fix` (the flag that lowers the batch)
+    /// when one image fits, else `model_fix` (the model itself is too large here).
+    pub fn check_fits(&self, gpu: &Gpu, batch: usize, batch_fix: &str, model_fix: &str) -> Result<()> {
+        let fits = |b: usize| match self.largest_tensor(b) {
+            Some((bytes, what)) => gpu.check_fits(bytes, &what, ""),
+            None => Err(Error::new(format!("a batch of {b} images of this model is too large to address"))),
+        };
+        if fits(1).is_err() {
+            let e = fits(1).unwrap_err().to_string();
+            return Err(Error::new(format!("{}; the model itself is too large for this adapter: {model_fix}", e.trim_end_matches("; "))));
         }
+        fits(batch).map_err(|e| Error::new(format!("a batch of {batch}: {}; {batch_fix}", e.to_string().trim_end_matches("; "))))
     }
 
     /// Stride-2 layers in each net: 4x4 <-> image size.
@@ -120,10 +162,13 @@ impl Architecture {
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| Error::new(format!("architecture metadata is not JSON ({e}): {text}")))?;
         let field = |k: &str| -> Result<usize> {
-            v.get(k)
-                .and_then(|x| x.as_u64())
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::new(format!("architecture metadata lacks \"{k}\": {text}")))
+            match v.get(k) {
+                None => Err(Error::new(format!("architecture metadata lacks \"{k}\": {text}"))),
+                Some(x) => x
+                    .as_u64()
+                    .map(|x| x as usize)
+                    .ok_or_else(|| Error::new(format!("architecture metadata \"{k}\" must be a whole number >= 0, got {x}: {text}"))),
+            }
         };
         Ok(Architecture {
             image_size: field("image_size")?,

@@ -19,19 +19,16 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
-/// The kernel sets the tests run each check on (`kernel_set_tests!` makes one test per
-/// set and check); tests/engine.rs checks that this is the registry's list.
-pub const KERNEL_SETS: [&str; 2] = ["portable", "simd8"];
-
-/// The adapter once per kernel set: a device preferring that set, or why it cannot run it.
+/// The adapter once per kernel set of the registry (`variants::KERNEL_SETS`): a device
+/// preferring that set, or why it cannot run it.
 fn devices() -> &'static Vec<(&'static str, Result<Gpu, String>)> {
     static DEVICES: OnceLock<Vec<(&'static str, Result<Gpu, String>)>> = OnceLock::new();
     DEVICES.get_or_init(|| {
-        KERNEL_SETS
+        dcgan_inpaint::engine::variants::KERNEL_SETS
             .iter()
-            .map(|&set| {
-                let choice = AdapterChoice { kernels: Some(set.into()), ..AdapterChoice::default() };
-                (set, Gpu::new(&choice).map_err(|e| e.to_string()))
+            .map(|set| {
+                let choice = AdapterChoice { kernels: Some(set.name.into()), ..AdapterChoice::default() };
+                (set.name, Gpu::new(&choice).map_err(|e| e.to_string()))
             })
             .collect()
     })
@@ -58,8 +55,9 @@ pub fn on_kernel_set(set: &str, check: impl FnOnce(&Gpu)) {
     }
 }
 
-/// `kernel_set_tests! { fn name(gpu: &Gpu) { ... } ... }`: one `#[test]` per kernel set for
-/// each check, named `name::portable`, `name::simd8`, so a failure names the set.
+/// `kernel_set_tests! { fn name(gpu: &Gpu) { ... } ... }`: one `#[test]` per kernel set of
+/// the registry (`dcgan_inpaint::for_each_kernel_set!`) for each check, named
+/// `name::portable`, `name::simd8`, so a failure names the set.
 #[macro_export]
 macro_rules! kernel_set_tests {
     ($($(#[$meta:meta])* fn $name:ident($gpu:ident: &Gpu) $body:block)*) => {
@@ -69,14 +67,15 @@ macro_rules! kernel_set_tests {
                 #[allow(unused_imports)]
                 use super::*;
                 fn check($gpu: &dcgan_inpaint::Gpu) $body
-                #[test]
-                fn portable() {
-                    $crate::common::on_kernel_set("portable", check)
+                macro_rules! one_test_per_set {
+                    ($set:ident) => {
+                        #[test]
+                        fn $set() {
+                            $crate::common::on_kernel_set(stringify!($set), check)
+                        }
+                    };
                 }
-                #[test]
-                fn simd8() {
-                    $crate::common::on_kernel_set("simd8", check)
-                }
+                dcgan_inpaint::for_each_kernel_set!(one_test_per_set);
             }
         )*
     };

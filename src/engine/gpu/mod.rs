@@ -141,6 +141,17 @@ pub struct Gpu {
     trace: Mutex<Option<profile::Trace>>,
 }
 
+impl variants::Runs for Gpu {
+    /// Its own set, and `portable`.
+    fn enables(&self, set: &KernelSet) -> bool {
+        set == self.kernels || set == &PORTABLE
+    }
+
+    fn note_variant(&self, product: &'static str, set: &'static str) {
+        self.record_variant(product, set);
+    }
+}
+
 impl Gpu {
     /// Open the adapter `choice` selects (see [`context::select`]).
     pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
@@ -169,11 +180,6 @@ impl Gpu {
     /// The best adapter, honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`.
     pub fn default_adapter() -> Result<Gpu> {
         Gpu::new(&AdapterChoice::default())
-    }
-
-    /// Whether this device runs `set`'s implementations: its own set, and `portable`.
-    pub fn enables(&self, set: &KernelSet) -> bool {
-        set == self.kernels || set == &PORTABLE
     }
 
     pub fn pool(&self) -> &BufferPool {
@@ -211,6 +217,15 @@ impl Gpu {
             unreachable!("{e}");
         }
         self.pool.alloc(&self.device, bytes)
+    }
+
+    /// `alloc` for the staging buffer of packed operands, which its kernel sized and checked
+    /// (`PackLayout::fits`); not counted as a tensor (see `PoolStats::largest_buffer`).
+    pub fn alloc_packed(&self, bytes: u64) -> PooledBuffer {
+        if let Err(e) = self.check_fits(bytes, "packed operands", "this is a bug: PackLayout::fits should have refused them") {
+            unreachable!("{e}");
+        }
+        self.pool.alloc_staging(&self.device, bytes)
     }
 
     /// An rgba32float texture of `width` x `height` texels from the pool (the kernels that

@@ -24,6 +24,10 @@ pub struct PoolStats {
     pub bytes_in_use: u64,
     /// The most `bytes_in_use` has been.
     pub peak_bytes_in_use: u64,
+    /// The largest tensor buffer asked for (bytes): what the size checks made before any
+    /// work (`Architecture::check_fits`) must cover. Staging buffers of packed operands are
+    /// not counted: their kernels size them and decline what does not fit (`PackLayout::fits`).
+    pub largest_buffer: u64,
 }
 
 struct PoolInner {
@@ -67,8 +71,7 @@ impl Drop for PooledBuffer {
     }
 }
 
-/// Texel format of pooled textures: four f32 channels, 16 bytes a texel.
-pub const TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+pub use crate::engine::variants::TEXTURE_FORMAT;
 
 fn texture_bytes(width: u32, height: u32) -> u64 {
     width as u64 * height as u64 * 16
@@ -118,8 +121,17 @@ impl BufferPool {
         BufferPool { inner: Arc::new(Mutex::new(inner)) }
     }
 
-    /// A storage buffer of at least `bytes` bytes (contents undefined).
+    /// A storage buffer of at least `bytes` bytes (contents undefined) for a tensor.
     pub fn alloc(&self, device: &wgpu::Device, bytes: u64) -> PooledBuffer {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            inner.stats.largest_buffer = inner.stats.largest_buffer.max(bytes);
+        }
+        self.alloc_staging(device, bytes)
+    }
+
+    /// A storage buffer of at least `bytes` bytes for packed operands (see `largest_buffer`).
+    pub fn alloc_staging(&self, device: &wgpu::Device, bytes: u64) -> PooledBuffer {
         let class = size_class(bytes);
         let mut inner = self.inner.lock().unwrap();
         inner.take(class);
@@ -172,10 +184,11 @@ impl BufferPool {
         self.inner.lock().unwrap().stats
     }
 
-    /// Start a new peak measurement from the current usage.
+    /// Start a new peak measurement from the current usage (and of the largest buffer).
     pub fn reset_peak(&self) {
         let mut inner = self.inner.lock().unwrap();
         inner.stats.peak_bytes_in_use = inner.stats.bytes_in_use;
+        inner.stats.largest_buffer = 0;
     }
 }
 

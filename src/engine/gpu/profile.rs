@@ -45,8 +45,8 @@ impl Gpu {
         }
     }
 
-    /// Called by `variants::run`: `product` ran on `set`.
-    pub fn note_variant(&self, product: &'static str, set: &'static str) {
+    /// Called by `variants::run` (through `Runs::note_variant`): `product` ran on `set`.
+    pub(super) fn record_variant(&self, product: &'static str, set: &'static str) {
         if let Some(trace) = self.trace.lock().unwrap().as_mut() {
             if trace.thread == std::thread::current().id() {
                 trace.variants.push((product, set));

@@ -20,18 +20,22 @@ pub struct AdamConfig {
     pub eps: f32,
 }
 
+/// The largest learning rate accepted.
+pub const MAX_LR: f32 = 1.0;
+
 impl AdamConfig {
     /// DCGAN's settings (Radford et al.): lr 2e-4, beta1 0.5.
     pub fn dcgan() -> Self {
         AdamConfig { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 }
     }
 
-    /// Refuse settings Adam cannot run with: a learning rate that is not a finite positive
-    /// number, betas outside [0, 1), eps not > 0.
+    /// Refuse settings Adam cannot run with: a learning rate outside (0, 1] (Adam moves each
+    /// value by about lr a step: past 1 every update overshoots whatever it optimises, be
+    /// it weights or a z in [-1, 1]), betas outside [0, 1), eps not > 0.
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |what: &str, v: f32, range: &str| Err(crate::Error::new(format!("--{what} must be {range}, got {v}")));
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", self.lr, "a finite number > 0");
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= MAX_LR) {
+            return bad("lr", self.lr, "a number in (0, 1]");
         }
         if !(0.0..1.0).contains(&self.beta1) {
             return bad("beta1", self.beta1, "in [0, 1)");

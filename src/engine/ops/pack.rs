@@ -148,7 +148,7 @@ impl PackLayout {
 /// Pack `src` into a texture from the pool (every texel written, padding included).
 pub fn pack(gpu: &Gpu, src: &Tensor, layout: &PackLayout) -> PooledTexture {
     let (width, height) = layout.texture_size();
-    let texels = gpu.alloc((width * height * 16) as u64);
+    let texels = gpu.alloc_packed((width * height * 16) as u64);
     gpu.clear(&texels);
     let [a, _, h, w] = layout.dims;
     let quads = layout.quads();

@@ -188,6 +188,21 @@ impl ConvGeometry {
         (REDUCTION_CHUNK / (self.h_feat * self.w_feat).max(1)).max(1)
     }
 
+    /// Splits of the portable weight gradient, each writing one partial weight.
+    fn weight_gradient_splits(&self) -> usize {
+        self.n.div_ceil(self.images_per_split()).max(1)
+    }
+
+    /// The most floats one buffer of this product's work holds besides its operands and
+    /// results: the weight gradient's per-split partials (the simd8 set's chunks are never
+    /// more than the portable splits), or the bias gradient's. Checked against the adapter
+    /// before any work (`Architecture::check_fits`).
+    pub fn scratch_items(&self) -> usize {
+        let weight: usize = self.weight_shape().iter().product();
+        let bias_chunks = self.n.saturating_mul(self.h_feat * self.w_feat).div_ceil(REDUCTION_CHUNK).max(1);
+        self.weight_gradient_splits().saturating_mul(weight).max(bias_chunks.saturating_mul(self.c_feat.max(self.c_img)))
+    }
+
     fn params(&self) -> ConvParams {
         ConvParams {
             n: u32_of(self.n),

@@ -70,7 +70,7 @@ fn filter(gpu: &Gpu, op: Op, feat: &Tensor, img: &Tensor, g: &ConvGeometry) -> O
         Op::Conv2d => "conv2d_grad_weight",
         Op::ConvTranspose2d => "conv_transpose2d_grad_weight",
     };
-    let splits = g.n.div_ceil(g.images_per_split()).max(1);
+    let splits = g.weight_gradient_splits();
     let w = g.weight_shape();
     let partials = Tensor::empty(gpu, &[splits, w[0], w[1], w[2], w[3]]);
     let mut groups = grid(g.c_feat, g.c_img * g.kh * g.kw);

@@ -21,10 +21,22 @@ crate::kernel_params! {
     pub struct MatmulParams { rows: u32, cols: u32, depth: u32, depth_chunk: u32 }
 }
 
+/// Splits of a reduction of length `depth`, each writing one partial product.
+fn splits(depth: usize) -> usize {
+    depth.div_ceil(DEPTH_CHUNK).max(1)
+}
+
+/// The most floats one buffer of the three products and the bias gradient of a linear
+/// layer over (m, n, k) holds besides operands and results: their per-split partials.
+pub fn scratch_items([m, n, k]: [usize; 3]) -> usize {
+    let product = |a: usize, b: usize, c: usize| a.saturating_mul(b).saturating_mul(c);
+    [product(splits(k), m, n), product(splits(n), m, k), product(splits(m), n, k), product(splits(m), n, 1)].into_iter().max().unwrap_or(0)
+}
+
 /// C[rows, cols] = (product selected by `entry`) with reduction length `depth`, as the sum
 /// of per-split partial products.
 fn gemm(gpu: &Gpu, entry: &'static str, rows: usize, cols: usize, depth: usize, inputs: &[Arg]) -> Tensor {
-    let splits = depth.div_ceil(DEPTH_CHUNK).max(1);
+    let splits = splits(depth);
     let partials = Tensor::empty(gpu, &[splits, rows, cols]);
     let mut args = vec![arg("c", &partials)];
     args.extend_from_slice(inputs);
@@ -51,7 +63,7 @@ fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor, [m, n, k]: [usize; 3]) -> Opt
 
 /// db[N] = sum over the M rows of dy, in splits of DEPTH_CHUNK rows.
 pub fn grad_bias(gpu: &Gpu, dy: &Tensor, m: usize, n: usize) -> Tensor {
-    let splits = m.div_ceil(DEPTH_CHUNK).max(1);
+    let splits = splits(m);
     let partials = Tensor::empty(gpu, &[splits, n]);
     let params = MatmulParams { rows: u32_of(m), cols: u32_of(n), depth: 0, depth_chunk: u32_of(DEPTH_CHUNK) };
     gpu.dispatch(Kernel::new(MATMUL, "linear_grad_bias"), &params, &[arg("c", &partials), arg("a", dy)], [n.div_ceil(64) as u32, splits as u32, 1]);

@@ -1,0 +1,102 @@
+//! The model's side of a weights or checkpoint file (`io::weights` is the format): the
+//! architecture recorded in its metadata, and its tensors into and out of a model on the GPU,
+//! with every name, shape and value checked before a kernel sees it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{Architecture, Discriminator, Generator, Named};
+use crate::engine::gpu::Gpu;
+use crate::error::{Error, Result};
+use crate::io::weights::{FORMAT_VERSION, HostTensor, TensorFile, read};
+use crate::rng::Rng;
+
+/// Download every tensor of `named` (for saving).
+pub fn snapshot(gpu: &Gpu, named: &Named) -> Result<Vec<HostTensor>> {
+    named.iter().map(|(name, t, _)| Ok((name.clone(), t.shape().to_vec(), t.try_to_vec(gpu)?))).collect()
+}
+
+/// Metadata every file starts with.
+pub fn base_metadata(arch: &Architecture, kind: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("kind".to_string(), kind.to_string()),
+        ("architecture".to_string(), arch.to_json()),
+    ])
+}
+
+/// The architecture recorded in `file`.
+pub fn architecture(file: &TensorFile) -> Result<Architecture> {
+    let version = file.meta("format_version")?;
+    if version != FORMAT_VERSION {
+        return Err(Error::new(format!("{} has format version {version}; this program reads version {FORMAT_VERSION}", file.path.display())));
+    }
+    let arch = Architecture::from_json(file.meta("architecture")?).map_err(|e| Error::new(format!("{}: {e}", file.path.display())))?;
+    arch.validate().map_err(|e| Error::new(format!("{}: {e}", file.path.display())))?;
+    Ok(arch)
+}
+
+/// Fail unless `file`'s architecture is `want`, naming every difference.
+pub fn expect_architecture(file: &TensorFile, want: &Architecture) -> Result<()> {
+    let found = architecture(file)?;
+    if found != *want {
+        return Err(Error::new(format!(
+            "{} holds a model of another architecture: {}. Pass matching --image-size/--channels/--z-dim/--gf/--df/--kernel, or other weights",
+            file.path.display(),
+            found.differences(want)
+        )));
+    }
+    Ok(())
+}
+
+/// Copy `file`'s values into `named`, checking every name and shape, and that batchnorm
+/// running variances are not negative (the square root of a negative variance is NaN: every
+/// image would come out as the same flat texture).
+pub fn load_into(file: &TensorFile, gpu: &Gpu, named: &Named) -> Result<()> {
+    for (name, tensor, _) in named {
+        let Some((shape, data)) = file.tensors.get(name) else {
+            return Err(Error::new(format!("{}: tensor {name} is missing (expected shape {:?})", file.path.display(), tensor.shape())));
+        };
+        if shape != tensor.shape() {
+            return Err(Error::new(format!("{}: tensor {name} has shape {shape:?}, expected {:?}", file.path.display(), tensor.shape())));
+        }
+        if name.ends_with(".running_var")
+            && let Some(i) = data.iter().position(|v| *v < 0.0)
+        {
+            return Err(Error::new(format!(
+                "{}: tensor {name} holds the variance {} at item {i}; a variance is never negative, so the file is damaged",
+                file.path.display(),
+                data[i]
+            )));
+        }
+        tensor.write(gpu, data);
+    }
+    Ok(())
+}
+
+/// The architecture of `file`, once it is known to fit `gpu` (a model whose weights the
+/// adapter cannot hold is refused before anything is allocated).
+fn fitting_architecture(gpu: &Gpu, file: &TensorFile) -> Result<Architecture> {
+    let arch = architecture(file)?;
+    arch.check_fits(gpu, 1, "", "its weights need an adapter that binds larger buffers").map_err(|e| Error::new(format!("{}: {e}", file.path.display())))?;
+    Ok(arch)
+}
+
+/// The generator stored in a weights or checkpoint file.
+pub fn load_generator(gpu: &Gpu, path: &Path) -> Result<Generator> {
+    let file = read(path)?;
+    let g = Generator::init(gpu, &fitting_architecture(gpu, &file)?, &mut Rng::new(0));
+    load_into(&file, gpu, &g.named())?;
+    Ok(g)
+}
+
+/// G and D of a weights (or checkpoint) file.
+pub fn load_gan(gpu: &Gpu, path: &Path) -> Result<(Generator, Discriminator)> {
+    let file = read(path)?;
+    let arch = fitting_architecture(gpu, &file)?;
+    let g = Generator::init(gpu, &arch, &mut Rng::new(0));
+    let d = Discriminator::init(gpu, &arch, &mut Rng::new(0));
+    load_into(&file, gpu, &g.named())?;
+    load_into(&file, gpu, &d.named())?;
+    Ok((g, d))
+}
