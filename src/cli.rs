@@ -8,7 +8,8 @@ use dcgan_inpaint::Result;
 use dcgan_inpaint::engine::gpu::AdapterChoice;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
-use dcgan_inpaint::inpaint::{Blend, Classical, MaskKind, Method, Settings};
+use dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT;
+use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, mask};
 use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
 use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
@@ -32,30 +33,39 @@ pub struct GpuFlags {
     /// Use the first adapter whose name contains this text (case-insensitive). Overrides WGPU_ADAPTER_NAME.
     #[arg(long, global = true)]
     pub adapter: Option<String>,
-    /// Kernel variants: auto (by adapter: simd8 on CPU adapters with 8-lane subgroups such as lavapipe, portable elsewhere), portable or simd8. Overrides DCGAN_KERNELS.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help = dcgan_inpaint::engine::variants::help())]
     pub kernels: Option<String>,
 }
 
+/// On every command "-1" is a number given to a flag (then refused with the flag's range),
+/// never a flag of its own.
 #[derive(Subcommand)]
 pub enum Command {
     /// List every adapter seen, the one chosen, and its limits and features.
     Info,
     /// Time every kernel at the DCGAN's layer shapes.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Fill the missing pixels of images (semantic inpainting by optimising z).
+    #[command(allow_negative_numbers = true)]
     Complete(CompleteArgs),
     /// The completion quality table: masks x losses x priors x blends, and a mean-fill baseline.
+    #[command(allow_negative_numbers = true)]
     Quality(QualityArgs),
     /// Serve the interactive completion page and its HTTP API (local only by default).
+    #[command(allow_negative_numbers = true)]
     Serve(ServeArgs),
     /// Train the DCGAN on a folder of images.
+    #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
     /// Draw images from a trained generator.
+    #[command(allow_negative_numbers = true)]
     Sample(SampleArgs),
     /// Write inference weights (G, D, BN statistics) from a training checkpoint.
+    #[command(allow_negative_numbers = true)]
     Export(ExportArgs),
     /// Draw the loss curves of a training log (log.csv) as a PNG.
+    #[command(allow_negative_numbers = true)]
     Plot(PlotArgs),
 }
 
@@ -137,64 +147,63 @@ pub struct CompleteArgs {
     /// A fast preview: 200 iterations and 2 restarts (overrides --iters and --restarts).
     #[arg(long)]
     pub quick: bool,
-    /// center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a PNG
-    /// (white = known, black = missing).
-    #[arg(long, default_value = "center")]
+    #[arg(long, default_value = "center", help = format!("A preset ({}) or a PNG (white = known, black = missing)", mask::preset_names(false)))]
     pub mask: String,
     /// Per-image masks: DIR/<input name>.png.
     #[arg(long)]
     pub mask_dir: Option<PathBuf>,
     /// Border width of the center mask as a fraction of the size (0.25: a 32x32 hole in 64x64).
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = mask::CENTER_SCALE)]
     pub center_scale: f32,
     /// Fraction of pixels missing with --mask random (default 0.8).
     #[arg(long)]
     pub missing: Option<f32>,
     /// Weighted contextual loss window (the paper uses 7); 0 = the binary mask.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = DEFAULTS.weighted_window)]
     pub weighted_window: usize,
     /// paper = log(1 - D(G(z))), nonsaturating = -log D(G(z)).
     #[arg(long, value_enum, default_value_t = PriorArg::Paper)]
     pub prior: PriorArg,
     /// Weight of the prior (perceptual) loss.
-    #[arg(long, default_value_t = 0.003)]
+    #[arg(long, default_value_t = DEFAULTS.lam)]
     pub lam: f32,
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = DEFAULTS.adam.lr)]
     pub lr: f32,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = DEFAULTS.adam.beta1)]
     pub beta1: f32,
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = DEFAULTS.adam.beta2)]
     pub beta2: f32,
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value_t = DEFAULTS.adam.eps)]
     pub eps: f32,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = DEFAULTS.iters)]
     pub iters: usize,
     /// Random starts per image; the one with the lowest final loss is kept.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULTS.restarts)]
     pub restarts: usize,
     /// How G(z) joins the known pixels: poisson, biharmonic, hybrid (a mix with the
     /// biharmonic fill, see --hybrid-weight), or none (plain overlay).
     #[arg(long, value_enum, default_value_t = BlendArg::Poisson)]
     pub blend: BlendArg,
-    /// With --blend hybrid: the weight of the DCGAN completion (the rest is the biharmonic fill).
-    #[arg(long, default_value_t = dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT)]
-    pub hybrid_weight: f32,
+    /// With --blend hybrid: the weight of the DCGAN completion (the rest is the biharmonic
+    /// fill) [default: 0.4]
+    #[arg(long)]
+    pub hybrid_weight: Option<f32>,
     /// Intermediate-layer optimisation (Daras et al. 2021): after z, free G's stages 1..=N in
     /// turn (0: z only, the paper's method; 2 measured best on the center mask).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = DEFAULTS.ilo_layers)]
     pub ilo_layers: usize,
     /// Updates per freed stage.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = DEFAULTS.ilo_iters)]
     pub ilo_iters: usize,
     /// How far a freed activation may move from where it started, times its mean |value|.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULTS.ilo_radius)]
     pub ilo_radius: f32,
     /// dcgan (optimise z), or a classical fill without the model, to compare: harmonic,
     /// biharmonic, mean.
     #[arg(long, value_enum, default_value_t = MethodArg::Dcgan)]
     pub method: MethodArg,
     /// Rows (images x restarts) optimised together.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULTS.batch)]
     pub batch: usize,
     /// Output folder [default: runs/complete, or runs/complete-2, -3, ... if that holds files].
     #[arg(long)]
@@ -202,8 +211,9 @@ pub struct CompleteArgs {
     /// Replace an earlier run's results in --out (otherwise a folder with files is refused).
     #[arg(long)]
     pub overwrite: bool,
-    /// A progress.gif frame every N iterations (0: none).
-    #[arg(long, default_value_t = 50)]
+    /// A progress.gif frame every N iterations (0: none; at most 64 frames are kept, evenly
+    /// spread over a long run).
+    #[arg(long, default_value_t = DEFAULTS.frames_every)]
     pub frames_every: usize,
     /// Also write each image's final z as z.npy.
     #[arg(long)]
@@ -231,35 +241,36 @@ pub struct QualityArgs {
     /// At most this many images (0: all that match).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = DEFAULTS.iters)]
     pub iters: usize,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULTS.restarts)]
     pub restarts: usize,
-    #[arg(long, default_value_t = 0.003)]
+    #[arg(long, default_value_t = DEFAULTS.lam)]
     pub lam: f32,
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = DEFAULTS.adam.lr)]
     pub lr: f32,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = DEFAULTS.batch)]
     pub batch: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also write the table here (Markdown).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Only these masks (repeatable): center, "random 0.8", half, pattern, grid, lowres.
+    /// Only these masks (repeatable), by preset name or table label: center, random (the
+    /// table's "random 0.8"), half, pattern, grid, lowres.
     #[arg(long)]
     pub mask: Vec<String>,
     /// Weighted-loss windows to compare (repeatable; 0 = the binary mask).
-    #[arg(long, default_values_t = [7])]
+    #[arg(long, default_values_t = [DEFAULTS.weighted_window])]
     pub window: Vec<usize>,
     /// Intermediate-layer optimisation depths to compare (repeatable; 0 = z only, the paper).
-    #[arg(long, default_values_t = [0, 2])]
+    #[arg(long, default_values_t = [0, DEFAULTS.ilo_layers])]
     pub ilo_layers: Vec<usize>,
     /// Updates per freed layer.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = DEFAULTS.ilo_iters)]
     pub ilo_iters: usize,
     /// The DCGAN weight of the hybrid rows.
-    #[arg(long, default_value_t = dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT)]
+    #[arg(long, default_value_t = HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
 }
 
@@ -282,9 +293,18 @@ pub struct ServeArgs {
     /// Rows (images x restarts) optimised together in one batch.
     #[arg(long, default_value_t = 16)]
     pub max_rows: usize,
-    /// The largest request body in MiB.
+    /// The largest request body in MiB (1 to 1024).
     #[arg(long, default_value_t = 16)]
     pub max_body_mib: usize,
+    /// The access token every API request must carry (header `Authorization: Bearer TOKEN`,
+    /// or the cookie the page sets after `/?token=TOKEN`). Required with a --host that is
+    /// not loopback; generated and printed when not given there.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Another host name the server answers to (repeatable), besides localhost and IP
+    /// addresses: requests naming any other Host are refused (DNS rebinding).
+    #[arg(long)]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Args)]
@@ -443,11 +463,11 @@ impl From<TrainArgs> for TrainConfig {
 impl TryFrom<CompleteArgs> for CompleteConfig {
     type Error = dcgan_inpaint::Error;
     fn try_from(a: CompleteArgs) -> Result<CompleteConfig> {
-        let (iters, restarts) = if a.quick { (200, 2) } else { (a.iters, a.restarts) };
+        let (iters, restarts) = if a.quick { (QUICK.iters, QUICK.restarts) } else { (a.iters, a.restarts) };
         Ok(CompleteConfig {
             inputs: a.inputs,
             weights: shipped(&a.weights),
-            mask: MaskKind::parse(&a.mask, a.center_scale, a.missing.unwrap_or(0.8))?,
+            mask: MaskKind::parse(&a.mask, a.center_scale, a.missing.unwrap_or(mask::MISSING))?,
             mask_dir: a.mask_dir,
             settings: Settings {
                 weighted_window: a.weighted_window,
@@ -456,7 +476,7 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
                 adam: AdamConfig { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps },
                 iters,
                 restarts,
-                blend: blend_of(a.blend, a.hybrid_weight),
+                blend: blend_of(a.blend, a.hybrid_weight.unwrap_or(HYBRID_WEIGHT)),
                 method: a.method.into(),
                 ilo_layers: a.ilo_layers,
                 ilo_iters: a.ilo_iters,
@@ -532,7 +552,16 @@ impl From<ServeArgs> for ServeConfig {
                 })
                 .collect()
         };
-        ServeConfig { models, host: a.host, port: a.port, queue: a.queue, max_rows: a.max_rows, max_body: a.max_body_mib << 20 }
+        ServeConfig {
+            models,
+            host: a.host,
+            port: a.port,
+            queue: a.queue,
+            max_rows: a.max_rows,
+            max_body_mib: a.max_body_mib,
+            token: a.token,
+            allow_hosts: a.allow_host,
+        }
     }
 }
 

@@ -15,12 +15,14 @@ use dcgan_inpaint::jobs::sample;
 use dcgan_inpaint::jobs::train::{self, TrainConfig};
 use dcgan_inpaint::{Error, Gpu, Result};
 
-/// Set by SIGINT (Ctrl-C) or SIGTERM (timeout, systemd, docker stop, Slurm); long jobs stop
-/// at the next safe point and save their work. A second signal leaves at once.
+/// Set by SIGINT (Ctrl-C), SIGTERM (timeout, systemd, docker stop, Slurm) or SIGHUP (the
+/// terminal closed, an ssh session dropped); every job stops at its next safe point, saves
+/// what it saves (training: the checkpoint) and exits 128 + the signal. A second signal
+/// leaves at once.
 fn stop_on_signals() -> (Arc<AtomicBool>, Arc<AtomicUsize>) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let (stop, which) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    for signal in [SIGINT, SIGTERM] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         // Registered first, so it sees `stop` as the earlier signal left it.
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, Arc::clone(&stop));
         let _ = signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize);
@@ -31,16 +33,15 @@ fn stop_on_signals() -> (Arc<AtomicBool>, Arc<AtomicUsize>) {
 
 /// Probing the windowing libraries is not needed by a compute program, but Mesa's Vulkan
 /// driver does it at start-up and prints "error: XDG_RUNTIME_DIR is invalid" when that
-/// variable is unset (headless machines, containers, CI). Point it at a private empty folder.
+/// variable is unset (headless machines, containers, CI). Any path silences it, so point it
+/// at one that is never created: nothing to clean up, whatever way the process ends.
 fn quiet_window_system_probe() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dcgan-inpaint-runtime-{}", std::process::id()));
-    if std::fs::create_dir_all(&dir).is_ok() {
-        // SAFETY: the first thing main does, before any other thread exists.
-        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
-    }
+    let dir = std::env::temp_dir().join("dcgan-inpaint-no-display");
+    // SAFETY: the first thing main does, before any other thread exists.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
 }
 
 fn main() {
@@ -50,20 +51,15 @@ fn main() {
     let (stop, which) = stop_on_signals();
     let result = match cli.command {
         Command::Info => info(&choice),
-        Command::Bench(args) => bench(&choice, args),
+        Command::Bench(args) => bench(&choice, args, &stop),
         Command::Complete(args) => complete(&choice, args, &stop),
         Command::Quality(args) => quality(&choice, args, &stop),
         Command::Serve(args) => serve(&choice, args, &stop),
         Command::Train(args) => train(&choice, args, &stop),
-        Command::Sample(args) => sample(&choice, args),
+        Command::Sample(args) => sample(&choice, args, &stop),
         Command::Export(args) => export(args),
         Command::Plot(args) => dcgan_inpaint::io::picture::plot_log(&args.log, &args.out).map(|_| println!("wrote {}", args.out.display())),
     };
-    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
-        if dir.contains("dcgan-inpaint-runtime-") {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
     let signal = which.load(Ordering::Relaxed);
     if let Err(e) = &result {
         eprintln!("error: {e}");
@@ -133,31 +129,37 @@ fn serve(choice: &AdapterChoice, a: ServeArgs, stop: &Arc<AtomicBool>) -> Result
         let choice = choice.clone();
         move || open_gpu(&choice)
     };
-    serve::serve(open, &cfg, Arc::clone(stop), |addr, adapter| {
-        let loopback = addr.ip().is_loopback();
+    serve::serve(open, &cfg, Arc::clone(stop), |at| {
+        let addr = at.addr;
         let shown = if addr.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
-        if !loopback {
-            eprintln!("warning: listening on {addr}: anyone who can reach this machine on the network can use the page and the GPU (there is no authentication)");
+        if !addr.ip().is_loopback() {
+            eprintln!("warning: listening on {addr}: anyone who can reach this machine on the network and has the token can use the page and the GPU");
+        }
+        if at.token_generated {
+            eprintln!("the access token was generated for this run (give your own with --token); it is in the URL below");
         }
         let names: Vec<&str> = cfg.models.iter().map(|m| m.name.as_str()).collect();
-        eprintln!("models: {} on {adapter}", names.join(", "));
-        println!("serving on http://{shown}/  (Ctrl-C stops)");
+        eprintln!("models: {} on {}", names.join(", "), at.adapter);
+        let query = at.token.map(|t| format!("?token={t}")).unwrap_or_default();
+        println!("serving on http://{shown}/{query}  (Ctrl-C stops)");
     })
 }
 
 fn train(choice: &AdapterChoice, a: TrainArgs, stop: &AtomicBool) -> Result<()> {
     let cfg = TrainConfig::from(a);
-    cfg.arch.validate()?;
-    cfg.adam.validate()?;
+    train::validate(&cfg)?;
     let gpu = open_gpu(choice)?;
     eprintln!("training on {} ({:?}); Ctrl-C or SIGTERM stops after this step and saves the checkpoint", gpu.info.name, gpu.info.backend);
     let mut progress = Progress::new("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]");
-    let summary = train::train(&gpu, &cfg, stop, |p| {
-        let msg = format!(
-            "epoch {} | {:.1} img/s | d_loss {:.4} | g_loss {:.4}",
-            p.epoch, p.summary.images_per_s, p.summary.d_loss, p.summary.g_loss
-        );
-        progress.update(p.step, p.total, "steps", msg);
+    let summary = train::train(&gpu, &cfg, stop, |event| match event {
+        train::TrainEvent::Step(p) => {
+            let msg = format!(
+                "epoch {} | {:.1} img/s | d_loss {:.4} | g_loss {:.4}",
+                p.epoch, p.summary.images_per_s, p.summary.d_loss, p.summary.g_loss
+            );
+            progress.update(p.step, p.total, "steps", msg);
+        }
+        train::TrainEvent::Warning(w) => progress.println(format!("warning: {w}")),
     });
     progress.finish();
     let summary = summary?;
@@ -184,6 +186,9 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
     use dcgan_inpaint::jobs::complete::{self, Event};
     if a.missing.is_some() && a.mask != "random" {
         eprintln!("warning: --missing only applies to --mask random; it is ignored with --mask {}", a.mask);
+    }
+    if a.hybrid_weight.is_some() && !matches!(a.blend, cli::BlendArg::Hybrid) {
+        eprintln!("warning: --hybrid-weight only applies to --blend hybrid; it is ignored with this --blend");
     }
     let cfg = CompleteConfig::try_from(a)?;
     let gpu = open_gpu(choice)?;
@@ -220,8 +225,7 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     let out = a.out.clone();
     // Checked before the table is computed, not after an hour of it.
     if let Some(out) = &out {
-        dcgan_inpaint::io::output::check(out, "md", "the quality table", &[])?;
-        dcgan_inpaint::io::output::check_folder_of(out)?;
+        dcgan_inpaint::io::output::check(out, "md", "the quality table", &[&a.weights, &a.data])?;
     }
     let cfg = QualityConfig::from(a);
     let gpu = open_gpu(choice)?;
@@ -230,19 +234,29 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     let table = format!("{}\n{}", quality::summary(&rows), quality::markdown(&rows));
     println!("{table}");
     if let Some(out) = &out {
-        std::fs::write(out, &table).map_err(|e| dcgan_inpaint::Error::new(format!("cannot write {}: {e}", out.display())))?;
+        dcgan_inpaint::io::output::write_atomic(out, table.as_bytes())?;
         println!("wrote {}", out.display());
     }
     Ok(())
 }
 
-fn sample(choice: &AdapterChoice, a: SampleArgs) -> Result<()> {
+fn sample(choice: &AdapterChoice, a: SampleArgs, stop: &AtomicBool) -> Result<()> {
     let gpu = open_gpu(choice)?;
     let latents = match &a.z {
         Some(path) => sample::Latents::File(path),
         None => sample::Latents::Seed { n: a.n, seed: a.seed },
     };
-    let n = sample::sample(&gpu, &a.weights, latents, &a.out, a.raw_out.as_deref())?;
+    let mut progress = Progress::new("{bar:30} {pos}/{len} images [{elapsed} < {eta}]");
+    let mut started = false;
+    let n = sample::sample(&gpu, &a.weights, latents, &a.out, a.raw_out.as_deref(), stop, |done, n| {
+        if !started {
+            progress.println(format!("generating {n} image(s) on {} into {}", gpu.info.name, a.out.display()));
+            started = true;
+        }
+        progress.update(done as u64, n as u64, "images", String::new());
+    });
+    progress.finish();
+    let n = n?;
     println!("wrote {} ({n} images)", a.out.display());
     if let Some(raw) = &a.raw_out {
         println!("wrote {}", raw.display());
@@ -256,19 +270,26 @@ fn export(a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-fn bench(choice: &AdapterChoice, a: BenchArgs) -> Result<()> {
+fn bench(choice: &AdapterChoice, a: BenchArgs, stop: &AtomicBool) -> Result<()> {
     let opts = BenchOptions::from(&a);
     opts.arch.validate()?;
-    if opts.batch == 0 || opts.reps == 0 {
-        return Err(Error::new("--batch and --reps must be at least 1"));
+    if opts.batch == 0 || opts.reps == 0 || opts.g_steps == 0 {
+        return Err(Error::new("--batch, --reps and --g-steps must be at least 1"));
+    }
+    if opts.reps > bench::MAX_REPS || opts.g_steps > dcgan_inpaint::jobs::train::MAX_G_STEPS {
+        return Err(Error::new(format!("--reps must be at most {} and --g-steps at most {}", bench::MAX_REPS, dcgan_inpaint::jobs::train::MAX_G_STEPS)));
+    }
+    // Checked before the benchmark, not after it: never an input, never weights.
+    if let Some(path) = &a.json {
+        dcgan_inpaint::io::output::check(path, "json", "the benchmark report", &[])?;
     }
     let gpu = open_gpu(choice)?;
-    opts.arch.check_fits(&gpu, opts.batch, "use a smaller --batch")?;
-    let report = bench::run(&gpu, &opts, !a.no_kernels, |what| eprintln!("timing {what}"));
+    opts.arch.check_fits(&gpu, opts.batch, "use a smaller --batch", "use a smaller --width or --image-size")?;
+    let report = bench::run(&gpu, &opts, !a.no_kernels, stop, |what| eprintln!("timing {what}"))?;
     bench::print_report(&gpu, &report);
     if let Some(path) = &a.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(format!("cannot encode the report: {e}")))?;
-        std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        dcgan_inpaint::io::output::write_atomic(path, json.as_bytes())?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -131,10 +131,11 @@ fn wait_for_lines(path: &Path, lines: usize, limit: Duration) {
     }
 }
 
-/// Item 3: SIGTERM and SIGINT both save the checkpoint and exit with 143 / 130.
+/// Item 3: SIGTERM, SIGINT and SIGHUP (a closed terminal, a dropped ssh session; round two,
+/// item 5) save the checkpoint and exit with 143 / 130 / 129.
 #[test]
 fn signals_save_the_checkpoint_and_exit_non_zero() {
-    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+    for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
         let out = scratch(&format!("signal-{signal}"));
         let mut child = cli()
             .args(["train", "--data", s(&fixtures().join("images")), "--out", s(&out)])
@@ -205,22 +206,42 @@ fn sizes_from_files_and_flags_are_checked() {
     let tensors: Vec<_> = file.tensors.iter().map(|(n, (sh, d))| (n.clone(), sh.clone(), d.clone())).collect();
     let huge = Architecture { image_size: 16, channels: 3, z_dim: 8, gf: 1 << 40, df: 4, kernel: 5 };
     let bad = dir.join("huge.safetensors");
-    weights::write(&bad, &tensors, weights::base_metadata(&huge, "weights"), false).unwrap();
+    weights::write(&bad, &tensors, dcgan_inpaint::model::weights::base_metadata(&huge, "weights"), false).unwrap();
     let (code, err) = run(&["sample", "--weights", s(&bad), "--out", s(&dir.join("g.png"))]);
     assert!(code == 1 && err.contains("must be at most"), "{err}");
 
-    // --iters is not preallocated: a huge count runs (and stops on a signal).
+    // Iteration counts past the limit are refused, naming it; the largest allowed is not
+    // preallocated: it starts at once (and stops on a signal).
+    let input = fixtures().join("model/input0.png");
+    let (code, err) = run(&["complete", s(&input), "--weights", s(&tiny()), "--iters", "100000000000", "--out", s(&dir.join("out"))]);
+    assert!(code == 1 && err.contains("--iters must be from 1 to 1000000"), "{err}");
+    let (code, err) = complete(&dir.join("out"), &["--ilo-iters", "18446744073709551615"]);
+    assert!(code == 1 && err.contains("--ilo-iters at most"), "{err}");
     let mut child = cli()
-        .args(["complete", s(&fixtures().join("model/input0.png")), "--weights", s(&tiny()), "--iters", "100000000000"])
+        .args(["complete", s(&fixtures().join("model/input0.png")), "--weights", s(&tiny()), "--iters", "1000000"])
         .args(["--frames-every", "0", "--out", s(&dir.join("out"))])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(child.try_wait().unwrap().is_none(), "complete --iters 1e11 ended early");
+    wait_for_line(child.stderr.take().unwrap(), "completing 1 image(s)");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143));
+}
+
+/// Read `stream` until a line contains `text` (a state the process reached), then keep
+/// draining it in the background so the process never blocks on a full pipe.
+fn wait_for_line(stream: impl std::io::Read + Send + 'static, text: &str) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stream).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("a line of output");
+        if line.contains(text) {
+            std::thread::spawn(move || lines.for_each(drop));
+            return;
+        }
+    }
+    panic!("the process ended without printing '{text}'");
 }
 
 /// Item 7: no hang on a huge window or a symlink loop.
@@ -239,7 +260,7 @@ fn no_hang_on_windows_or_symlink_loops() {
     }
     std::os::unix::fs::symlink(&data, data.join("sub/loop")).unwrap();
     std::os::unix::fs::symlink(&data, data.join("again")).unwrap();
-    let found = dcgan_inpaint::io::data::list_images(&data, &[]).unwrap();
+    let found = dcgan_inpaint::io::data::list_images(&data, &[]).unwrap().files;
     assert_eq!(found.len(), 3, "{found:?}");
 }
 

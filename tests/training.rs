@@ -11,7 +11,7 @@ use common::{scratch, assert_close, gpu, max_abs};
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::io::npy;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
-use dcgan_inpaint::jobs::train::{TrainConfig, checkpoint_path, train};
+use dcgan_inpaint::jobs::train::{TrainConfig, TrainEvent, checkpoint_path, train};
 use dcgan_inpaint::model::gan::GanState;
 use dcgan_inpaint::io::weights;
 
@@ -88,8 +88,8 @@ fn resuming_after_a_stop_continues_bit_identically() {
     // Stop (as Ctrl-C does) after step 3, then resume to 7.
     let stopped = scratch("stopped");
     let stop = AtomicBool::new(false);
-    let first = train(g, &tiny_config(&stopped, 7), &stop, |p| {
-        if p.step == 3 {
+    let first = train(g, &tiny_config(&stopped, 7), &stop, |event| {
+        if matches!(event, TrainEvent::Step(p) if p.step == 3) {
             stop.store(true, Ordering::Relaxed);
         }
     })
@@ -154,7 +154,7 @@ fn export_writes_loadable_f16_weights() {
     let (ok, err) = run(&["export", "--checkpoint", checkpoint_path(&out).to_str().unwrap(), "--out", w.to_str().unwrap(), "--f16"]);
     assert!(ok, "{err}");
     let file = weights::read(&w).unwrap();
-    assert_eq!(file.architecture().unwrap(), tiny_arch());
+    assert_eq!(dcgan_inpaint::model::weights::architecture(&file).unwrap(), tiny_arch());
     assert_eq!(file.meta("kind").unwrap(), "weights");
     assert!(file.tensors.contains_key("g.bn1.running_var") && file.tensors.contains_key("d.fc.weight"));
     assert!(!file.tensors.keys().any(|k| k.starts_with("adam.")), "optimiser state must not be exported");
@@ -225,14 +225,17 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let g = gpu();
     let out = scratch("nan");
     train(g, &tiny_config(&out, 2), &AtomicBool::new(false), |_| {}).unwrap();
+    // A checkpoint whose weights are finite but absurd (D's last layer at 1e38): the next
+    // step's logits overflow, and the loss with them.
+    let file = weights::read(&checkpoint_path(&out)).unwrap();
+    let tensors: Vec<_> = file
+        .tensors
+        .iter()
+        .map(|(n, (sh, d))| (n.clone(), sh.clone(), if n == "d.fc.weight" { vec![1e38; d.len()] } else { d.clone() }))
+        .collect();
+    weights::write(&checkpoint_path(&out), &tensors, file.metadata.clone(), false).unwrap();
     let good = std::fs::read(checkpoint_path(&out)).unwrap();
-    // Resume with an absurd learning rate: the weights blow up within the next step.
-    let cfg = TrainConfig {
-        adam: AdamConfig { lr: 1e38, ..AdamConfig::dcgan() },
-        checkpoint_every: 1,
-        resume: true,
-        ..tiny_config(&out, 5)
-    };
+    let cfg = TrainConfig { checkpoint_every: 1, resume: true, ..tiny_config(&out, 5) };
     let err = train(g, &cfg, &AtomicBool::new(false), |_| {}).unwrap_err().to_string();
     assert!(err.contains("diverged at step 3") && err.contains("last good checkpoint"), "{err}");
     assert_eq!(std::fs::read(checkpoint_path(&out)).unwrap(), good, "the last good checkpoint was replaced");
@@ -245,12 +248,21 @@ fn a_diverging_run_stops_with_the_step_and_keeps_the_last_checkpoint() {
 fn batches_too_large_for_the_adapter_are_errors_naming_the_flag() {
     let g = common::gpu();
     let dir = scratch("huge-batch");
-    let cfg = TrainConfig { arch: Architecture { image_size: 256, channels: 3, z_dim: 100, gf: 64, df: 64, kernel: 5 }, batch: 4096, ..tiny_config(&dir, 1) };
-    let err = train(g, &cfg, &AtomicBool::new(false), |_| {}).err().expect("a 16 GiB activation must be refused").to_string();
-    assert!(err.contains("use a smaller --batch") && err.contains("[4096, 64, 128, 128]"), "{err}");
+    let cfg = TrainConfig { arch: Architecture { image_size: 128, channels: 3, z_dim: 100, gf: 64, df: 64, kernel: 5 }, batch: 4096, ..tiny_config(&dir, 1) };
+    let err = train(g, &cfg, &AtomicBool::new(false), |_| {}).err().expect("a 4 GiB activation must be refused").to_string();
+    assert!(err.contains("use a smaller --batch") && err.contains("[4096, 64, 64, 64]"), "{err}");
     assert!(!checkpoint_path(&dir).exists(), "nothing is written for a refused run");
+    // A model whose weights alone exceed the adapter's largest buffer (at 256 with the
+    // default widths, G's first deconv weight is 200 MiB): the fix is the width, not the batch.
+    let cfg = TrainConfig { arch: Architecture { image_size: 256, channels: 1, z_dim: 100, gf: 64, df: 64, kernel: 5 }, batch: 8, ..tiny_config(&dir, 1) };
+    let max = g.max_binding_bytes();
+    let err = train(g, &cfg, &AtomicBool::new(false), |_| {}).err().map(|e| e.to_string());
+    if max < 200 << 20 {
+        let err = err.expect("a 200 MiB weight must be refused on this adapter");
+        assert!(err.contains("--gf") && err.contains("deconv weight [2048, 1024, 5, 5]"), "{err}");
+    }
     let (ok, err) = run(&["bench", "--batch", "0", "--no-kernels"]);
-    assert!(!ok && err.contains("--batch and --reps must be at least 1"), "{err}");
+    assert!(!ok && err.contains("--batch, --reps and --g-steps must be at least 1"), "{err}");
     let (ok, err) = run(&["sample", "--weights", fixtures().join("model/tiny.safetensors").to_str().unwrap(), "--z", "/nonexistent.npy"]);
     assert!(!ok && !err.contains("panicked"), "{err}");
 }

@@ -32,27 +32,64 @@ pub enum MaskKind {
 
 pub use crate::model::inpaint::LOWRES_BLOCK;
 
+/// A preset mask: its name (`--mask NAME`, the API's `preset`), what it does, where it is
+/// offered, and its row in the quality table. The one table the CLI, the API, the page and
+/// the quality table read.
+pub struct Preset {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Offered on the page and by the API (`full` fills nothing: a projection, CLI only).
+    pub hole: bool,
+    /// The label of its rows in the quality table (None: not measured there).
+    pub quality: Option<&'static str>,
+    make: fn(f32, f32) -> MaskKind,
+}
+
+/// The default of `--center-scale`: a 32x32 hole in 64x64, the paper's.
+pub const CENTER_SCALE: f32 = 0.25;
+/// The default of `--missing` for the random mask.
+pub const MISSING: f32 = 0.8;
+
+pub const PRESETS: [Preset; 11] = [
+    Preset { name: "center", about: "a centred square hole (--center-scale 0.25: 32x32 in 64x64)", hole: true, quality: Some("center"), make: |scale, _| MaskKind::Center { scale } },
+    Preset { name: "left", about: "the left half missing", hole: true, quality: None, make: |_, _| MaskKind::Left },
+    Preset { name: "right", about: "the right half missing", hole: true, quality: None, make: |_, _| MaskKind::Right },
+    Preset { name: "top", about: "the top half missing", hole: true, quality: None, make: |_, _| MaskKind::Top },
+    Preset { name: "bottom", about: "the bottom half missing", hole: true, quality: None, make: |_, _| MaskKind::Bottom },
+    Preset { name: "half", about: "one half missing, a side drawn per image", hole: true, quality: Some("half"), make: |_, _| MaskKind::Half },
+    Preset { name: "random", about: "scattered pixels missing (--missing 0.8: 80%)", hole: true, quality: Some("random 0.8"), make: |_, missing| MaskKind::Random { missing } },
+    Preset { name: "grid", about: "only every 4th pixel in both directions known", hole: true, quality: Some("grid"), make: |_, _| MaskKind::Grid },
+    Preset { name: "pattern", about: "random blobs over a quarter to a half of the image", hole: true, quality: Some("pattern"), make: |_, _| MaskKind::Pattern },
+    Preset { name: "lowres", about: "only 8x8 block means known (super-resolution)", hole: true, quality: Some("lowres"), make: |_, _| MaskKind::LowRes },
+    Preset { name: "full", about: "nothing missing: project the image onto the generator", hole: false, quality: None, make: |_, _| MaskKind::Full },
+];
+
+/// The presets' names, for help and error texts.
+pub fn preset_names(holes_only: bool) -> String {
+    PRESETS.iter().filter(|p| p.hole || !holes_only).map(|p| p.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The preset called `name` (or labelled so in the quality table, e.g. "random 0.8").
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name || p.quality == Some(name))
+}
+
+impl Preset {
+    pub fn kind(&self, center_scale: f32, missing: f32) -> MaskKind {
+        (self.make)(center_scale, missing)
+    }
+}
+
 impl MaskKind {
+    /// A preset's name, or a PNG file (white = known, black = missing).
     pub fn parse(name: &str, center_scale: f32, missing: f32) -> Result<MaskKind> {
-        Ok(match name {
-            "center" => MaskKind::Center { scale: center_scale },
-            "left" => MaskKind::Left,
-            "right" => MaskKind::Right,
-            "top" => MaskKind::Top,
-            "bottom" => MaskKind::Bottom,
-            "half" => MaskKind::Half,
-            "random" => MaskKind::Random { missing },
-            "grid" => MaskKind::Grid,
-            "pattern" => MaskKind::Pattern,
-            "lowres" => MaskKind::LowRes,
-            "full" => MaskKind::Full,
-            path if path.to_lowercase().ends_with(".png") => MaskKind::File(path.into()),
-            other => {
-                return Err(Error::new(format!(
-                    "unknown mask '{other}': use center, left, right, top, bottom, half, random, grid, pattern, lowres, full, or a .png file"
-                )));
-            }
-        })
+        if let Some(p) = PRESETS.iter().find(|p| p.name == name) {
+            return Ok(p.kind(center_scale, missing));
+        }
+        if name.to_lowercase().ends_with(".png") {
+            return Ok(MaskKind::File(name.into()));
+        }
+        Err(Error::new(format!("unknown mask '{name}': use {}, or a .png file (white = known, black = missing)", preset_names(false))))
     }
 
     /// Refuse parameters that make no mask: a centre border outside (0, 0.5), a missing
@@ -142,6 +179,9 @@ pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f
     Ok(m)
 }
 
+/// The grey level (of 255) from which a mask pixel is known: 50% grey and brighter.
+pub const KNOWN_FROM: u8 = 128;
+
 /// A mask image: white (> 50% grey) = known, black = missing; centre-cropped like the
 /// images and resized (nearest) to `size`. A mask drawn in the alpha channel alone (opaque =
 /// known, transparent = missing, all colours alike) is read from the alpha. Returns the mask
@@ -173,14 +213,16 @@ pub fn from_image(img: &image::DynamicImage, size: usize, what: &str) -> (Vec<f3
     }
     let square = crate::io::data::centre_square(&image::DynamicImage::ImageLuma8(plane)).to_luma8();
     let gray = image::imageops::resize(&square, size as u32, size as u32, image::imageops::FilterType::Nearest);
-    (gray.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect(), warnings)
+    (gray.pixels().map(|p| if p.0[0] >= KNOWN_FROM { 1.0 } else { 0.0 }).collect(), warnings)
 }
 
 /// Refuse masks that leave nothing to match, or (unless projection is meant) nothing to fill.
 pub fn check(mask: &[f32], kind: &MaskKind, what: &str) -> Result<()> {
     let known = mask.iter().filter(|v| **v > 0.5).count();
     if known == 0 && *kind != MaskKind::LowRes {
-        return Err(Error::new(format!("the mask for {what} leaves no known pixel, so there is nothing to match; use a mask with known pixels")));
+        return Err(Error::new(format!(
+            "the mask for {what} leaves no known pixel, so there is nothing to match: known pixels are white (a grey of {KNOWN_FROM} or more out of 255), missing ones black"
+        )));
     }
     if known == mask.len() && *kind != MaskKind::Full {
         return Err(Error::new(format!(

@@ -21,7 +21,8 @@ pub struct Optimised {
     pub z: Vec<f32>,
     /// (contextual, prior) per iteration, row t before update t; the last row is the final z.
     pub losses: Vec<(f32, f32)>,
-    /// G(z) of this row every `frames_every` iterations, [c, s, s] each.
+    /// G(z) of this row every `frames_every` iterations, [c, s, s] each; at most
+    /// `MAX_KEPT_FRAMES`, evenly spread (the spacing doubles as a long run goes on).
     pub frames: Vec<Vec<f32>>,
     pub restart: usize,
 }
@@ -44,6 +45,10 @@ impl Step<'_> {
     }
 }
 
+/// The most frames of G(z) kept for the progress animation: memory stays bounded however
+/// many iterations run (a frame of a batch holds every row).
+pub const MAX_KEPT_FRAMES: usize = 64;
+
 /// The random stream of each row's starting z (see `Rng::derived`).
 const Z_START_STREAM: u64 = 0x2E;
 
@@ -56,13 +61,10 @@ pub fn starting_z(seed: u64, index: usize, restarts: usize, zd: usize) -> Vec<f3
 /// item. `tick` hears every iteration; `stop` ends the work at the next one with an error.
 #[allow(clippy::too_many_arguments)]
 pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &Settings, kind: &MaskKind, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
-    if cfg.restarts == 0 || cfg.batch == 0 {
-        return Err(Error::new("--restarts and --batch must be at least 1"));
-    }
     let per_batch = (cfg.batch / cfg.restarts).max(1);
     // Restarts of one image share a batch, so a batch holds at least `restarts` rows.
     let rows = per_batch.min(items.len().max(1)) * cfg.restarts;
-    g.arch.check_fits(gpu, rows, "use a smaller --batch or fewer --restarts")?;
+    g.arch.check_fits(gpu, rows, "use a smaller --batch or fewer --restarts", "use weights of a smaller model")?;
     let mut results = Vec::new();
     for (k, chunk) in items.chunks(per_batch).enumerate() {
         let refs: Vec<&Item> = chunk.iter().collect();
@@ -107,6 +109,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
     // Not preallocated from --iters, which may be any number.
     let mut history: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     let mut frames: Vec<Vec<f32>> = Vec::new();
+    let mut keep_every = cfg.frames_every;
     let mut last_gz = Vec::new();
     let mut t = 0;
     for (phase, &(stage, updates)) in phases.iter().enumerate() {
@@ -147,8 +150,13 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
                 if final_one {
                     last_gz = images.clone();
                 }
-                if frame_due {
+                if frame_due && t % keep_every == 0 {
                     frames.push(images);
+                    if frames.len() > MAX_KEPT_FRAMES {
+                        // Keep every other frame (those at multiples of twice the spacing).
+                        frames = frames.into_iter().step_by(2).collect();
+                        keep_every *= 2;
+                    }
                 }
             }
             t += 1;

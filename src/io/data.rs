@@ -73,6 +73,13 @@ pub enum DecodeFailure {
 /// header and checked before any pixel is decoded.
 /// The file is streamed, never read whole.
 pub fn decode(path: &Path, size: usize) -> Result<image::DynamicImage> {
+    match std::fs::metadata(path) {
+        Err(e) => return Err(Error::new(format!("cannot read image {}: {e}", path.display()))),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::new(format!("{} is not a regular file (a folder, a pipe or a device); name an image file", path.display())));
+        }
+        Ok(_) => {}
+    }
     let open = || image::ImageReader::open(path);
     decode_from(open, size, &path.display().to_string()).map_err(|(_, e)| e)
 }
@@ -162,19 +169,35 @@ pub fn convert(img: &image::DynamicImage, channels: usize, size: usize) -> Vec<f
     out
 }
 
+/// Image files found under a folder, and what was passed over on the way (for warnings).
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub files: Vec<PathBuf>,
+    /// One line per thing passed over: a file that is not a regular file (a pipe would
+    /// block the read, a device never end), or a folder of earlier results.
+    pub skipped: Vec<String>,
+}
+
 /// Image files under `dir` (recursively), sorted, minus those matching an `exclude`
 /// pattern (tested against the file name and the path relative to `dir`). Each folder is
-/// walked once, however many symlinks lead to it, so a symlink loop ends.
-pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Vec<PathBuf>> {
+/// walked once, however many symlinks lead to it, so a symlink loop ends. Only regular
+/// files are taken, and folders below `dir` that hold an earlier run's results
+/// (`output::is_results_folder`) are passed over, so results are never read back as inputs
+/// or trained on.
+pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Listing> {
     if !dir.is_dir() {
         return Err(Error::new(format!("data folder {} does not exist or is not a folder", dir.display())));
     }
-    let mut found = Vec::new();
+    let mut listing = Listing::default();
     let mut stack = vec![dir.to_path_buf()];
     let mut seen = std::collections::HashSet::new();
     while let Some(d) = stack.pop() {
         let real = std::fs::canonicalize(&d).map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?;
         if !seen.insert(real) {
+            continue;
+        }
+        if d != dir && crate::io::output::is_results_folder(&d) {
+            listing.skipped.push(format!("{} holds the results of an earlier dcgan-inpaint run; its images are not read", d.display()));
             continue;
         }
         let entries = std::fs::read_dir(&d).map_err(|e| Error::new(format!("cannot list {}: {e}", d.display())))?;
@@ -185,14 +208,20 @@ pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Vec<PathBuf>> {
             } else if is_image(&path) {
                 let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
                 let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-                if !exclude.iter().any(|p| glob_match(p, &name) || glob_match(p, &rel)) {
-                    found.push(path);
+                if exclude.iter().any(|p| glob_match(p, &name) || glob_match(p, &rel)) {
+                    continue;
+                }
+                if path.is_file() {
+                    listing.files.push(path);
+                } else {
+                    listing.skipped.push(format!("{} is not a regular file (a pipe, a device or a broken link); skipped", path.display()));
                 }
             }
         }
     }
-    found.sort();
-    Ok(found)
+    listing.files.sort();
+    listing.skipped.sort();
+    Ok(listing)
 }
 
 /// Every training image in memory, converted.
@@ -202,11 +231,13 @@ pub struct Dataset {
     pub images: Vec<Vec<f32>>,
     pub channels: usize,
     pub size: usize,
+    /// What the listing passed over (see `Listing::skipped`), for warnings.
+    pub skipped: Vec<String>,
 }
 
 impl Dataset {
     pub fn load(dir: &Path, exclude: &[String], channels: usize, size: usize) -> Result<Dataset> {
-        let paths = list_images(dir, exclude)?;
+        let Listing { files: paths, skipped } = list_images(dir, exclude)?;
         if paths.is_empty() {
             return Err(Error::new(format!(
                 "no images ({}) found under {}{}",
@@ -219,11 +250,23 @@ impl Dataset {
             .iter()
             .map(|p| load_image(p, channels, size).map_err(|e| Error::new(format!("{e}. Remove the file or hold it out with --exclude"))))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Dataset { paths, images, channels, size })
+        Ok(Dataset { paths, images, channels, size, skipped })
     }
 
     pub fn len(&self) -> usize {
         self.images.len()
+    }
+
+    /// A 64-bit FNV-1a hash of every image as the model sees it, in order: equal for the same
+    /// data wherever it lives, different when an image is added, removed or changed.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for v in self.images.iter().flatten() {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h ^ self.images.len() as u64
     }
 
     pub fn is_empty(&self) -> bool {

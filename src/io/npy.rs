@@ -28,10 +28,17 @@ fn parse_f32(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String
     let header = bytes.get(start..start + header_len).ok_or("truncated header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let field = |key: &str| -> std::result::Result<&str, String> {
-        let at = header.find(&format!("'{key}'")).ok_or(format!("header lacks '{key}'"))?;
+        let quoted = format!("'{key}'");
+        let at = header.find(&quoted).ok_or(format!("header lacks '{key}'"))?;
+        if header[at + quoted.len()..].contains(&quoted) {
+            return Err(format!("header names '{key}' twice; it is not a file numpy wrote"));
+        }
         Ok(header[at + key.len() + 2..].trim_start().trim_start_matches(':').trim_start())
     };
     let descr = field("descr")?;
+    if descr.starts_with("'>f4'") {
+        return Err("holds big-endian float32; save it little-endian (in numpy: np.save(path, a.astype('<f4')))".into());
+    }
     if !descr.starts_with("'<f4'") && !descr.starts_with("'float32'") {
         return Err(format!(
             "holds {} values; float32 is needed (in numpy: np.save(path, a.astype(np.float32)))",
@@ -56,8 +63,11 @@ fn parse_f32(bytes: &[u8]) -> std::result::Result<(Vec<usize>, Vec<f32>), String
         .filter(|c| c.checked_mul(4).is_some())
         .ok_or_else(|| format!("shape {shape:?} is too large to address"))?;
     let data = &bytes[start + header_len..];
-    if data.len() != count * 4 {
+    if data.len() < count * 4 {
         return Err(format!("shape {shape:?} needs {} bytes of data, the file has {} (truncated?)", count * 4, data.len()));
+    }
+    if data.len() > count * 4 {
+        return Err(format!("shape {shape:?} needs {} bytes of data, the file has {} more after them; it is not a file numpy wrote", count * 4, data.len() - count * 4));
     }
     let values: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
@@ -84,7 +94,7 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     for v in data {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    std::fs::write(path, out).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+    crate::io::output::write_atomic(path, &out)
 }
 
 #[cfg(test)]

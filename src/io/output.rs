@@ -1,14 +1,20 @@
-//! Checks every command makes before it writes: an output is never one of the inputs, has
-//! the extension of what is written, and never replaces a training checkpoint with
-//! something else. Each refusal names the file and the fix.
+//! Everything a command writes goes through here: checks made before the work starts (an
+//! output is never one of the inputs, has the extension of what is written, never replaces
+//! a training checkpoint, and its folder exists and takes files), atomic writes (a
+//! temporary file beside the target, fsync, rename; the temporary removed on failure), and
+//! the output folders of `complete` and `train`: one run at a time (a lock), and a record of
+//! what the run wrote (`RUN_RECORD`), so `--overwrite` removes an earlier run's results and
+//! nothing else, and folders of results are never read back as inputs or training data.
+//! Each refusal names the file and the fix.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::io::weights;
 
 /// Whether two paths name the same existing file (through links and `..`).
-fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -16,8 +22,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Refuse to write `out` (a `what`, e.g. "the sample grid") when it is one of `inputs`,
-/// when its extension is not `extension`, or when it holds a training checkpoint that
-/// this write would replace (only `train` writes checkpoints).
+/// when its extension is not `extension`, when it exists and is not a regular file, when it
+/// holds a training checkpoint that this write would replace (only `train` writes
+/// checkpoints), or when its folder does not exist or does not take files. Made before the
+/// work, so an hour of it is never lost to a bad output path.
 pub fn check(out: &Path, extension: &str, what: &str, inputs: &[&Path]) -> Result<()> {
     if let Some(input) = inputs.iter().find(|i| same_file(out, i)) {
         return Err(Error::new(format!(
@@ -33,12 +41,20 @@ pub fn check(out: &Path, extension: &str, what: &str, inputs: &[&Path]) -> Resul
     if out.is_dir() {
         return Err(Error::new(format!("{} is a folder; name a .{extension} file for {what}", out.display())));
     }
+    if out.exists() && !out.is_file() {
+        return Err(Error::new(format!("{} exists and is not a regular file (a device or a pipe?); name another file for {what}", out.display())));
+    }
     if out.exists() && extension == "safetensors" && weights::read_metadata(out).is_ok_and(|m| m.get("kind").is_some_and(|k| k == "checkpoint")) {
         return Err(Error::new(format!(
             "{} holds a training checkpoint (Adam moments, step, seed); it is not replaced by {what}: write to another file",
             out.display()
         )));
     }
+    check_folder_of(out)?;
+    // The folder must take a file: try the temporary name the write will use.
+    let tmp = tmp_path(out);
+    std::fs::File::create(&tmp).map_err(|e| Error::new(format!("cannot write {}: {e}", out.display())))?;
+    let _ = std::fs::remove_file(&tmp);
     Ok(())
 }
 
@@ -51,22 +67,113 @@ pub fn check_folder_of(out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Files a `complete` run writes at the top of its output folder, besides one folder per
-/// image (recognised by its `loss.csv`).
-const RUN_FILES: [&str; 2] = ["summary.png", "metrics.json"];
+/// The temporary file a write of `path` goes through: beside it (so the rename stays on
+/// one file system), named with this process's id (so two writers never share it).
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// A file being written atomically: it appears under its name, complete, only on
+/// `commit`; dropped without a commit (an error, a full disk), the temporary is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let tmp = tmp_path(path);
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        Ok(AtomicFile { path: path.to_path_buf(), tmp, file: Some(std::io::BufWriter::new(file)) })
+    }
+
+    /// Flush, fsync and rename into place.
+    pub fn commit(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let failed = |e: std::io::Error| Error::new(format!("cannot write {}: {e}", path.display()));
+        let file = self.file.take().expect("committed once");
+        let file = file.into_inner().map_err(|e| failed(e.into_error()))?;
+        file.sync_all().map_err(failed)?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path).map_err(failed)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Write `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    f.commit()
+}
+
+/// Read a text file a user names (a log, a table), refusing what is not a regular file (a
+/// pipe would block, a device never end) and anything larger than `max_bytes`.
+pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::new(format!("cannot read {what} {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::new(format!("{} is not a regular file (a device or a pipe?); name the {what} file itself", path.display())));
+    }
+    if meta.len() > max_bytes {
+        return Err(Error::new(format!("{} is {} MiB, more than a {what} can be ({} MiB); is it the right file?", path.display(), meta.len() >> 20, max_bytes >> 20)));
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// The record a run leaves in its output folder: which command wrote it and the files it
+/// wrote (relative paths). A folder that holds one is a folder of results: it is never
+/// walked for inputs or training data, and `--overwrite` removes what it lists, nothing else.
+pub const RUN_RECORD: &str = ".dcgan-inpaint-run.json";
 const LOCK_FILE: &str = ".dcgan-inpaint.lock";
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct RunRecord {
+    command: String,
+    files: Vec<String>,
+}
+
+/// Whether `dir` holds the results of an earlier run (its record, or a live lock).
+pub fn is_results_folder(dir: &Path) -> bool {
+    dir.join(RUN_RECORD).is_file() || dir.join(LOCK_FILE).is_file()
+}
 
 /// An output folder held by one run: a second run into it is refused while the first
 /// lives, and results are never mixed. Released (the lock file removed) on drop.
 pub struct FolderLock {
-    lock: std::path::PathBuf,
+    dir: PathBuf,
+    lock: PathBuf,
 }
 
 impl FolderLock {
-    /// Create `dir` if needed and take it. A folder that already holds files is refused
-    /// unless `overwrite`, which removes the previous run's results (and nothing else).
-    pub fn take(dir: &Path, overwrite: bool) -> Result<FolderLock> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    /// Create `dir` if needed and take it for `command`, which will write `files` (paths
+    /// relative to `dir`). A folder that already holds files is refused unless `overwrite`;
+    /// then only the files an earlier run recorded are removed, and a file this run would
+    /// write that no run recorded (the user's own), or one of `inputs`, is refused. The
+    /// record of `files` is written before any of them, so a run that fails half-way is
+    /// still replaced cleanly by the next `--overwrite`.
+    pub fn take(dir: &Path, command: &str, files: &[String], overwrite: bool, inputs: &[&Path]) -> Result<FolderLock> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::new(format!("--out {} is a file; --out names a folder for the results", dir.display())));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create the output folder {}: {e}", dir.display())))?;
         let lock = dir.join(LOCK_FILE);
         let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&lock);
         if created.is_err() {
@@ -84,27 +191,82 @@ impl FolderLock {
             std::fs::write(&lock, "").map_err(|e| Error::new(format!("cannot take {}: {e}", lock.display())))?;
         }
         std::fs::write(&lock, std::process::id().to_string()).map_err(|e| Error::new(format!("cannot write {}: {e}", lock.display())))?;
-        let taken = FolderLock { lock };
-        let others: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        let taken = FolderLock { dir: dir.to_path_buf(), lock };
+        let others: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| n != LOCK_FILE))
+            .filter(|p| p.file_name().is_some_and(|n| n != LOCK_FILE && n != RUN_RECORD))
             .collect();
-        if others.is_empty() {
-            return Ok(taken);
+        if !others.is_empty() {
+            if !overwrite {
+                return Err(Error::new(format!(
+                    "{} already holds files; pass --overwrite to replace an earlier run's results, or choose another --out",
+                    dir.display()
+                )));
+            }
+            taken.remove_earlier_results(files, inputs)?;
         }
-        if !overwrite {
-            return Err(Error::new(format!(
-                "{} already holds files; pass --overwrite to replace an earlier run's results, or choose another --out",
-                dir.display()
-            )));
-        }
-        for p in others {
-            let ours = if p.is_dir() { p.join("loss.csv").is_file() } else { p.file_name().is_some_and(|n| RUN_FILES.iter().any(|f| n == *f)) };
-            let removed = if !ours { Ok(()) } else if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
-            removed.map_err(|e| Error::new(format!("cannot remove the earlier result {}: {e}", p.display())))?;
-        }
+        taken.record(command, files)?;
         Ok(taken)
+    }
+
+    /// `--overwrite`: remove what the earlier run recorded, after checking that this
+    /// removes no input and that this run overwrites no file of the user's.
+    fn remove_earlier_results(&self, files: &[String], inputs: &[&Path]) -> Result<()> {
+        let record_path = self.dir.join(RUN_RECORD);
+        let earlier: RunRecord = match std::fs::read_to_string(&record_path) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_default(),
+            Err(_) => RunRecord::default(),
+        };
+        // Only plain relative names: a damaged record never reaches outside the folder.
+        let recorded: Vec<PathBuf> = earlier
+            .files
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.components().all(|c| matches!(c, std::path::Component::Normal(_))))
+            .map(|p| self.dir.join(p))
+            .collect();
+        for path in &recorded {
+            if let Some(input) = inputs.iter().find(|i| same_file(path, i)) {
+                return Err(Error::new(format!(
+                    "{} is an earlier result in {} and an input of this run ({}); --overwrite would delete it: choose another --out",
+                    path.display(),
+                    self.dir.display(),
+                    input.display()
+                )));
+            }
+        }
+        for file in files {
+            let path = self.dir.join(file);
+            if path.exists() && !recorded.contains(&path) {
+                return Err(Error::new(format!(
+                    "{} exists and no earlier dcgan-inpaint run wrote it; --overwrite only replaces a run's own results: move it away or choose another --out",
+                    path.display()
+                )));
+            }
+        }
+        for path in &recorded {
+            if path.is_file() {
+                std::fs::remove_file(path).map_err(|e| Error::new(format!("cannot remove the earlier result {}: {e}", path.display())))?;
+            }
+        }
+        // Folders the earlier run made for its files go too, once empty.
+        for path in &recorded {
+            let mut parent = path.parent();
+            while let Some(p) = parent.filter(|p| *p != self.dir && p.starts_with(&self.dir)) {
+                if std::fs::remove_dir(p).is_err() {
+                    break;
+                }
+                parent = p.parent();
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, command: &str, files: &[String]) -> Result<()> {
+        let record = RunRecord { command: command.to_string(), files: files.to_vec() };
+        let json = serde_json::to_string_pretty(&record).map_err(|e| Error::new(format!("cannot encode the run record: {e}")))?;
+        write_atomic(&self.dir.join(RUN_RECORD), json.as_bytes())
     }
 }
 
@@ -112,4 +274,15 @@ impl Drop for FolderLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.lock);
     }
+}
+
+/// Mark `dir` as a folder of `command`'s results (without a lock): training output, which
+/// `--resume` reuses, is marked so that it is never walked as training data or inputs.
+pub fn mark_results_folder(dir: &Path, command: &str) -> Result<()> {
+    let path = dir.join(RUN_RECORD);
+    if path.is_file() {
+        return Ok(());
+    }
+    let json = serde_json::to_string_pretty(&RunRecord { command: command.to_string(), files: Vec::new() }).unwrap_or_default();
+    write_atomic(&path, json.as_bytes())
 }

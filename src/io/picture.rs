@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use image::ImageEncoder;
+
 use crate::error::{Error, Result};
 
 /// One image as `channels` planes of `size` x `size` values in [-1, 1].
@@ -62,12 +64,20 @@ pub fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
-/// Save a PNG through a temporary file, so a crash never leaves half a picture.
+/// Save a PNG atomically, so a crash or a full disk never leaves half a picture.
 pub fn save_png(img: &image::RgbImage, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| Error::new(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+    let mut file = crate::io::output::AtomicFile::create(path)?;
+    image::codecs::png::PngEncoder::new(&mut file)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    file.commit()
+}
+
+/// Save an animated GIF of [c, s, s] frames atomically (see `encode_gif`).
+pub fn save_gif(frames: &[Vec<f32>], c: usize, s: usize, path: &Path) -> Result<()> {
+    let mut file = crate::io::output::AtomicFile::create(path)?;
+    encode_gif(frames, c, s, &mut file).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    file.commit()
 }
 
 /// 3x5 pixel digits (and '.', '-', 'e') for axis labels; each row is 3 bits.
@@ -166,21 +176,36 @@ pub fn plot(series: &[(&[f64], image::Rgb<u8>)], xs: &[f64]) -> image::RgbImage 
     img
 }
 
+/// The columns of a training log, as `train` writes it.
+pub const LOG_HEADER: &str = "step,epoch,d_loss,g_loss,images_per_s";
+/// The largest log read: a million steps of training take about 50 MB.
+const MAX_LOG_BYTES: u64 = 256 << 20;
+
 /// Draw `OUT/loss.png` from `OUT/log.csv`: d_loss red, g_loss blue.
 pub fn plot_log(log: &Path, png: &Path) -> Result<()> {
     crate::io::output::check(png, "png", "the loss plot", &[log])?;
-    let text = std::fs::read_to_string(log).map_err(|e| Error::new(format!("cannot read {}: {e}", log.display())))?;
+    let text = crate::io::output::read_text(log, "training log", MAX_LOG_BYTES)?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("").trim();
+    if header != LOG_HEADER {
+        return Err(Error::new(format!(
+            "{} is not a training log: its first line is '{}', a log (OUT/log.csv of `train`) starts with '{LOG_HEADER}'",
+            log.display(),
+            header.chars().take(80).collect::<String>()
+        )));
+    }
     let (mut xs, mut d, mut g) = (Vec::new(), Vec::new(), Vec::new());
-    for line in text.lines().skip(1) {
-        let f: Vec<f64> = line.split(',').filter_map(|v| v.parse().ok()).collect();
-        if f.len() >= 4 {
-            xs.push(f[0]);
-            d.push(f[2]);
-            g.push(f[3]);
+    for (k, line) in lines.enumerate() {
+        let f: Vec<f64> = line.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+        if f.len() != 5 {
+            return Err(Error::new(format!("{} line {}: '{}' is not 5 numbers ({LOG_HEADER}); the log is damaged", log.display(), k + 2, line.chars().take(80).collect::<String>())));
         }
+        xs.push(f[0]);
+        d.push(f[2]);
+        g.push(f[3]);
     }
     if xs.is_empty() {
-        return Err(Error::new(format!("{} has no rows to plot", log.display())));
+        return Err(Error::new(format!("{} has its header but no steps yet: nothing to plot", log.display())));
     }
     let img = plot(&[(&d, image::Rgb([200, 30, 30])), (&g, image::Rgb([30, 60, 200]))], &xs);
     save_png(&img, png)

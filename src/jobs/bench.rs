@@ -2,7 +2,10 @@
 //! layers and batchnorm, timed with GPU timestamps where the adapter has them (host wall
 //! clock otherwise), after a warm-up run that also pays the shader compilation.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+use crate::error::{Error, Result};
 
 use crate::engine::gpu::{Gpu, KernelProfile};
 use crate::model::{Architecture, trainable};
@@ -74,10 +77,14 @@ fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
 }
 
 /// Time every kernel at the model's layer shapes; `progress` is told each kernel's name.
-pub fn kernels(gpu: &Gpu, o: &BenchOptions, mut progress: impl FnMut(&str)) -> Vec<KernelTiming> {
+/// Once `stop` is set the remaining kernels are passed over.
+pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: impl FnMut(&str)) -> Vec<KernelTiming> {
     let mut rng = Rng::new(1);
     let mut out = Vec::new();
     let mut record = |name: String, shape: String, work: Work, op: &dyn Fn()| {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         progress(&name);
         let s = median_seconds(gpu, o.reps, op);
         let (gflops, gbps) = match work {
@@ -362,13 +369,21 @@ pub struct BenchReport {
     pub memory: StepMemory,
 }
 
-/// Run the whole benchmark; `progress` hears what is being timed.
-pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, mut progress: impl FnMut(&str)) -> BenchReport {
-    let kernels = if with_kernels { kernels(gpu, o, &mut progress) } else { Vec::new() };
+/// The most timed repetitions `--reps` takes.
+pub const MAX_REPS: usize = 1000;
+
+/// Run the whole benchmark; `progress` hears what is being timed. `stop` (a signal) ends it
+/// at the next timing with an error: a report of half the timings is not written.
+pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, stop: &AtomicBool, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+    let interrupted = || if stop.load(Ordering::Relaxed) { Err(Error::new("interrupted; no report was written")) } else { Ok(()) };
+    let kernels = if with_kernels { kernels(gpu, o, stop, &mut progress) } else { Vec::new() };
+    interrupted()?;
     progress(&format!("a training step (batch {}, g_steps {})", o.batch, o.g_steps));
     let (train_step, memory) = train_step_timing(gpu, &o.arch, o.batch, o.g_steps, o.reps);
+    interrupted()?;
     progress(&format!("a completion iteration (batch {})", o.batch));
     let complete_iter = complete_iter_timing(gpu, &o.arch, o.batch, o.reps);
+    interrupted()?;
     let adapter = AdapterReport {
         name: gpu.info.name.clone(),
         backend: format!("{:?}", gpu.info.backend),
@@ -376,13 +391,13 @@ pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, mut progress: impl F
         kernels: gpu.kernels.name.to_string(),
         timer: if gpu.has_timestamps() { "timestamps" } else { "wall clock" },
     };
-    BenchReport {
+    Ok(BenchReport {
         adapter,
         train_step: TrainStepReport { model: o.arch, batch: o.batch, g_steps: o.g_steps, images_per_s: train_step.per_s, timing: train_step },
         complete_iter: CompleteIterReport { batch: o.batch, images_iters_per_s: complete_iter.per_s, timing: complete_iter },
         kernels,
         memory,
-    }
+    })
 }
 
 /// The report as the terminal shows it.

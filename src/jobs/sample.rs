@@ -2,6 +2,7 @@
 //! weights out of a training checkpoint).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::engine::gpu::Gpu;
@@ -13,6 +14,7 @@ use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::model::gan::uniform_z;
 use crate::io::weights::{self, HostTensor};
+use crate::model::weights as model_weights;
 
 /// Images generated together.
 const SAMPLE_BATCH: usize = 64;
@@ -23,8 +25,12 @@ pub enum Latents<'a> {
     File(&'a Path),
 }
 
-/// Generate images; returns ([n, c, s, s] values in [-1, 1], n).
-pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>, usize)> {
+/// The most images one `sample` draws (a grid of 10000 is already 700 MB of pixels at 256).
+pub const MAX_SAMPLES: usize = 10_000;
+
+/// Generate images; returns ([n, c, s, s] values in [-1, 1], n). `stop` (a signal) ends the
+/// work between two batches with an error.
+pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents, stop: &AtomicBool, mut progress: impl FnMut(usize, usize)) -> Result<(Vec<f32>, usize)> {
     let zd = g.arch.z_dim;
     let (n, z) = match latents {
         Latents::Seed { n, seed } => (n, uniform_z(&mut Rng::new(seed), n, zd)),
@@ -36,12 +42,16 @@ pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>,
             (shape[0], data)
         }
     };
-    if n == 0 {
-        return Err(Error::new("--n must be at least 1"));
+    if n == 0 || n > MAX_SAMPLES {
+        return Err(Error::new(format!("--n (or the rows of --z) must be from 1 to {MAX_SAMPLES}, got {n}")));
     }
     // In batches, so any --n fits the adapter.
     let mut images = Vec::new();
     for rows in z.chunks(SAMPLE_BATCH * zd) {
+        progress(images.len() / g.arch.image_size.pow(2) / g.arch.channels, n);
+        if stop.load(Ordering::Relaxed) {
+            return Err(Error::new("interrupted; nothing was written"));
+        }
         let z = Tensor::from_slice(gpu, &[rows.len() / zd, zd], rows);
         images.extend(g.forward(&mut Tape::new(gpu), &z, false, true).try_to_vec(gpu)?);
     }
@@ -49,7 +59,7 @@ pub fn generate(gpu: &Gpu, g: &Generator, latents: Latents) -> Result<(Vec<f32>,
 }
 
 /// Write a grid PNG (and optionally the raw [n, c, s, s] output as .npy).
-pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_out: Option<&Path>) -> Result<usize> {
+pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_out: Option<&Path>, stop: &AtomicBool, progress: impl FnMut(usize, usize)) -> Result<usize> {
     let z_file = match &latents {
         Latents::File(p) => vec![*p],
         Latents::Seed { .. } => vec![],
@@ -59,8 +69,11 @@ pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_
     if let Some(raw) = raw_out {
         output::check(raw, "npy", "the raw output", &[&inputs[..], &[out]].concat())?;
     }
-    let g = weights::load_generator(gpu, weights_path)?;
-    let (images, n) = generate(gpu, &g, latents)?;
+    let g = model_weights::load_generator(gpu, weights_path)?;
+    let (images, n) = generate(gpu, &g, latents, stop, progress)?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(Error::new("interrupted; nothing was written"));
+    }
     let (c, s) = (g.arch.channels, g.arch.image_size);
     let columns = (n as f64).sqrt().ceil() as usize;
     picture::save_png(&picture::grid(&images, n, c, s, columns), out)?;
@@ -74,7 +87,7 @@ pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_
 pub fn export(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
     output::check(out, "safetensors", "the exported weights", &[checkpoint])?;
     let file = weights::read(checkpoint)?;
-    let arch = file.architecture()?;
+    let arch = model_weights::architecture(&file)?;
     let mut tensors: Vec<HostTensor> = file
         .tensors
         .iter()
@@ -85,7 +98,7 @@ pub fn export(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
     if tensors.is_empty() {
         return Err(Error::new(format!("{} holds no g.* / d.* tensors", checkpoint.display())));
     }
-    let mut meta = weights::base_metadata(&arch, "weights");
+    let mut meta = model_weights::base_metadata(&arch, "weights");
     if let Ok(step) = file.meta("step") {
         meta.insert("trained_steps".into(), step.to_string());
     }

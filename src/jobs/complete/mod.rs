@@ -17,8 +17,9 @@ use std::sync::atomic::AtomicBool;
 
 use crate::engine::gpu::Gpu;
 use crate::error::{Error, Result};
-use crate::inpaint::{Item, MaskKind, Method, Metrics, Optimised, Settings, blend, evaluate, mask, optimise};
-use crate::io::{data, npy, picture, weights};
+use crate::inpaint::{self, Item, MaskKind, Metrics, Settings, blend, evaluate, mask};
+use crate::io::{data, npy, picture};
+use crate::model::weights;
 
 #[derive(Debug, Clone)]
 pub struct CompleteConfig {
@@ -42,7 +43,7 @@ impl Default for CompleteConfig {
         CompleteConfig {
             inputs: Vec::new(),
             weights: PathBuf::from("weights/olivetti-64.safetensors"),
-            mask: MaskKind::Center { scale: 0.25 },
+            mask: MaskKind::Center { scale: mask::CENTER_SCALE },
             mask_dir: None,
             settings: Settings::default(),
             out: PathBuf::from("runs/complete"),
@@ -68,38 +69,55 @@ pub struct Input {
 }
 
 /// Image files named on the command line, folders expanded (recursively, sorted), minus
-/// anything under `skip` (the output folder, so results are never read back as inputs).
-pub fn list_inputs(inputs: &[PathBuf], skip: Option<&Path>) -> Result<Vec<Input>> {
+/// anything under `skip` (the output folder) and folders of earlier results, so results are
+/// never read back as inputs. What a folder's listing passed over goes to `warn`.
+pub fn list_inputs(inputs: &[PathBuf], skip: Option<&Path>, warn: &mut dyn FnMut(String)) -> Result<Vec<Input>> {
     let skip = skip.and_then(|s| std::fs::canonicalize(s).ok());
     let outside = |p: &Path| skip.as_ref().is_none_or(|s| std::fs::canonicalize(p).map_or(true, |p| !p.starts_with(s)));
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
             let found = data::list_images(input, &[])?;
-            if found.is_empty() {
+            if found.files.is_empty() && found.skipped.is_empty() {
                 return Err(Error::new(format!("the folder {} holds no images ({})", input.display(), data::IMAGE_EXTENSIONS.join("/"))));
             }
-            files.extend(found.into_iter().filter(|p| outside(p)).map(|path| Input { path, explicit: false }));
+            found.skipped.into_iter().for_each(&mut *warn);
+            files.extend(found.files.into_iter().filter(|p| outside(p)).map(|path| Input { path, explicit: false }));
         } else if input.is_file() {
             files.push(Input { path: input.clone(), explicit: true });
+        } else if input.exists() {
+            return Err(Error::new(format!("input {} is not a regular file (a pipe or a device?); name image files or folders", input.display())));
         } else {
             return Err(Error::new(format!("input {} does not exist", input.display())));
         }
     }
     if files.is_empty() {
         return Err(Error::new(format!(
-            "no input images in {}: name image files or folders holding them (the output folder is skipped)",
+            "no input images in {}: name image files or folders holding them (the output folder and earlier results are skipped)",
             inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         )));
     }
     Ok(files)
 }
 
+/// The inputs as loaded: the items, and every file they were read from (images and mask
+/// files), which the output folder's clean-up must never touch.
+pub struct Loaded {
+    pub items: Vec<Item>,
+    pub files: Vec<PathBuf>,
+}
+
 /// Load the inputs and make their masks. An unreadable file found in a folder is skipped
 /// with a warning; one named on the command line is an error.
-pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<Vec<Item>> {
-    let mut items: Vec<Item> = Vec::new();
-    for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out))?.into_iter().enumerate() {
+pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<Loaded> {
+    if let Some(dir) = &cfg.mask_dir
+        && !dir.is_dir()
+    {
+        let what = if dir.exists() { "is not a folder" } else { "does not exist" };
+        return Err(Error::new(format!("--mask-dir {} {what}; name the folder that holds one mask PNG per input, named like it", dir.display())));
+    }
+    let mut loaded = Loaded { items: Vec::new(), files: Vec::new() };
+    for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out), warn)?.into_iter().enumerate() {
         let path = input.path;
         let decoded = match data::decode(&path, size) {
             Ok(img) => img,
@@ -123,7 +141,7 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
             (Some(dir), _) => {
                 let file = dir.join(format!("{stem}.png"));
                 if !file.exists() {
-                    return Err(Error::new(format!("no mask for {}: expected {}", path.display(), file.display())));
+                    return Err(Error::new(format!("no mask for {} in --mask-dir {}: expected {}", path.display(), dir.display(), file.display())));
                 }
                 Some(file)
             }
@@ -134,6 +152,7 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
             Some(file) => {
                 let (mask, warnings) = mask::from_png(file, size)?;
                 warnings.into_iter().for_each(&mut *warn);
+                loaded.files.push(file.clone());
                 (mask, format!("{} (the mask of {})", file.display(), path.display()))
             }
             None => (mask::make(&cfg.mask, size, cfg.settings.seed, index as u64)?, path.display().to_string()),
@@ -142,16 +161,17 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
         // Unique output folder names even when two inputs share a stem.
         let mut name = stem.clone();
         let mut k = 2;
-        while items.iter().any(|it| it.name == name) {
+        while loaded.items.iter().any(|it| it.name == name) {
             name = format!("{stem}_{k}");
             k += 1;
         }
-        items.push(Item { name, image, mask });
+        loaded.items.push(Item { name, image, mask });
+        loaded.files.push(path);
     }
-    if items.is_empty() {
+    if loaded.items.is_empty() {
         return Err(Error::new("none of the input images could be read (see the warnings above)"));
     }
-    Ok(items)
+    Ok(loaded)
 }
 
 /// What the caller is told as the work goes on.
@@ -168,9 +188,10 @@ pub struct Outcome {
     pub summary: PathBuf,
 }
 
-/// Run the completion job; writes everything under `cfg.out`.
-/// `stop` (a signal) ends the optimisation at the next iteration with an error; nothing is
-/// written then.
+/// Run the completion job; writes everything under `cfg.out`. The inputs are read (and
+/// the settings checked) before the output folder is touched, so a bad input never costs
+/// an earlier result. `stop` (a signal) ends the optimisation at the next iteration with
+/// an error; nothing is written then.
 pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: impl FnMut(Event)) -> Result<Outcome> {
     let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
     let arch = g.arch;
@@ -178,9 +199,8 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let settings = &cfg.settings;
     settings.validate(s, g.image_stage())?;
     cfg.mask.validate()?;
-    let _lock = crate::io::output::FolderLock::take(&cfg.out, cfg.overwrite)?;
     let mut warnings = Vec::new();
-    let items = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
+    let Loaded { items, files: mut inputs } = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
     warnings.into_iter().for_each(|w| report(Event::Warning(w)));
     let z_init = match &cfg.z_init {
         Some(path) => {
@@ -195,49 +215,39 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
             if data.iter().any(|v| v.abs() > 1.0) {
                 report(Event::Warning(format!("{} holds values outside [-1, 1]; z is clipped to [-1, 1] after the first step", path.display())));
             }
+            inputs.push(path.clone());
             Some(data)
         }
         None => None,
     };
+    inputs.push(cfg.weights.clone());
+    let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let planned = output::planned_files(&items, cfg.save_z, cfg.eval);
+    let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned, cfg.overwrite, &input_refs)?;
 
     let mask_kind = cfg.mask_kind();
-    let results = match settings.method {
-        Method::Dcgan => {
-            let per_batch = (settings.batch / settings.restarts).max(1);
-            report(Event::Start { images: items.len(), total_iterations: items.len().div_ceil(per_batch) * (settings.iterations() + 1) });
-            optimise(gpu, &g, &d, &items, z_init.as_deref(), settings, &mask_kind, stop, |step| report(Event::Iteration { mean_loss: step.mean_loss() }))?
-        }
-        // No model: the fill stands where G(z) would, and the blend keeps it as it is.
-        Method::Classical(fill) => {
-            report(Event::Start { images: items.len(), total_iterations: 0 });
-            items
-                .iter()
-                .map(|item| {
-                    let generated = fill.fill(item, c, s, &mask_kind)?;
-                    Ok(Optimised { generated, z: Vec::new(), losses: Vec::new(), frames: Vec::new(), restart: 0 })
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
+    let total_iterations = match settings.method {
+        inpaint::Method::Dcgan => items.len().div_ceil((settings.batch / settings.restarts).max(1)) * (settings.iterations() + 1),
+        inpaint::Method::Classical(_) => 0,
     };
+    report(Event::Start { images: items.len(), total_iterations });
+    let results = inpaint::complete(gpu, &g, &d, &items, z_init.as_deref(), settings, &mask_kind, stop, |step| {
+        report(Event::Iteration { mean_loss: step.mean_loss() })
+    })?;
 
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
     for (item, r) in items.iter().zip(&results) {
-        let completed = match settings.method {
-            Method::Dcgan => blend::compose(item, &r.generated, c, s, &mask_kind, settings.blend)?,
-            Method::Classical(_) => r.generated.clone(),
-        };
         let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
-        let views = output::Views { masked: &masked, completed: &completed };
-        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &views, cfg.save_z, c, s)?);
+        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &masked, cfg.save_z, c, s)?);
         if cfg.eval {
-            all_metrics.push(evaluate(item, &completed, c, s));
+            all_metrics.push(evaluate(item, &r.completed, c, s));
         }
     }
-    let summary = cfg.out.join("summary.png");
+    let summary = cfg.out.join(output::SUMMARY);
     picture::save_png(&picture::grid(&grid_rows, items.len() * 4, c, s, 4), &summary)?;
     let metrics = if cfg.eval {
-        output::write_metrics_json(&cfg.out.join("metrics.json"), &items, &all_metrics)?;
+        output::write_metrics_json(&cfg.out.join(output::METRICS), &items, &all_metrics)?;
         Some(all_metrics)
     } else {
         None

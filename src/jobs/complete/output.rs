@@ -1,49 +1,58 @@
 //! What `complete` writes per image (masked / generated / completed / summary PNGs,
-//! progress.gif, loss.csv, z.npy) and for the run (summary.png, metrics.json).
+//! progress.gif, loss.csv, z.npy) and for the run (summary.png, metrics.json), every file
+//! atomically; and the list of them, recorded in the output folder before the first is
+//! written (`io::output::FolderLock`).
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::inpaint::blend::overlay;
-use crate::inpaint::{Item, Metrics, Optimised, mean_metrics};
+use crate::inpaint::{Completion, Item, Metrics, mean_metrics};
+use crate::io::output::write_atomic;
 use crate::io::{npy, picture};
 
-/// The images of one item, [c, s, s] each, as the summary row shows them.
-pub struct Views<'a> {
-    pub masked: &'a [f32],
-    pub completed: &'a [f32],
+pub const SUMMARY: &str = "summary.png";
+pub const METRICS: &str = "metrics.json";
+const ITEM_FILES: [&str; 6] = ["masked.png", "generated.png", "completed.png", "summary.png", "progress.gif", "loss.csv"];
+const Z_FILE: &str = "z.npy";
+
+/// Every file a run with these items and settings may write, relative to its folder.
+pub fn planned_files(items: &[Item], save_z: bool, eval: bool) -> Vec<String> {
+    let mut files = vec![SUMMARY.to_string()];
+    if eval {
+        files.push(METRICS.to_string());
+    }
+    for item in items {
+        files.extend(ITEM_FILES.iter().map(|f| format!("{}/{f}", item.name)));
+        if save_z {
+            files.push(format!("{}/{Z_FILE}", item.name));
+        }
+    }
+    files
 }
 
 /// Everything for one item under `dir`; returns its summary row (masked | generated |
 /// completed | original) for the run's grid.
-pub fn write_item(dir: &Path, item: &Item, r: &Optimised, views: &Views, save_z: bool, c: usize, s: usize) -> Result<Vec<f32>> {
+pub fn write_item(dir: &Path, item: &Item, r: &Completion, masked: &[f32], save_z: bool, c: usize, s: usize) -> Result<Vec<f32>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
     let save = |img: &[f32], name: &str| picture::save_png(&picture::to_rgb8(img, c, s), &dir.join(name));
-    save(views.masked, "masked.png")?;
+    save(masked, "masked.png")?;
     save(&r.generated, "generated.png")?;
-    save(views.completed, "completed.png")?;
-    let row: Vec<f32> = [views.masked, &r.generated, views.completed, &item.image].iter().flat_map(|v| v.iter().copied()).collect();
+    save(&r.completed, "completed.png")?;
+    let row: Vec<f32> = [masked, &r.generated, &r.completed, &item.image].iter().flat_map(|v| v.iter().copied()).collect();
     picture::save_png(&picture::grid(&row, 4, c, s, 4), &dir.join("summary.png"))?;
-    if !r.frames.is_empty() {
-        let mut frames: Vec<Vec<f32>> = r.frames.iter().map(|f| overlay(item, f, c, s)).collect();
-        frames.push(views.completed.to_vec());
-        write_gif(&frames, c, s, &dir.join("progress.gif"))?;
+    // One frame is only the result: no animation for a classical fill.
+    if r.frames.len() > 1 {
+        picture::save_gif(&r.frames, c, s, &dir.join("progress.gif"))?;
     }
     let mut csv = String::from("iteration,contextual,prior,total\n");
     for (t, (cv, pv)) in r.losses.iter().enumerate() {
         csv.push_str(&format!("{t},{cv},{pv},{}\n", cv + pv));
     }
-    let loss_csv = dir.join("loss.csv");
-    std::fs::write(&loss_csv, csv).map_err(|e| Error::new(format!("cannot write {}: {e}", loss_csv.display())))?;
+    write_atomic(&dir.join("loss.csv"), csv.as_bytes())?;
     if save_z && !r.z.is_empty() {
-        npy::write_f32(&dir.join("z.npy"), &[1, r.z.len()], &r.z)?;
+        npy::write_f32(&dir.join(Z_FILE), &[1, r.z.len()], &r.z)?;
     }
     Ok(row)
-}
-
-fn write_gif(frames: &[Vec<f32>], c: usize, s: usize, path: &Path) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
-    picture::encode_gif(frames, c, s, file).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
 }
 
 #[derive(serde::Serialize)]
@@ -65,5 +74,5 @@ pub fn write_metrics_json(path: &Path, items: &[Item], m: &[Metrics]) -> Result<
         mean: NamedMetrics { name: "mean", metrics: mean_metrics(m) },
     };
     let json = serde_json::to_string_pretty(&file).map_err(|e| Error::new(format!("cannot encode {}: {e}", path.display())))?;
-    std::fs::write(path, json).map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
+    write_atomic(path, json.as_bytes())
 }

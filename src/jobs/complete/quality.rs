@@ -1,16 +1,17 @@
-//! `dcgan-inpaint quality`: the completion quality table. For each mask, the same images are
-//! completed with binary and weighted contextual losses and both priors; each optimised z is
-//! blended both ways (overlay and Poisson), so blend variants share their z. A baseline fills
-//! the hole with the mean of the known pixels, to show what the model adds.
+//! `dcgan-inpaint quality`: the completion quality table. For each mask of the preset table
+//! measured here, the same images are filled by the classical fills (mean, harmonic,
+//! biharmonic: what a user would pick instead) and completed by the DCGAN with each
+//! weighted-loss window and ILO depth asked for; each optimised z is blended four ways
+//! (overlay, Poisson, biharmonic, hybrid), so the blends share their z.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use super::CompleteConfig;
-use crate::inpaint::blend::{Blend, Classical, compose};
+use crate::inpaint::blend::{Blend, Classical};
 use crate::inpaint::mask::{self, MaskKind};
-use crate::inpaint::{Item, Metrics, Settings, evaluate, mean_metrics, optimise};
-use crate::io::weights;
+use crate::inpaint::{self, Item, Method, Metrics, Settings, evaluate, mean_metrics};
+use crate::model::weights;
 use crate::io::data;
 use crate::error::{Error, Result};
 use crate::engine::gpu::Gpu;
@@ -41,11 +42,46 @@ pub struct Row {
     pub hole: Metrics,
 }
 
-/// Run the table; `progress` hears a line per run.
+/// The masks of the table: `cfg.masks` (preset names, or the table's labels such as
+/// "random 0.8"), or every preset measured there. An unknown name is an error.
+fn masks(cfg: &QualityConfig) -> Result<Vec<(&'static str, MaskKind)>> {
+    let measured: Vec<&mask::Preset> = mask::PRESETS.iter().filter(|p| p.quality.is_some()).collect();
+    let chosen: Vec<&mask::Preset> = if cfg.masks.is_empty() {
+        measured.clone()
+    } else {
+        cfg.masks
+            .iter()
+            .map(|name| {
+                mask::preset(name).filter(|p| p.quality.is_some()).ok_or_else(|| {
+                    let names: Vec<&str> = measured.iter().map(|p| p.name).collect();
+                    Error::new(format!("--mask {name} is not a mask of the quality table; use one of {}", names.join(", ")))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    Ok(chosen.into_iter().map(|p| (p.quality.unwrap_or(p.name), p.kind(mask::CENTER_SCALE, mask::MISSING))).collect())
+}
+
+/// Run the table; `progress` hears a line per run. Every setting is checked (each window
+/// and ILO depth against the model) before the first image is completed.
 pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl FnMut(&str)) -> Result<Vec<Row>> {
     let (g, d) = weights::load_gan(gpu, &cfg.base.weights)?;
     let (c, s) = (g.arch.channels, g.arch.image_size);
-    let mut paths: Vec<PathBuf> = data::list_images(&cfg.data, &[])?
+    let masks = masks(cfg)?;
+    if cfg.windows.is_empty() || cfg.ilo_layers.is_empty() {
+        return Err(Error::new("--window and --ilo-layers need at least one value each"));
+    }
+    let hybrid = Blend::Hybrid { weight: cfg.hybrid_weight };
+    for &window in &cfg.windows {
+        for &ilo_layers in &cfg.ilo_layers {
+            let run_cfg = Settings { weighted_window: window, ilo_layers, blend: hybrid, ..cfg.base.settings.clone() };
+            run_cfg.validate(s, g.image_stage())?;
+        }
+    }
+    let listing = data::list_images(&cfg.data, &[])?;
+    listing.skipped.iter().for_each(|w| progress(&format!("warning: {w}")));
+    let mut paths: Vec<PathBuf> = listing
+        .files
         .into_iter()
         .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
@@ -58,19 +94,8 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
     if paths.is_empty() {
         return Err(Error::new(format!("no images under {} match --include {}", cfg.data.display(), cfg.include.join(" "))));
     }
-    let masks = [
-        ("center", MaskKind::Center { scale: 0.25 }),
-        ("random 0.8", MaskKind::Random { missing: 0.8 }),
-        ("half", MaskKind::Half),
-        ("pattern", MaskKind::Pattern),
-        ("grid", MaskKind::Grid),
-        ("lowres", MaskKind::LowRes),
-    ];
     let mut rows = Vec::new();
     for (mask_name, kind) in masks {
-        if !cfg.masks.is_empty() && !cfg.masks.iter().any(|m| m == mask_name) {
-            continue;
-        }
         let items = paths
             .iter()
             .enumerate()
@@ -87,7 +112,9 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
         let lowres = kind == MaskKind::LowRes;
         let fills: &[Classical] = if lowres { &[Classical::MeanFill, Classical::Biharmonic] } else { &[Classical::MeanFill, Classical::Harmonic, Classical::Biharmonic] };
         for &fill in fills {
-            let m: Vec<Metrics> = items.iter().map(|it| fill.fill(it, c, s, &kind).map(|x| evaluate(it, &x, c, s))).collect::<Result<_>>()?;
+            let fill_cfg = Settings { method: Method::Classical(fill), ..cfg.base.settings.clone() };
+            let results = inpaint::complete(gpu, &g, &d, &items, None, &fill_cfg, &kind, stop, |_| {})?;
+            let m: Vec<Metrics> = items.iter().zip(&results).map(|(it, r)| evaluate(it, &r.completed, c, s)).collect();
             let name = match fill {
                 Classical::MeanFill if lowres => "block means",
                 Classical::Biharmonic if lowres => "bilinear upsampling of the block means",
@@ -97,22 +124,20 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
         }
         for &window in &cfg.windows {
             for &ilo_layers in &cfg.ilo_layers {
-                let run_cfg = Settings { weighted_window: window, ilo_layers, frames_every: 0, ..cfg.base.settings.clone() };
+                let run_cfg = Settings { weighted_window: window, ilo_layers, frames_every: 0, method: Method::Dcgan, ..cfg.base.settings.clone() };
                 let what = if ilo_layers == 0 { "z (paper)".to_string() } else { format!("z + ILO {ilo_layers} layers") };
                 progress(&format!("{mask_name}: window {window}, {what}, {} images", items.len()));
-                let results = optimise(gpu, &g, &d, &items, None, &run_cfg, &kind, stop, |_| {})?;
+                let results = inpaint::complete(gpu, &g, &d, &items, None, &run_cfg, &kind, stop, |_| {})?;
                 // The lowres correction replaces the pixel blends, so two rows are enough there.
-                let hybrid = Blend::Hybrid { weight: cfg.hybrid_weight };
-                let blends: &[Blend] =
-                    if kind == MaskKind::LowRes { &[Blend::Poisson, hybrid] } else { &[Blend::None, Blend::Poisson, Blend::Biharmonic, hybrid] };
+                let blends: &[Blend] = if lowres { &[Blend::Poisson, hybrid] } else { &[Blend::None, Blend::Poisson, Blend::Biharmonic, hybrid] };
                 for &blend in blends {
                     let m: Vec<Metrics> = items
                         .iter()
                         .zip(&results)
-                        .map(|(it, r)| compose(it, &r.generated, c, s, &kind, blend).map(|x| evaluate(it, &x, c, s)))
+                        .map(|(it, r)| r.blended(it, c, s, &kind, Method::Dcgan, blend).map(|x| evaluate(it, &x, c, s)))
                         .collect::<Result<_>>()?;
                     let blend_name = match blend {
-                        Blend::Poisson if kind == MaskKind::LowRes => "block-mean correction".to_string(),
+                        Blend::Poisson if lowres => "block-mean correction".to_string(),
                         Blend::Hybrid { weight } => {
                             let fill = if lowres { "bilinear upsampling" } else { "biharmonic fill" };
                             format!("{weight} x DCGAN + {:.1} x {fill}", 1.0 - weight)
