@@ -111,7 +111,7 @@ fn events_arrive_in_order_and_end_with_done() {
 }
 
 #[test]
-fn cancel_stops_a_job_and_a_client_that_hangs_up_cancels_its_job() {
+fn only_delete_or_the_one_shot_client_hanging_up_cancels_a_job() {
     let server = Server::start(&[]);
     let long = json!({ "image": base64_file(&example("s39_07.png")), "preset": "center", "options": { "iters": 5000, "ilo_layers": 0 } });
     // Cancel through the API.
@@ -127,23 +127,144 @@ fn cancel_stops_a_job_and_a_client_that_hangs_up_cancels_its_job() {
     assert_eq!(events.last().unwrap().0, "cancelled", "the stream ends with cancelled");
     assert!(events.iter().filter(|(e, _)| e == "progress").count() < 5000);
     assert_eq!(server.get(job["result"].as_str().unwrap()).status, 409, "no result for a cancelled job");
-    server.wait_stats(30, "the worker is free again", |s| s["running"] == 0 && s["waiting"] == 0);
+    server.wait_stats(60, "the worker is free again", |s| s["running"] == 0 && s["waiting"] == 0);
 
-    // An event stream closed mid-job.
+    // An event stream closed mid-job (any page can open one) changes nothing: the job goes on.
     let job = server.post_json("/api/v1/jobs", &long).json();
-    server.events(job["events"].as_str().unwrap(), |event, _| event != "progress");
-    server.wait_stats(30, "closing the event stream cancels the job", |s| s["running"] == 0 && s["waiting"] == 0);
-    let replay = server.events(job["events"].as_str().unwrap(), |_, _| true);
-    assert_eq!(replay.last().unwrap().0, "cancelled");
+    let first = server.events(job["events"].as_str().unwrap(), |event, _| event != "progress");
+    let seen = first.iter().filter(|(e, _)| e == "progress").map(|(_, v)| v["t"].as_u64().unwrap()).max().unwrap();
+    let mut later = None;
+    server.events(job["events"].as_str().unwrap(), |event, data| {
+        if event == "progress" && data["t"].as_u64().unwrap() > seen + 2 {
+            later = data["t"].as_u64();
+            return false;
+        }
+        assert!(event != "cancelled", "closing an event stream cancelled the job");
+        true
+    });
+    assert!(later.is_some(), "the job went on after its stream was closed");
+    assert_eq!(server.delete(job["cancel"].as_str().unwrap()).status, 202);
+    server.wait_stats(60, "DELETE cancels it", |s| s["running"] == 0 && s["waiting"] == 0);
+    assert_eq!(server.events(job["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "cancelled");
 
     // A one-shot request whose client hangs up.
     let body = long.to_string();
-    let request = format!("POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let request = format!("POST /api/v1/inpaint HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", server.host(), body.len());
     let mut socket = std::net::TcpStream::connect(server.addr()).unwrap();
     std::io::Write::write_all(&mut socket, request.as_bytes()).unwrap();
     server.wait_stats(60, "the one-shot job runs", |s| s["running"] == 1);
     drop(socket);
-    server.wait_stats(30, "hanging up cancels the one-shot job", |s| s["running"] == 0 && s["waiting"] == 0);
+    server.wait_stats(60, "hanging up cancels the one-shot job", |s| s["running"] == 0 && s["waiting"] == 0);
+}
+
+/// The security model (README): another site's page can neither queue nor cancel work,
+/// a rebinding host name is refused, job ids cannot be guessed.
+#[test]
+fn other_sites_cannot_drive_the_server() {
+    let server = Server::start(&[]);
+    let face = base64_file(&example("s37_01.png"));
+    let small_job = json!({ "image": face, "preset": "center", "options": small(json!({})) }).to_string();
+    let evil = [("origin", "http://evil.example")];
+    let own_origin = format!("http://{}", server.host());
+    let own = [("origin", own_origin.as_str())];
+    // A cross-site POST (multipart needs no preflight; JSON neither once it is sent) is refused
+    // before anything is parsed or queued.
+    let image = std::fs::read(example("s37_01.png")).unwrap();
+    let (kind, form) = multipart(&[("image", "face.png", &image), ("preset", "", b"center"), ("options", "", br#"{"iters":3,"ilo_layers":0}"#)]);
+    for path in ["/api/v1/jobs", "/api/v1/inpaint", "/api/v1/prepare"] {
+        let r = server.post_with(path, &kind, &form, &evil);
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().contains("another site"), "{}", r.text());
+    }
+    let r = server.post_with("/api/v1/generate", "application/json", json!({ "z": vec![vec![0.1f32; 100]] }).to_string().as_bytes(), &evil);
+    assert_eq!(r.status, 403);
+    assert_eq!(server.get("/api/v1/stats").json()["batches"], 0, "nothing reached the queue");
+    // The page's own origin, and clients without one, are served.
+    let r = server.post_with("/api/v1/jobs", "application/json", small_job.as_bytes(), &own);
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = r.json();
+    let id = job["id"].as_str().unwrap();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "an unguessable id: {id}");
+    let other = server.post_json("/api/v1/jobs", &serde_json::from_str(&small_job).unwrap()).json();
+    assert_ne!(other["id"], job["id"]);
+    // Cancelling from another site is refused; guessing ids gets nothing.
+    assert_eq!(server.delete_with(job["cancel"].as_str().unwrap(), &evil).status, 403);
+    for guess in ["1", "2", "00000000000000000000000000000001"] {
+        let status = server.get(&format!("/api/v1/jobs/{guess}/result.png")).status;
+        assert!(status == 400 || status == 404, "{guess}: {status}");
+        assert!(matches!(server.delete(&format!("/api/v1/jobs/{guess}")).status, 400 | 404));
+    }
+    assert_eq!(server.events(job["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "done", "the refused cancel changed nothing");
+    // DNS rebinding: a request naming another host is refused, page and API alike.
+    for path in ["/", "/api/v1/models", &format!("/api/v1/jobs/{id}/result.png")] {
+        let head = server.raw(format!("GET {path} HTTP/1.1\r\nHost: attacker.example:{}\r\nConnection: close\r\n\r\n", server.addr().rsplit(':').next().unwrap()).as_bytes());
+        assert!(head.starts_with("HTTP/1.1 403"), "{path}: {head}");
+    }
+    let head = server.raw(format!("GET /api/v1/models HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", server.addr().rsplit(':').next().unwrap()).as_bytes());
+    assert!(head.starts_with("HTTP/1.1 200"), "localhost is this server: {head}");
+    assert!(!server.get("/api/v1/models").headers.contains_key("access-control-allow-origin"), "no CORS");
+}
+
+/// Off loopback, every API request needs the token: printed in the URL when generated, kept
+/// by the page in a SameSite cookie.
+#[test]
+fn a_token_guards_every_api_request_off_loopback() {
+    let server = Server::start(&["--host", "0.0.0.0"]);
+    let token = server.token.clone().expect("a generated token in the printed URL");
+    assert!(token.len() == 32, "{token}");
+    let port = server.addr().rsplit(':').next().unwrap().to_string();
+    let get = |path: &str, extra: &str| server.raw(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}Connection: close\r\n\r\n").as_bytes());
+    assert!(get("/api/v1/models", "").starts_with("HTTP/1.1 401"), "no token");
+    assert!(get("/api/v1/models", "Authorization: Bearer wrong-token-wrong-token\r\n").starts_with("HTTP/1.1 401"));
+    assert!(get("/api/v1/models", &format!("Authorization: Bearer {token}\r\n")).starts_with("HTTP/1.1 200"));
+    assert!(get("/", "").starts_with("HTTP/1.1 200"), "the page itself holds no data");
+    assert!(get("/?token=nope", "").starts_with("HTTP/1.1 401"));
+    let welcome = get(&format!("/?token={token}"), "");
+    assert!(welcome.starts_with("HTTP/1.1 303"), "{welcome}");
+    let cookie = welcome.lines().find_map(|l| l.strip_prefix("set-cookie: ")).expect("a cookie").to_string();
+    assert!(cookie.contains("SameSite=Strict") && cookie.contains("HttpOnly"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    assert!(get("/api/v1/stats", &format!("Cookie: {pair}\r\n")).starts_with("HTTP/1.1 200"), "the cookie carries the token");
+    // The client helper sends the token: the API works as on loopback.
+    let r = server.post_json("/api/v1/inpaint", &json!({ "image": base64_file(&example("s37_01.png")), "preset": "center", "options": small(json!({})) }));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Start-up settings that cannot serve are refused with the flag named, before listening.
+#[test]
+fn settings_that_cannot_serve_are_refused_at_start() {
+    let faces = example("../../olivetti-64.safetensors");
+    let emoji = example("../../twemoji-64.safetensors");
+    let (a, b) = (format!("a={}", faces.display()), format!("a={}", emoji.display()));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--weights", &a, "--weights", &b], "two models are called 'a'"),
+        (vec!["--max-body-mib", "17592186044416"], "--max-body-mib must be from 1 to 1024"),
+        (vec!["--max-body-mib", "0"], "--max-body-mib must be from 1 to 1024"),
+        (vec!["--max-rows", "1100"], "--max-rows 1100"),
+        (vec!["--token", "short"], "--token must be at least 16"),
+    ];
+    for (args, want) in cases {
+        let (code, err) = Server::refused(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// G(z) for the explore panel is answered while a long job runs (between two of its
+/// iterations), not after it.
+#[test]
+fn generate_is_answered_while_a_job_runs() {
+    let server = Server::start(&[]);
+    let long = json!({ "image": base64_file(&example("s39_07.png")), "preset": "center", "options": { "iters": 5000, "ilo_layers": 0 } });
+    let job = server.post_json("/api/v1/jobs", &long).json();
+    server.wait_stats(60, "the long job runs", |s| s["running"] == 1);
+    let z = vec![vec![0.5f32; 100]; 4];
+    let r = server.post_json("/api/v1/generate", &json!({ "z": z }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["images"].as_array().unwrap().len(), 4);
+    let stats = server.get("/api/v1/stats").json();
+    assert_eq!((stats["running"].as_u64(), stats["generated"].as_u64()), (Some(1), Some(1)), "answered while the job still ran: {stats}");
+    assert_eq!(server.delete(job["cancel"].as_str().unwrap()).status, 202);
 }
 
 #[test]
@@ -157,7 +278,7 @@ fn jobs_waiting_together_are_batched() {
     let ids: Vec<serde_json::Value> = (0..3)
         .map(|k| server.post_json("/api/v1/jobs", &json!({ "image": face, "preset": "center", "options": small(json!({ "lam": 0.005, "seed": k })) })).json())
         .collect();
-    server.wait_stats(10, "three jobs wait", |s| s["waiting"] == 3);
+    server.wait_stats(60, "three jobs wait", |s| s["waiting"] == 3);
     assert_eq!(server.delete(blocker["cancel"].as_str().unwrap()).status, 202);
     let mut results = Vec::new();
     for job in &ids {
@@ -182,6 +303,8 @@ fn a_full_queue_answers_503_with_retry_after() {
     let server = Server::start(&["--queue", "2"]);
     let long = json!({ "image": base64_file(&example("s37_01.png")), "preset": "center", "options": { "iters": 5000, "ilo_layers": 0 } });
     let a = server.post_json("/api/v1/jobs", &long);
+    // The second job must wait, not join the first one's batch: it is sent once the first runs.
+    server.wait_stats(60, "the first job runs", |s| s["running"] == 1);
     let b = server.post_json("/api/v1/jobs", &long);
     assert_eq!((a.status, b.status), (202, 202));
     let c = server.post_json("/api/v1/jobs", &long);
@@ -192,7 +315,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     // Cancelling the waiting job frees its place at once, while the first still runs.
     let (a, b) = (a.json(), b.json());
     assert_eq!(server.delete(b["cancel"].as_str().unwrap()).status, 202);
-    server.wait_stats(10, "the cancelled job leaves the queue", |s| s["waiting"] == 0 && s["running"] == 1);
+    server.wait_stats(60, "the cancelled job leaves the queue", |s| s["waiting"] == 0 && s["running"] == 1);
     assert_eq!(server.events(b["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "cancelled");
     let d = server.post_json("/api/v1/jobs", &json!({ "image": base64_file(&example("s37_01.png")), "preset": "center", "options": small(json!({})) }));
     assert_eq!(d.status, 202, "room again: {}", d.text());
@@ -291,16 +414,43 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
     let (kind, body) = multipart(&[("picture", "x.png", b"..")]);
     assert_eq!(status(server.post("/api/v1/inpaint", &kind, &body)), 422, "multipart: an unknown field");
     // A body over --max-body-mib, refused from its Content-Length before it is read.
-    let head = format!("POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{", 3 << 20);
+    let head = format!("POST /api/v1/inpaint HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{", server.host(), 3 << 20);
     let line = server.raw(head.as_bytes());
     assert!(line.contains(" 413 "), "a body too large: {line}");
-    assert_eq!(status(server.get("/api/v1/jobs/999999/events")), 404, "an unknown job");
+    assert_eq!(status(server.get("/api/v1/jobs/0123456789abcdef0123456789abcdef/events")), 404, "an unknown job");
     assert_eq!(status(server.get("/api/v1/jobs/abc/result.png")), 400, "not a job id");
     assert_eq!(status(server.get("/api/v1/models/faces/examples/../../Cargo.toml")), 404, "only listed examples");
     assert_eq!(status(server.get("/api/v1/models/faces/masks/lowres")), 422, "lowres has no pixel mask");
     assert_eq!(status(server.post_json("/api/v1/generate", &json!({ "z": [[0.0, 1.0]] }))), 422, "z of the wrong length");
     assert_eq!(status(server.post_json("/api/v1/generate", &json!({ "z": [] }))), 422, "no z");
     assert_eq!(status(server.get("/nothing/here")), 404);
+
+    let (kind, body) = multipart(&[("image", "x.png", b".."), ("image", "y.png", b"..")]);
+    let r = server.post("/api/v1/inpaint", &kind, &body);
+    assert!(r.status == 422 && r.text().contains("sent twice"), "multipart: a field twice: {}", r.text());
+    let grey = server.post_json("/api/v1/inpaint", &with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([127]))) })));
+    assert!(grey.status == 422 && grey.text().contains("128"), "a 50% grey mask names the threshold: {}", grey.text());
+    let utf16: Vec<u8> = "{\"preset\":\"center\"}".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let r = server.post("/api/v1/inpaint", "application/json", &[&[0xFF, 0xFE][..], &utf16].concat());
+    assert!(r.status == 400 && r.text().contains("UTF-16"), "{}", r.text());
+    for query in ["seed=-1", "seed=abc", "evil=1"] {
+        let r = server.get(&format!("/api/v1/models/faces/masks/random?{query}"));
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.json()["error"].as_str().unwrap().contains("seed"), "{query}: {}", r.text());
+    }
+    let head = server.raw(format!("PUT /api/v1/models HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", server.host()).as_bytes());
+    assert!(head.starts_with("HTTP/1.1 405") && head.contains("application/json"), "a wrong method gets a JSON 405: {head}");
+    // What text encodings of an image and of JSON look like in the wild is accepted: a
+    // byte-order mark, base64 wrapped at 76 columns (the `base64` command) or URL-safe.
+    let raw_face = std::fs::read(example("s37_01.png")).unwrap();
+    let wrapped: String = face.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\n");
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw_face);
+    for (what, image) in [("wrapped", wrapped), ("URL-safe", url_safe)] {
+        let r = server.post_json("/api/v1/prepare", &json!({ "image": image }));
+        assert_eq!(r.status, 200, "{what} base64: {}", r.text());
+    }
+    let with_bom = [&[0xEF, 0xBB, 0xBF][..], json!({ "image": face }).to_string().as_bytes()].concat();
+    assert_eq!(status(server.post("/api/v1/prepare", "application/json", &with_bom)), 200, "JSON with a byte-order mark");
 
     // Odd but valid images are prepared like any other: a single pixel, a line, 16-bit RGBA.
     let encode = |img: image::DynamicImage| {
@@ -323,7 +473,7 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
     // Still serving, and nothing is stuck.
     let ok = server.post_json("/api/v1/inpaint", &with(json!({})));
     assert_eq!(ok.status, 200, "{}", ok.text());
-    let stats = server.wait_stats(10, "nothing left running", |s| s["running"] == 0 && s["waiting"] == 0);
+    let stats = server.wait_stats(60, "nothing left running", |s| s["running"] == 0 && s["waiting"] == 0);
     assert_eq!(stats["batched_jobs"], 1, "only the good request reached the GPU");
     let models = server.get("/api/v1/models").json();
     assert_eq!(models["models"][0]["name"], "faces");

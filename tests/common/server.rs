@@ -9,6 +9,8 @@ pub struct Server {
     child: Child,
     /// http://127.0.0.1:PORT
     pub url: String,
+    /// The access token the server printed in its URL (`?token=...`), sent with every request.
+    pub token: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -47,7 +49,7 @@ impl Server {
                 }
             }
         });
-        let url = match rx.recv_timeout(Duration::from_secs(180)) {
+        let printed: String = match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(url) => url,
             Err(_) => {
                 let status = child.try_wait().ok().flatten();
@@ -55,8 +57,27 @@ impl Server {
                 panic!("dcgan-inpaint serve printed no URL within 180 s (exit status: {status:?}); see its stderr above");
             }
         };
+        let (url, token) = match printed.split_once("/?token=") {
+            Some((url, token)) => (url.to_string(), Some(token.to_string())),
+            None => (printed.trim_end_matches('/').to_string(), None),
+        };
         let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(300))).build();
-        Server { child, url, agent: config.into() }
+        Server { child, url, token, agent: config.into() }
+    }
+
+    /// The server's exit status once it has ended on its own (a refused start-up), with
+    /// what it printed on stderr.
+    pub fn refused(args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint")).args(["serve", "--port", "0"]).args(args).output().expect("dcgan-inpaint serve runs");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// `request` with the token, when the server has one.
+    fn authorised<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => request.header("authorization", format!("Bearer {t}")),
+            None => request,
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -72,15 +93,41 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        Self::reply(self.agent.get(format!("{}{path}", self.url)).call(), &format!("GET {path}"))
+        self.get_with(path, &[])
+    }
+
+    /// GET with extra headers (e.g. an Origin).
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut r = self.authorised(self.agent.get(format!("{}{path}", self.url)));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        Self::reply(r.call(), &format!("GET {path}"))
     }
 
     pub fn delete(&self, path: &str) -> Reply {
-        Self::reply(self.agent.delete(format!("{}{path}", self.url)).call(), &format!("DELETE {path}"))
+        self.delete_with(path, &[])
+    }
+
+    pub fn delete_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut r = self.authorised(self.agent.delete(format!("{}{path}", self.url)));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        Self::reply(r.call(), &format!("DELETE {path}"))
     }
 
     pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
-        Self::reply(self.agent.post(format!("{}{path}", self.url)).header("content-type", content_type).send(body), &format!("POST {path}"))
+        self.post_with(path, content_type, body, &[])
+    }
+
+    /// POST with extra headers (e.g. an Origin).
+    pub fn post_with(&self, path: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+        let mut r = self.authorised(self.agent.post(format!("{}{path}", self.url))).header("content-type", content_type);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        Self::reply(r.send(body), &format!("POST {path}"))
     }
 
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
@@ -90,7 +137,7 @@ impl Server {
     /// A job's Server-Sent Events as (event, data) pairs, read as they arrive; `each` may
     /// return false to hang up early.
     pub fn events(&self, path: &str, mut each: impl FnMut(&str, &serde_json::Value) -> bool) -> Vec<(String, serde_json::Value)> {
-        let r = self.agent.get(format!("{}{path}", self.url)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let r = self.authorised(self.agent.get(format!("{}{path}", self.url))).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(r.status().as_u16(), 200, "GET {path}");
         let mut reader = BufReader::new(r.into_body().into_reader());
         let (mut out, mut event, mut line) = (Vec::new(), String::new(), String::new());
@@ -126,14 +173,27 @@ impl Server {
         }
     }
 
-    /// A raw request (to send what a well-behaved client would not); returns the status line.
+    /// A raw request (to send what a well-behaved client would not); returns the answer's
+    /// head (status line and headers).
     pub fn raw(&self, request: &[u8]) -> String {
         let mut s = std::net::TcpStream::connect(self.addr()).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(60))).ok();
         let _ = s.write_all(request);
-        let mut head = [0u8; 256];
-        let n = s.read(&mut head).unwrap_or(0);
-        String::from_utf8_lossy(&head[..n]).lines().next().unwrap_or("").to_string()
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        text.split("\r\n\r\n").next().unwrap_or("").to_string()
+    }
+
+    /// The Host header this server answers to: its own address.
+    pub fn host(&self) -> String {
+        self.addr()
     }
 }
 

@@ -1,6 +1,12 @@
 //! A completion job as the server keeps it: what was asked, its events in order (the SSE
-//! stream replays them from the start, so a late subscriber misses nothing), and its outcome.
-//! The worker thread writes, request handlers read; `changed` wakes the readers.
+//! stream replays them from the start, so a late subscriber misses nothing but old frames),
+//! and how it ended. The worker thread writes, request handlers read; `changed` wakes the
+//! readers.
+//!
+//! Memory stays bounded: only the last `REPLAY_FRAMES` frames keep their pictures in the
+//! replay (older progress events keep their losses), a finished job thins its progress
+//! events to at most `KEPT_PROGRESS`, and `retained_bytes` lets the server drop the oldest
+//! finished jobs past a byte budget.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +55,20 @@ impl JobEvent {
     pub fn is_final(&self) -> bool {
         matches!(self, JobEvent::Done { .. } | JobEvent::Error { .. } | JobEvent::Cancelled)
     }
+
+    /// Bytes this event holds on the heap beyond its own size (its pictures).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            JobEvent::Progress { generated, completed, .. } => generated.as_ref().map_or(0, String::len) + completed.as_ref().map_or(0, String::len),
+            JobEvent::Done { result, gif, .. } => result.len() + gif.len(),
+            JobEvent::Error { message } => message.len(),
+            _ => 0,
+        }
+    }
+
+    fn has_frame(&self) -> bool {
+        matches!(self, JobEvent::Progress { generated: Some(_), .. })
+    }
 }
 
 /// A finished job's files.
@@ -57,14 +77,35 @@ pub struct Outcome {
     pub gif: Vec<u8>,
 }
 
+/// How a job ended.
+#[derive(Clone)]
+pub enum Ending {
+    Done(Arc<Outcome>),
+    /// By `DELETE`, by its one-shot client hanging up, or by the server stopping.
+    Cancelled,
+    Failed(String),
+}
+
+/// Frames whose pictures a job's replay keeps (the newest); older progress events keep
+/// their losses only.
+pub const REPLAY_FRAMES: usize = 4;
+/// Progress events a finished job keeps (evenly spread, the last always among them).
+pub const KEPT_PROGRESS: usize = 1000;
+
 #[derive(Default)]
 struct State {
     events: Vec<JobEvent>,
-    outcome: Option<std::result::Result<Arc<Outcome>, String>>,
+    /// Events dropped from the front of `events` by thinning: a reader's count of events
+    /// seen stays meaningful (see `events_since`).
+    dropped: usize,
+    ending: Option<Ending>,
+    heap_bytes: usize,
 }
 
 pub struct Job {
-    pub id: u64,
+    /// An unguessable token (128 random bits): whoever knows it may read and cancel the job,
+    /// nobody else can find it.
+    pub id: String,
     pub model: usize,
     pub item: Item,
     /// Lowres (block means known) or a plain mask (`File`, the item's own).
@@ -77,12 +118,18 @@ pub struct Job {
     changed: tokio::sync::watch::Sender<usize>,
 }
 
-pub const CANCELLED: &str = "cancelled";
+/// 128 random bits as 32 hex digits, from the operating system's random source.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without the OS's random source there is no safe token to make: nothing to fall back on.
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the operating system gives no random bytes: {e}"));
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 impl Job {
-    pub fn new(id: u64, model: usize, item: Item, kind: MaskKind, settings: Settings) -> Arc<Job> {
+    pub fn new(model: usize, item: Item, kind: MaskKind, settings: Settings) -> Arc<Job> {
         Arc::new(Job {
-            id,
+            id: random_token(),
             model,
             item,
             kind,
@@ -112,33 +159,52 @@ impl Job {
 
     pub fn push(&self, event: JobEvent) {
         let mut st = self.lock();
-        if st.outcome.is_some() {
+        if st.ending.is_some() {
             return;
         }
+        if event.has_frame() {
+            // Keep the pictures of the newest frames only.
+            let mut framed = 0;
+            for old in st.events.iter_mut().rev() {
+                if let JobEvent::Progress { generated, completed, .. } = old
+                    && generated.is_some()
+                {
+                    framed += 1;
+                    if framed >= REPLAY_FRAMES {
+                        let freed = generated.take().map_or(0, |g| g.len()) + completed.take().map_or(0, |c| c.len());
+                        st.heap_bytes -= freed;
+                        break;
+                    }
+                }
+            }
+        }
+        st.heap_bytes += event.heap_bytes();
         st.events.push(event);
-        let n = st.events.len();
+        let n = st.dropped + st.events.len();
         drop(st);
         self.changed.send_replace(n);
     }
 
-    /// End the job (the first call wins): done, cancelled or failed.
-    pub fn finish(&self, outcome: std::result::Result<Outcome, String>) {
+    /// End the job (the first call wins). A finished job's progress events are thinned to
+    /// `KEPT_PROGRESS`.
+    pub fn finish(&self, ending: Ending) {
         let mut st = self.lock();
-        if st.outcome.is_some() {
+        if st.ending.is_some() {
             return;
         }
-        let event = match &outcome {
-            Ok(_) => JobEvent::Done {
+        let event = match &ending {
+            Ending::Done(_) => JobEvent::Done {
                 result: format!("/api/v1/jobs/{}/result.png", self.id),
                 gif: format!("/api/v1/jobs/{}/progress.gif", self.id),
                 seconds: self.created.elapsed().as_secs_f64(),
             },
-            Err(e) if e == CANCELLED => JobEvent::Cancelled,
-            Err(e) => JobEvent::Error { message: e.clone() },
+            Ending::Cancelled => JobEvent::Cancelled,
+            Ending::Failed(message) => JobEvent::Error { message: message.clone() },
         };
+        st.heap_bytes += event.heap_bytes();
         st.events.push(event);
-        st.outcome = Some(outcome.map(Arc::new));
-        let n = st.events.len();
+        st.ending = Some(ending);
+        let n = st.dropped + st.events.len();
         drop(st);
         self.changed.send_replace(n);
     }
@@ -152,19 +218,113 @@ impl Job {
     }
 
     pub fn finished(&self) -> bool {
-        self.lock().outcome.is_some()
+        self.lock().ending.is_some()
     }
 
-    /// Events from `from` on.
-    pub fn events_since(&self, from: usize) -> Vec<JobEvent> {
-        self.lock().events.get(from..).map(<[JobEvent]>::to_vec).unwrap_or_default()
+    /// Events after the first `seen` (counted over the job's life); `seen` moves past events
+    /// thinned away meanwhile.
+    pub fn events_since(&self, seen: usize) -> (Vec<JobEvent>, usize) {
+        let st = self.lock();
+        let from = seen.saturating_sub(st.dropped);
+        let events = st.events.get(from..).map(<[JobEvent]>::to_vec).unwrap_or_default();
+        (events, st.dropped + st.events.len())
     }
 
-    pub fn outcome(&self) -> Option<std::result::Result<Arc<Outcome>, String>> {
-        self.lock().outcome.clone()
+    pub fn ending(&self) -> Option<Ending> {
+        self.lock().ending.clone()
     }
 
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<usize> {
         self.changed.subscribe()
+    }
+
+    /// Thin a finished job's progress events to `KEPT_PROGRESS` (the first, the last and
+    /// evenly spread ones between). Readers that are part-way keep their place.
+    pub fn compact(&self) {
+        let mut st = self.lock();
+        let progress = st.events.iter().filter(|e| matches!(e, JobEvent::Progress { .. })).count();
+        if st.ending.is_none() || progress <= KEPT_PROGRESS {
+            return;
+        }
+        let every = progress.div_ceil(KEPT_PROGRESS);
+        let mut k = 0;
+        let events = std::mem::take(&mut st.events);
+        let old_len = events.len();
+        let last_progress = events.iter().rposition(|e| matches!(e, JobEvent::Progress { .. }));
+        let mut kept = Vec::with_capacity(KEPT_PROGRESS + 8);
+        for (i, e) in events.into_iter().enumerate() {
+            if matches!(e, JobEvent::Progress { .. }) {
+                k += 1;
+                if (k - 1) % every != 0 && Some(i) != last_progress {
+                    st.heap_bytes -= e.heap_bytes();
+                    continue;
+                }
+            }
+            kept.push(e);
+        }
+        // Readers count events over the job's life: what was thinned counts as dropped from
+        // the front, so a reader part-way still reaches the end (it may skip a few losses).
+        st.dropped += old_len - kept.len();
+        st.events = kept;
+    }
+
+    /// Bytes this job holds: its events and its files.
+    pub fn retained_bytes(&self) -> usize {
+        let st = self.lock();
+        let files = match &st.ending {
+            Some(Ending::Done(o)) => o.png.len() + o.gif.len(),
+            _ => 0,
+        };
+        st.heap_bytes + st.events.len() * std::mem::size_of::<JobEvent>() + files + self.item.image.len() * 4 + self.item.mask.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Arc<Job> {
+        let item = Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
+        Job::new(0, item, MaskKind::File(Default::default()), Settings::default())
+    }
+
+    fn progress(t: usize, framed: bool) -> JobEvent {
+        let picture = framed.then(|| "p".repeat(10_000));
+        JobEvent::Progress { t, iterations: 25_001, contextual: 1.0, prior: 0.1, generated: picture.clone(), completed: picture }
+    }
+
+    /// A job of 25 000 iterations with a frame at each keeps the pictures of the newest few
+    /// frames only, and once finished at most `KEPT_PROGRESS` progress events; a reader still
+    /// reaches the end.
+    #[test]
+    fn a_long_job_keeps_bounded_memory() {
+        let j = job();
+        let mut reader = 0;
+        for t in 0..25_001 {
+            j.push(progress(t, true));
+            if t == 100 {
+                reader = j.events_since(0).1;
+            }
+        }
+        let framed = j.events_since(0).0.iter().filter(|e| e.has_frame()).count();
+        assert_eq!(framed, REPLAY_FRAMES);
+        assert!(j.retained_bytes() < 2 * REPLAY_FRAMES * 20_000 + 25_001 * std::mem::size_of::<JobEvent>() + 4096, "{}", j.retained_bytes());
+        j.finish(Ending::Cancelled);
+        j.compact();
+        let (events, total) = j.events_since(0);
+        let kept = events.iter().filter(|e| matches!(e, JobEvent::Progress { .. })).count();
+        assert!(kept <= KEPT_PROGRESS + 1, "{kept}");
+        assert!(matches!(events.last(), Some(JobEvent::Cancelled)));
+        assert!(matches!(events[events.len() - 2], JobEvent::Progress { t: 25_000, .. }), "the last loss is kept");
+        assert_eq!(total, 25_002);
+        let (rest, _) = j.events_since(reader);
+        assert!(matches!(rest.last(), Some(JobEvent::Cancelled)), "a reader part-way still gets the end");
+    }
+
+    #[test]
+    fn ids_are_unguessable_tokens() {
+        let (a, b) = (job(), job());
+        assert_ne!(a.id, b.id);
+        assert!(a.id.len() == 32 && a.id.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -3,17 +3,21 @@
 //! compatible settings that wait together leave the queue together and are optimised as
 //! rows of one batch, so throughput grows with load. The queue holds at most `capacity`
 //! unfinished jobs; beyond that `submit` refuses (the server answers 503).
+//!
+//! G(z) requests (the page's explore panel) wait in a queue of their own, bounded by
+//! `GENERATE_QUEUE`: the worker answers one between two iterations of a running batch, and
+//! alternates them with waiting batches, so neither kind can starve the other.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::jobs::{Job, JobEvent, Outcome};
+use super::jobs::{Ending, Job, JobEvent, Outcome};
 use crate::engine::gpu::Gpu;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::error::{Error, Result};
-use crate::inpaint::{self, Method, Optimised, Step, blend, optimise, optimise::starting_z};
+use crate::inpaint::{self, Method, Step, blend, optimise::starting_z};
 use crate::io::picture;
 use crate::model::{Discriminator, Generator};
 
@@ -23,12 +27,15 @@ pub struct Model {
     pub d: Discriminator,
 }
 
-/// Work for the GPU.
-pub enum Work {
-    Complete(Arc<Job>),
-    /// G(z) for rows of z ([n, z_dim]); the answer is [n, c, s, s] in [-1, 1].
-    Generate { model: usize, z: Vec<f32>, reply: tokio::sync::oneshot::Sender<Result<Vec<f32>>> },
+/// G(z) for rows of z ([n, z_dim]); the answer is [n, c, s, s] in [-1, 1].
+pub struct Generate {
+    pub model: usize,
+    pub z: Vec<f32>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Vec<f32>>>,
 }
+
+/// G(z) requests that may wait at once; more are answered 503.
+pub const GENERATE_QUEUE: usize = 4;
 
 #[derive(Default, Clone, Copy, serde::Serialize)]
 pub struct Stats {
@@ -39,12 +46,18 @@ pub struct Stats {
     pub batches: u64,
     pub batched_jobs: u64,
     pub largest_batch: usize,
+    /// G(z) requests waiting, and answered so far.
+    pub generate_waiting: usize,
+    pub generated: u64,
 }
 
 struct State {
-    queue: VecDeque<Work>,
+    jobs: VecDeque<Arc<Job>>,
+    generates: VecDeque<Generate>,
     stats: Stats,
     closed: bool,
+    /// Whether the worker's last pick between batches was a G(z) request.
+    last_was_generate: bool,
 }
 
 pub struct Queue {
@@ -53,28 +66,24 @@ pub struct Queue {
     capacity: usize,
     /// Rows one batch may hold (images x restarts).
     max_rows: usize,
-    next_id: AtomicU64,
 }
 
-/// Why `submit` refused a job.
+/// Why `submit` refused work.
 pub enum Refused {
     Full { capacity: usize },
     Closed,
 }
 
+/// What the worker takes next.
+enum Work {
+    Batch(Vec<Arc<Job>>),
+    Generate(Generate),
+}
+
 impl Queue {
     pub fn new(capacity: usize, max_rows: usize) -> Queue {
-        Queue {
-            state: Mutex::new(State { queue: VecDeque::new(), stats: Stats::default(), closed: false }),
-            ready: Condvar::new(),
-            capacity,
-            max_rows,
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    pub fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        let state = State { jobs: VecDeque::new(), generates: VecDeque::new(), stats: Stats::default(), closed: false, last_was_generate: false };
+        Queue { state: Mutex::new(state), ready: Condvar::new(), capacity, max_rows }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -82,21 +91,36 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue work; a completion job counts against the capacity until it has finished.
-    pub fn submit(&self, work: Work) -> std::result::Result<(), Refused> {
+    /// Queue a completion job; it counts against the capacity until it has finished.
+    pub fn submit(&self, job: Arc<Job>) -> std::result::Result<(), Refused> {
         let mut st = self.lock();
         if st.closed {
             return Err(Refused::Closed);
         }
-        if let Work::Complete(job) = &work {
-            if st.stats.waiting + st.stats.running >= self.capacity {
-                return Err(Refused::Full { capacity: self.capacity });
-            }
-            st.stats.waiting += 1;
-            let position = st.stats.waiting + st.stats.running;
-            job.push(JobEvent::Queued { position });
+        if st.stats.waiting + st.stats.running >= self.capacity {
+            return Err(Refused::Full { capacity: self.capacity });
         }
-        st.queue.push_back(work);
+        st.stats.waiting += 1;
+        let position = st.stats.waiting + st.stats.running;
+        job.push(JobEvent::Queued { position });
+        st.jobs.push_back(job);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Queue a G(z) request.
+    pub fn submit_generate(&self, work: Generate) -> std::result::Result<(), Refused> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(Refused::Closed);
+        }
+        // Requests whose client gave up (timed out) leave no trace.
+        st.generates.retain(|g| !g.reply.is_closed());
+        if st.generates.len() >= GENERATE_QUEUE {
+            return Err(Refused::Full { capacity: GENERATE_QUEUE });
+        }
+        st.generates.push_back(work);
+        st.stats.generate_waiting = st.generates.len();
         self.ready.notify_one();
         Ok(())
     }
@@ -106,12 +130,11 @@ impl Queue {
     pub fn cancel(&self, job: &Job) {
         job.cancel();
         let mut st = self.lock();
-        let waiting = st.queue.iter().position(|w| matches!(w, Work::Complete(j) if j.id == job.id));
-        if let Some(k) = waiting {
-            st.queue.remove(k);
+        if let Some(k) = st.jobs.iter().position(|j| j.id == job.id) {
+            st.jobs.remove(k);
             st.stats.waiting -= 1;
             drop(st);
-            job.finish(Err(super::jobs::CANCELLED.into()));
+            job.finish(Ending::Cancelled);
         }
     }
 
@@ -119,47 +142,61 @@ impl Queue {
         self.lock().stats
     }
 
-    /// No more work is taken; waiting jobs are cancelled and the worker ends.
+    /// No more work is taken; waiting jobs end and the worker stops.
     pub fn close(&self) {
         let mut st = self.lock();
         st.closed = true;
-        for work in st.queue.drain(..) {
-            if let Work::Complete(job) = work {
-                job.finish(Err("the server is shutting down".into()));
-            }
+        for job in st.jobs.drain(..) {
+            job.finish(Ending::Failed("the server is shutting down".into()));
         }
+        st.generates.clear();
         st.stats.waiting = 0;
+        st.stats.generate_waiting = 0;
         self.ready.notify_all();
     }
 
-    /// The next work: a single `Generate` (first), or the first waiting job with every
-    /// waiting job that can share its batch. None once closed.
-    fn take(&self) -> Option<Vec<Work>> {
+    /// A waiting G(z) request whose client still waits, if any.
+    fn next_generate(st: &mut State) -> Option<Generate> {
+        while let Some(g) = st.generates.pop_front() {
+            st.stats.generate_waiting = st.generates.len();
+            if !g.reply.is_closed() {
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// One waiting G(z) request, for the worker to answer between two iterations.
+    fn take_generate(&self) -> Option<Generate> {
+        Self::next_generate(&mut self.lock())
+    }
+
+    /// The next work: a G(z) request or a batch (the first waiting job with every waiting
+    /// job that can share its batch), alternating when both wait. None once closed.
+    fn take(&self) -> Option<Work> {
         let mut st = self.lock();
         loop {
             if st.closed {
                 return None;
             }
-            // G(z) for the explore panel is one short forward pass: it goes before the
-            // completion jobs, so the page answers while they wait.
-            if let Some(k) = st.queue.iter().position(|w| matches!(w, Work::Generate { .. })) {
-                return st.queue.remove(k).map(|w| vec![w]);
+            let jobs_wait = !st.jobs.is_empty();
+            if !(jobs_wait && st.last_was_generate)
+                && let Some(g) = Self::next_generate(&mut st)
+            {
+                st.last_was_generate = true;
+                return Some(Work::Generate(g));
             }
-            if let Some(first) = st.queue.pop_front() {
-                let Work::Complete(job) = first else { unreachable!("generate work was taken above") };
-                let mut rows = job.rows();
-                let mut batch = vec![job];
+            st.last_was_generate = false;
+            if let Some(first) = st.jobs.pop_front() {
+                let mut rows = first.rows();
+                let mut batch = vec![first];
                 if batch[0].settings.method == Method::Dcgan {
                     let mut k = 0;
-                    while k < st.queue.len() {
-                        let fits = match &st.queue[k] {
-                            Work::Complete(other) => other.batches_with(&batch[0]) && rows + other.rows() <= self.max_rows,
-                            Work::Generate { .. } => false,
-                        };
-                        if fits {
-                            let Some(Work::Complete(other)) = st.queue.remove(k) else { unreachable!() };
+                    while k < st.jobs.len() {
+                        let other = &st.jobs[k];
+                        if other.batches_with(&batch[0]) && rows + other.rows() <= self.max_rows {
                             rows += other.rows();
-                            batch.push(other);
+                            batch.extend(st.jobs.remove(k));
                         } else {
                             k += 1;
                         }
@@ -169,7 +206,7 @@ impl Queue {
                 let (live, cancelled): (Vec<_>, Vec<_>) = batch.into_iter().partition(|j| !j.cancelled());
                 st.stats.waiting -= live.len() + cancelled.len();
                 for job in cancelled {
-                    job.finish(Err("cancelled".into()));
+                    job.finish(Ending::Cancelled);
                 }
                 if live.is_empty() {
                     continue;
@@ -178,31 +215,37 @@ impl Queue {
                 st.stats.batches += 1;
                 st.stats.batched_jobs += live.len() as u64;
                 st.stats.largest_batch = st.stats.largest_batch.max(live.len());
-                return Some(live.into_iter().map(Work::Complete).collect());
+                return Some(Work::Batch(live));
             }
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+            if st.generates.is_empty() {
+                st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
         }
     }
 
     fn done_running(&self) {
         self.lock().stats.running = 0;
     }
+
+    fn answered_generate(&self) {
+        self.lock().stats.generated += 1;
+    }
 }
 
 /// The worker: takes work until the queue is closed. `stop` (a signal) interrupts a batch.
 pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool) {
-    while let Some(mut batch) = queue.take() {
-        if let [Work::Generate { .. }] = batch.as_slice() {
-            let Some(Work::Generate { model, z, reply }) = batch.pop() else { unreachable!() };
-            let images = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(gpu, &models[model].g, &z)));
-            let _ = reply.send(images.unwrap_or_else(|_| Err(Error::new("internal error while generating (see the server's log)"))));
-            continue;
-        }
-        let jobs: Vec<Arc<Job>> = batch.into_iter().filter_map(|w| if let Work::Complete(j) = w { Some(j) } else { None }).collect();
+    while let Some(work) = queue.take() {
+        let jobs = match work {
+            Work::Generate(g) => {
+                answer_generate(queue, gpu, models, g);
+                continue;
+            }
+            Work::Batch(jobs) => jobs,
+        };
         let started = std::time::Instant::now();
-        let ids: Vec<String> = jobs.iter().map(|j| j.id.to_string()).collect();
+        let ids: Vec<&str> = jobs.iter().map(|j| &j.id[..8]).collect();
         // A panic in the engine fails this batch's jobs, never the server.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| complete_batch(gpu, models, &jobs, stop)));
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| complete_batch(queue, gpu, models, &jobs, stop)));
         let failure = match run {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -210,9 +253,9 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
         };
         for job in &jobs {
             if job.cancelled() {
-                job.finish(Err(super::jobs::CANCELLED.into()));
+                job.finish(Ending::Cancelled);
             } else if let Some(message) = &failure {
-                job.finish(Err(message.clone()));
+                job.finish(Ending::Failed(message.clone()));
             }
         }
         // One line per batch, so a log shows what the server did and how long it took.
@@ -228,6 +271,14 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
     }
 }
 
+/// Answer one G(z) request (a panic answers an error, never ends the worker).
+fn answer_generate(queue: &Queue, gpu: &Gpu, models: &[Model], g: Generate) {
+    let Generate { model, z, reply } = g;
+    let images = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(gpu, &models[model].g, &z)));
+    let _ = reply.send(images.unwrap_or_else(|_| Err(Error::new("internal error while generating (see the server's log)"))));
+    queue.answered_generate();
+}
+
 fn generate(gpu: &Gpu, g: &Generator, z: &[f32]) -> Result<Vec<f32>> {
     let zd = g.arch.z_dim;
     let z = Tensor::from_slice(gpu, &[z.len() / zd, zd], z);
@@ -240,8 +291,9 @@ pub fn data_url(image: &[f32], c: usize, s: usize) -> String {
     format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(picture::png_bytes(&picture::to_rgb8(image, c, s))))
 }
 
-/// Optimise the jobs of one batch together and finish each with its own blend.
-fn complete_batch(gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>], stop: &AtomicBool) -> Result<()> {
+/// Complete the jobs of one batch together (`inpaint::complete`) and finish each with its
+/// own blend. Between two iterations the worker answers one waiting G(z) request.
+fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>], stop: &AtomicBool) -> Result<()> {
     let first = &jobs[0];
     let model = &models[first.model];
     let arch = model.g.arch;
@@ -255,63 +307,126 @@ fn complete_batch(gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>], stop: &AtomicB
     for job in jobs {
         job.push(JobEvent::Start { batch_jobs: jobs.len(), batch_rows: rows, iterations });
     }
-    let results: Vec<Optimised> = match first.settings.method {
-        Method::Classical(fill) => {
-            let generated = fill.fill(&first.item, c, s, &first.kind)?;
-            vec![Optimised { generated, z: Vec::new(), losses: Vec::new(), frames: Vec::new(), restart: 0 }]
+    let items: Vec<inpaint::Item> = jobs.iter().map(|j| j.item.clone()).collect();
+    // Each job starts from its own seed, so its result does not depend on its batch.
+    let z_init: Vec<f32> = jobs.iter().flat_map(|j| starting_z(j.settings.seed, 0, r, zd)).collect();
+    // All rows in one optimise batch, so a step's row i * r + k is job i's restart k.
+    let settings = inpaint::Settings { batch: rows, ..first.settings.clone() };
+    let halt = AtomicBool::new(false);
+    let results = inpaint::complete(gpu, &model.g, &model.d, &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
+        for (i, job) in jobs.iter().enumerate() {
+            if job.cancelled() {
+                job.finish(Ending::Cancelled);
+                continue;
+            }
+            let total = |k: usize| step.contextual[k] + step.prior[k];
+            let best = (i * r..(i + 1) * r).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap_or(i * r);
+            let frame = step.generated.map(|g| &g[best * plane..(best + 1) * plane]);
+            job.push(JobEvent::Progress {
+                t: step.t,
+                iterations,
+                contextual: step.contextual[best],
+                prior: step.prior[best],
+                generated: frame.map(|f| data_url(f, c, s)),
+                completed: frame.map(|f| data_url(&blend::overlay(&job.item, f, c, s), c, s)),
+            });
         }
-        Method::Dcgan => {
-            let items: Vec<inpaint::Item> = jobs.iter().map(|j| j.item.clone()).collect();
-            // Each job starts from its own seed, so its result does not depend on its batch.
-            let z_init: Vec<f32> = jobs.iter().flat_map(|j| starting_z(j.settings.seed, 0, r, zd)).collect();
-            // All rows in one optimise batch, so a step's row i * r + k is job i's restart k.
-            let settings = inpaint::Settings { batch: rows, ..first.settings.clone() };
-            let halt = AtomicBool::new(false);
-            optimise(gpu, &model.g, &model.d, &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
-                for (i, job) in jobs.iter().enumerate() {
-                    if job.cancelled() {
-                        job.finish(Err(super::jobs::CANCELLED.into()));
-                        continue;
-                    }
-                    let total = |k: usize| step.contextual[k] + step.prior[k];
-                    let best = (i * r..(i + 1) * r).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap_or(i * r);
-                    let frame = step.generated.map(|g| &g[best * plane..(best + 1) * plane]);
-                    job.push(JobEvent::Progress {
-                        t: step.t,
-                        iterations,
-                        contextual: step.contextual[best],
-                        prior: step.prior[best],
-                        generated: frame.map(|f| data_url(f, c, s)),
-                        completed: frame.map(|f| data_url(&blend::overlay(&job.item, f, c, s), c, s)),
-                    });
-                }
-                if stop.load(Ordering::Relaxed) || jobs.iter().all(|j| j.cancelled()) {
-                    halt.store(true, Ordering::Relaxed);
-                }
-            })
-            .map_err(|e| if stop.load(Ordering::Relaxed) { Error::new("the server is shutting down") } else { e })?
+        if stop.load(Ordering::Relaxed) || jobs.iter().all(|j| j.cancelled()) {
+            halt.store(true, Ordering::Relaxed);
         }
-    };
+        if let Some(g) = queue.take_generate() {
+            answer_generate(queue, gpu, models, g);
+        }
+    })
+    .map_err(|e| if stop.load(Ordering::Relaxed) { Error::new("the server is shutting down") } else { e })?;
     for (job, r) in jobs.iter().zip(&results) {
         if job.cancelled() {
             continue;
         }
-        let completed = match job.settings.method {
-            Method::Dcgan => blend::compose(&job.item, &r.generated, c, s, &job.kind, job.settings.blend),
-            Method::Classical(_) => Ok(r.generated.clone()),
-        };
+        let completed = if job.settings.blend == settings.blend { Ok(r.completed.clone()) } else { r.blended(&job.item, c, s, &job.kind, settings.method, job.settings.blend) };
         let completed = match completed {
             Ok(x) => x,
             Err(e) => {
-                job.finish(Err(e.to_string()));
+                job.finish(Ending::Failed(e.to_string()));
                 continue;
             }
         };
-        let mut frames: Vec<Vec<f32>> = r.frames.iter().map(|f| blend::overlay(&job.item, f, c, s)).collect();
-        frames.push(completed.clone());
+        let mut frames = r.frames.clone();
+        if let Some(last) = frames.last_mut() {
+            *last = completed.clone();
+        }
         let mut gif = Vec::new();
         picture::encode_gif(&frames, c, s, &mut gif).map_err(|e| Error::new(format!("cannot encode the progress GIF: {e}")))?;
-        job.finish(Ok(Outcome { png: picture::png_bytes(&picture::to_rgb8(&completed, c, s)), gif }));
+        job.finish(Ending::Done(Arc::new(Outcome { png: picture::png_bytes(&picture::to_rgb8(&completed, c, s)), gif })));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inpaint::{Item, MaskKind, Settings};
+
+    fn job(iters: usize) -> Arc<Job> {
+        let item = Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
+        Job::new(0, item, MaskKind::File(Default::default()), Settings { iters, restarts: 1, batch: 1, ..Settings::default() })
+    }
+
+    fn generate() -> (Generate, tokio::sync::oneshot::Receiver<Result<Vec<f32>>>) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        (Generate { model: 0, z: vec![0.0; 4], reply }, rx)
+    }
+
+    /// G(z) requests have their own bound (503 past it), and requests whose client gave up
+    /// free their place.
+    #[test]
+    fn generate_requests_wait_in_a_bounded_queue() {
+        let q = Queue::new(4, 4);
+        let mut waiting: Vec<_> = (0..GENERATE_QUEUE).map(|_| generate()).map(|(g, rx)| (q.submit_generate(g).is_ok(), rx)).collect();
+        assert!(waiting.iter().all(|(ok, _)| *ok));
+        assert!(matches!(q.submit_generate(generate().0), Err(Refused::Full { capacity: GENERATE_QUEUE })));
+        waiting.pop(); // its client timed out
+        let (g, _rx) = generate();
+        assert!(q.submit_generate(g).is_ok(), "a place freed by a client that gave up is taken again");
+        assert_eq!(q.stats().generate_waiting, GENERATE_QUEUE);
+    }
+
+    /// Between batches the worker alternates G(z) requests and completion batches: a flood
+    /// of either never starves the other.
+    #[test]
+    fn generate_requests_and_batches_alternate() {
+        let q = Queue::new(8, 1);
+        let mut receivers = Vec::new();
+        for _ in 0..3 {
+            let (g, rx) = generate();
+            q.submit_generate(g).unwrap_or_else(|_| panic!("room"));
+            receivers.push(rx);
+        }
+        for _ in 0..3 {
+            assert!(q.submit(job(5)).is_ok());
+        }
+        let kinds: Vec<&str> = (0..6)
+            .map(|_| match q.take().expect("work") {
+                Work::Generate(_) => "G",
+                Work::Batch(_) => {
+                    q.done_running();
+                    "B"
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["G", "B", "G", "B", "G", "B"]);
+    }
+
+    /// The queue's capacity counts waiting and running jobs; cancelling a waiting one frees
+    /// its place at once and ends it as cancelled.
+    #[test]
+    fn a_cancelled_waiting_job_frees_its_place() {
+        let q = Queue::new(2, 1);
+        let (a, b) = (job(5), job(6));
+        assert!(q.submit(a.clone()).is_ok() && q.submit(b.clone()).is_ok());
+        assert!(matches!(q.submit(job(7)), Err(Refused::Full { capacity: 2 })));
+        q.cancel(&b);
+        assert!(matches!(b.ending(), Some(Ending::Cancelled)));
+        assert!(q.submit(job(8)).is_ok());
+    }
 }

@@ -430,7 +430,8 @@ async function pick(i, img) {
 // ---- for tests and the curious: the model-resolution pixels ----
 function snapshot() {
   const grab = (d) => (d ? Array.from(d.data) : null);
-  return { size: state.size, image: grab(state.image), mask: Array.from(state.mask), lowres: state.lowres, result: grab(state.result), timings: state.timings, status: $('status').dataset.state };
+  // Callable at any moment, also before the first image (and its mask) exists.
+  return { size: state.size, image: grab(state.image), mask: state.mask ? Array.from(state.mask) : null, lowres: state.lowres, result: grab(state.result), timings: state.timings, status: $('status').dataset.state };
 }
 
 $('complete').onclick = complete;
