@@ -149,6 +149,10 @@ async fn drive(client: &fantoccini::Client, server: &Server, out: &std::path::Pa
     let first = wait_until(client, 60, "the page loads an example", |s| !s["image"].is_null()).await;
     assert_eq!(first["size"], 64);
     assert!(first["mask"].as_array().unwrap().iter().all(|v| v == 0), "nothing painted yet");
+    // The preset menu is the server's preset table.
+    let offered = client.execute("return [...document.getElementById('preset').options].map(o => o.value).filter(v => v)", vec![]).await.unwrap();
+    let table: Vec<serde_json::Value> = server.get("/api/v1/models").json()["presets"].as_array().unwrap().iter().map(|p| p["name"].clone()).collect();
+    assert_eq!(offered, serde_json::Value::Array(table), "the page offers the presets of the API");
 
     // Few iterations, z only: a browser test, not a quality run.
     client

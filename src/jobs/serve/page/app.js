@@ -69,6 +69,8 @@ async function loadModels() {
     const field = $('settings').elements[k];
     if (field) field.value = v;
   }
+  // The server's preset table (the same one as `complete --mask` and the quality table).
+  for (const p of info.presets) { const o = new Option(p.name, p.name); o.title = p.about; $('preset').add(o); }
   await chooseModel(info.models[0].name);
 }
 
@@ -441,4 +443,4 @@ $('explore').addEventListener('toggle', () => { if ($('explore').open && !$('sam
 window.dcgan = { state, snapshot };
 setupEditor();
 drawCurve();
-loadModels().then(() => $('status').dataset.ready = 'yes').catch((e) => setStatus(`Cannot reach the server: ${e.message}`, 'error'));
+loadModels().then(() => $('status').dataset.ready = 'yes').catch((e) => setStatus(`Cannot use the server: ${e.message}`, 'error'));
