@@ -352,36 +352,27 @@ fn weak_errors_name_the_problem_and_the_fix() {
     assert!(text.contains("--hybrid-weight only applies to --blend hybrid"), "{text}");
 }
 
+/// Start `args`, wait until a line of its stderr contains `said` (it is at work), send
+/// SIGTERM; returns its exit code.
+fn terminate_at_work(args: &[&str], said: &str) -> i32 {
+    let mut child = cli().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.contains(said)), "{args:?} never said '{said}'");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    std::thread::spawn(move || lines.for_each(drop));
+    finish(child, Duration::from_secs(300)).0
+}
+
 /// Signals: short commands stop on SIGTERM too, and never leave a failure code next to a
 /// complete file (either the work finished and exits 0, or it stopped and wrote nothing).
 #[test]
 fn sample_and_bench_stop_on_a_signal() {
     let dir = scratch("signals");
     let out = dir.join("s.png");
-    let mut child = cli()
-        .args(["sample", "--weights", s(&Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/olivetti-64.safetensors")), "--n", "10000", "--out", s(&out)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.contains("generating 10000 image(s)")), "sample said what it does");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    std::thread::spawn(move || lines.for_each(drop));
-    let (code, _) = finish(child, Duration::from_secs(300));
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/olivetti-64.safetensors");
+    let code = terminate_at_work(&["sample", "--weights", s(&weights), "--n", "10000", "--out", s(&out)], "generating 10000 image(s)");
     assert!((code == 143 && !out.exists()) || (code == 0 && out.is_file()), "exit {code}, file written: {}", out.exists());
-
     let json = dir.join("b.json");
-    let mut child = cli()
-        .args(["bench", "--image-size", "16", "--width", "8", "--kernel", "4", "--batch", "4", "--reps", "1000", "--json", s(&json)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l.starts_with("timing")), "bench said what it times");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    std::thread::spawn(move || lines.for_each(drop));
-    let (code, _) = finish(child, Duration::from_secs(300));
+    let code = terminate_at_work(&["bench", "--image-size", "16", "--width", "8", "--kernel", "4", "--batch", "4", "--reps", "1000", "--json", s(&json)], "timing");
     assert!((code == 143 && !json.exists()) || (code == 0 && json.is_file()), "exit {code}, report written: {}", json.exists());
 }

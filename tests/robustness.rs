@@ -248,10 +248,8 @@ fn wait_for_line(stream: impl std::io::Read + Send + 'static, text: &str) {
 #[test]
 fn no_hang_on_windows_or_symlink_loops() {
     let dir = scratch("hangs");
-    let start = Instant::now();
     let (code, err) = complete(&dir.join("out"), &["--weighted-window", "100000"]);
-    assert!(code == 1 && err.contains("--weighted-window"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(code == 1 && err.contains("--weighted-window") && !err.contains("completing"), "refused before any work: {err}");
 
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("sub")).unwrap();
@@ -271,12 +269,11 @@ fn huge_images_and_devices_are_refused_before_reading() {
     let dir = scratch("bombs");
     let big = dir.join("big.png");
     image::GrayImage::new(10000, 10000).save(&big).unwrap();
-    let start = Instant::now();
     let (code, err) = complete(&dir.join("out"), &[]);
     assert_eq!(code, 0, "{err}");
+    // Refused from the header: the message gives the size the header claims.
     let (code, err) = run(&["complete", s(&big), "--weights", s(&tiny()), "--iters", "1", "--out", s(&dir.join("out2"))]);
     assert!(code == 1 && err.contains("10000x10000") && err.contains("downscale"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(60));
     let (code, err) = run(&["sample", "--weights", "/dev/zero", "--out", s(&dir.join("g.png"))]);
     assert!(code == 1 && err.contains("not a regular file"), "{err}");
 }
@@ -322,10 +319,9 @@ fn messages_point_the_right_way() {
     ]);
     assert!(code == 0 && !text.contains("loss.png"), "{text}");
 
-    let start = Instant::now();
     let (code, err) = run(&["quality", "--weights", s(&tiny()), "--data", s(&fixtures().join("images")), "--out", "/no/such/folder/table.md"]);
     assert!(code == 1 && err.contains("/no/such/folder"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(10), "the table was computed before --out was checked");
+    assert!(!err.contains("window"), "the table was computed before --out was checked: {err}");
 }
 
 /// Item 11: what is accepted with an assumption is said.

@@ -98,11 +98,7 @@ impl Server {
 
     /// GET with extra headers (e.g. an Origin).
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut r = self.authorised(self.agent.get(format!("{}{path}", self.url)));
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        Self::reply(r.call(), &format!("GET {path}"))
+        Self::reply(Self::with_headers(self.authorised(self.agent.get(format!("{}{path}", self.url))), headers).call(), &format!("GET {path}"))
     }
 
     pub fn delete(&self, path: &str) -> Reply {
@@ -110,11 +106,7 @@ impl Server {
     }
 
     pub fn delete_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut r = self.authorised(self.agent.delete(format!("{}{path}", self.url)));
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        Self::reply(r.call(), &format!("DELETE {path}"))
+        Self::reply(Self::with_headers(self.authorised(self.agent.delete(format!("{}{path}", self.url))), headers).call(), &format!("DELETE {path}"))
     }
 
     pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
@@ -123,11 +115,15 @@ impl Server {
 
     /// POST with extra headers (e.g. an Origin).
     pub fn post_with(&self, path: &str, content_type: &str, body: &[u8], headers: &[(&str, &str)]) -> Reply {
-        let mut r = self.authorised(self.agent.post(format!("{}{path}", self.url))).header("content-type", content_type);
+        let r = self.authorised(self.agent.post(format!("{}{path}", self.url))).header("content-type", content_type);
+        Self::reply(Self::with_headers(r, headers).send(body), &format!("POST {path}"))
+    }
+
+    fn with_headers<B>(mut r: ureq::RequestBuilder<B>, headers: &[(&str, &str)]) -> ureq::RequestBuilder<B> {
         for (k, v) in headers {
             r = r.header(*k, *v);
         }
-        Self::reply(r.send(body), &format!("POST {path}"))
+        r
     }
 
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {

@@ -275,8 +275,10 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
 fn answer_generate(queue: &Queue, gpu: &Gpu, models: &[Model], g: Generate) {
     let Generate { model, z, reply } = g;
     let images = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(gpu, &models[model].g, &z)));
-    let _ = reply.send(images.unwrap_or_else(|_| Err(Error::new("internal error while generating (see the server's log)"))));
+    // Counted before the answer leaves, so a client that reads the stats after its answer
+    // sees it counted.
     queue.answered_generate();
+    let _ = reply.send(images.unwrap_or_else(|_| Err(Error::new("internal error while generating (see the server's log)"))));
 }
 
 fn generate(gpu: &Gpu, g: &Generator, z: &[f32]) -> Result<Vec<f32>> {

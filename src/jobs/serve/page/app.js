@@ -69,6 +69,10 @@ async function loadModels() {
     const field = $('settings').elements[k];
     if (field) field.value = v;
   }
+  // The server's limits bound the form, so a value it would refuse cannot be typed in.
+  const f = $('settings').elements;
+  f.iters.max = f.ilo_iters.max = info.limits.max_iters;
+  f.restarts.max = info.limits.max_restarts;
   // The server's preset table (the same one as `complete --mask` and the quality table).
   for (const p of info.presets) { const o = new Option(p.name, p.name); o.title = p.about; $('preset').add(o); }
   await chooseModel(info.models[0].name);
