@@ -9,6 +9,7 @@ use dcgan_inpaint::engine::gpu::AdapterChoice;
 use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
 use dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT;
+use dcgan_inpaint::inpaint::photo::Region;
 use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, mask};
 use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
 use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig};
@@ -215,6 +216,14 @@ pub struct CompleteArgs {
     /// spread over a long run).
     #[arg(long, default_value_t = DEFAULTS.frames_every)]
     pub frames_every: usize,
+    /// The square of each image the model sees, X,Y,SIZE in its pixels (default: the centre
+    /// square); hole pixels outside it are filled classically.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The format of the full-resolution result: same (the input's: a lossless input stays
+    /// lossless, a JPEG gives a JPEG at quality 95) or png.
+    #[arg(long, value_enum, default_value_t = FormatArg::Same)]
+    pub format: FormatArg,
     /// Also write each image's final z as z.npy.
     #[arg(long)]
     pub save_z: bool,
@@ -305,6 +314,10 @@ pub struct ServeArgs {
     /// addresses: requests naming any other Host are refused (DNS rebinding).
     #[arg(long)]
     pub allow_host: Vec<String>,
+    /// Let the page at this origin call the API from a browser (CORS), e.g. an IOPaint web
+    /// app served elsewhere: http://localhost:3000. Every other origin is refused.
+    #[arg(long)]
+    pub cors_origin: Option<String>,
 }
 
 #[derive(Args)]
@@ -373,6 +386,12 @@ pub struct BenchArgs {
     /// Also write the results as JSON (for tools/compare.py).
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Same,
+    Png,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -490,6 +509,8 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
             save_z: a.save_z,
             z_init: a.z_init,
             eval: a.eval,
+            region: a.region.as_deref().map(Region::parse).transpose()?,
+            force_png: matches!(a.format, FormatArg::Png),
         })
     }
 }
@@ -529,14 +550,18 @@ impl From<QualityArgs> for QualityConfig {
 impl From<ServeArgs> for ServeConfig {
     fn from(a: ServeArgs) -> ServeConfig {
         let models = if a.weights.is_empty() {
-            [("faces", "olivetti-64", "faces"), ("emoji", "twemoji-64", "emoji")]
-                .iter()
-                .map(|(name, file, examples)| ModelSpec {
-                    name: name.to_string(),
-                    weights: shipped(&PathBuf::from(format!("weights/{file}.safetensors"))),
-                    examples: Some(shipped(&PathBuf::from(format!("weights/examples/{examples}")))),
-                })
-                .collect()
+            [
+                ("faces", "olivetti-64", "faces", "64x64 grey photos of faces, frontal and centred (the Olivetti faces: 36 people, 1992-94); a face region of a photo, not a whole photo"),
+                ("emoji", "twemoji-64", "emoji", "64x64 colour emoji (Twemoji) on white; not photos"),
+            ]
+            .iter()
+            .map(|(name, file, examples, about)| ModelSpec {
+                name: name.to_string(),
+                weights: shipped(&PathBuf::from(format!("weights/{file}.safetensors"))),
+                examples: Some(shipped(&PathBuf::from(format!("weights/examples/{examples}")))),
+                about: Some(about.to_string()),
+            })
+            .collect()
         } else {
             a.weights
                 .iter()
@@ -548,7 +573,7 @@ impl From<ServeArgs> for ServeConfig {
                             (file.file_stem().unwrap_or_default().to_string_lossy().into_owned(), file)
                         }
                     };
-                    ModelSpec { name, weights: shipped(&file), examples: None }
+                    ModelSpec { name, weights: shipped(&file), examples: None, about: None }
                 })
                 .collect()
         };
@@ -561,6 +586,7 @@ impl From<ServeArgs> for ServeConfig {
             max_body_mib: a.max_body_mib,
             token: a.token,
             allow_hosts: a.allow_host,
+            cors_origin: a.cors_origin,
         }
     }
 }

@@ -204,6 +204,7 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
             progress.update(done, total, "iterations", format!("mean loss {mean_loss:.3}"));
         }
         Event::Warning(w) => progress.println(format!("warning: {w}")),
+        Event::Said(line) => progress.println(line),
     });
     progress.finish();
     let outcome = outcome?;

@@ -3,8 +3,8 @@
 //! and no single allocation may exceed a stated bound. A bounded, seeded number of cases
 //! runs in `cargo test`; raise FUZZ_CASES for a longer run.
 //!
-//! The bound: for a 64x64 model the largest image decoded is `max_image_side(64)` on a side
-//! (4096), whose 16-bit RGBA buffer is 128 MiB; nothing else a loader does comes near it.
+//! The bound: the largest image decoded is `data::MAX_PIXELS` (64 megapixels), whose 16-bit
+//! RGBA buffer is `data::MAX_DECODED_BYTES` (512 MiB); nothing else a loader does comes near it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::AssertUnwindSafe;
@@ -39,8 +39,7 @@ static ALLOCATOR: Counting = Counting;
 const MODEL_SIZE: usize = 64;
 
 fn bound() -> usize {
-    let side = data::max_image_side(MODEL_SIZE) as usize;
-    side * side * 8 + (64 << 20)
+    data::MAX_DECODED_BYTES as usize + (64 << 20)
 }
 
 /// A mutation of `seed_bytes`: flipped bytes, a truncation, random u32s written over

@@ -69,7 +69,7 @@ fn one_shot_inpaint_keeps_the_known_pixels() {
     mask.write_to(&mut mask_png, image::ImageFormat::Png).unwrap();
     let options = small(json!({})).to_string();
     let image = std::fs::read(&path).unwrap();
-    let (kind, body) = multipart(&[("model", "", b"faces"), ("image", "face.png", &image), ("mask", "mask.png", mask_png.get_ref()), ("options", "", options.as_bytes())]);
+    let (kind, body) = multipart(&[("model", "", b"faces"), ("image", "face.png", &image), ("keep_mask", "mask.png", mask_png.get_ref()), ("options", "", options.as_bytes())]);
     check_one_shot(server.post("/api/v1/inpaint", &kind, &body), &input, "multipart with a mask PNG");
 }
 
@@ -190,13 +190,13 @@ fn other_sites_cannot_drive_the_server() {
     // Cancelling from another site is refused; guessing ids gets nothing.
     assert_eq!(server.delete_with(job["cancel"].as_str().unwrap(), &evil).status, 403);
     for guess in ["1", "2", "00000000000000000000000000000001"] {
-        let status = server.get(&format!("/api/v1/jobs/{guess}/result.png")).status;
+        let status = server.get(&format!("/api/v1/jobs/{guess}/result")).status;
         assert!(status == 400 || status == 404, "{guess}: {status}");
         assert!(matches!(server.delete(&format!("/api/v1/jobs/{guess}")).status, 400 | 404));
     }
     assert_eq!(server.events(job["events"].as_str().unwrap(), |_, _| true).last().unwrap().0, "done", "the refused cancel changed nothing");
     // DNS rebinding: a request naming another host is refused, page and API alike.
-    for path in ["/", "/api/v1/models", &format!("/api/v1/jobs/{id}/result.png")] {
+    for path in ["/", "/api/v1/models", &format!("/api/v1/jobs/{id}/result")] {
         let head = server.raw(format!("GET {path} HTTP/1.1\r\nHost: attacker.example:{}\r\nConnection: close\r\n\r\n", server.addr().rsplit(':').next().unwrap()).as_bytes());
         assert!(head.starts_with("HTTP/1.1 403"), "{path}: {head}");
     }
@@ -380,12 +380,16 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
         ("a decompression bomb (100000 x 100000 in the header)", with(json!({ "image": b64(&png_claiming(100_000, 100_000)) })), 413),
         ("a truncated PNG", with(json!({ "image": b64(&png_claiming(64, 64)) })), 422),
         ("not base64", with(json!({ "image": "%%%" })), 400),
-        ("a mask of another size", with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(32, 32, image::Luma([0]))) })), 422),
-        ("a mask that keeps everything", with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([255]))) })), 422),
-        ("a mask that keeps nothing", with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
+        ("a mask of another size", with(json!({ "preset": null, "keep_mask": png_of(image::GrayImage::from_pixel(32, 32, image::Luma([0]))) })), 422),
+        ("a mask that keeps everything", with(json!({ "preset": null, "keep_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([255]))) })), 422),
+        ("a mask that keeps nothing", with(json!({ "preset": null, "keep_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
+        ("a mask that does not say its convention", with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
+        ("two masks", with(json!({ "preset": null, "keep_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))), "fill_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
+        ("a region outside the image", with(json!({ "region": "40,40,32" })), 422),
+        ("a region that is not x,y,size", with(json!({ "region": [1, 2] })), 422),
         ("no image", with(json!({ "image": null })), 422),
         ("no mask", with(json!({ "preset": null })), 422),
-        ("a mask and a preset", with(json!({ "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
+        ("a mask and a preset", with(json!({ "keep_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([0]))) })), 422),
         ("an unknown preset", with(json!({ "preset": "everything" })), 422),
         ("an unknown model", with(json!({ "model": "cats" })), 404),
         ("an unknown field", with(json!({ "colour": "red" })), 422),
@@ -400,8 +404,9 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
         ("a learning rate of 0", with(json!({ "options": { "lr": 0.0 } })), 422),
         ("a string for a number", with(json!({ "options": { "iters": "many" } })), 422),
     ];
+    // The project's own API: every field known (IOPaint's one-shot ignores unknown ones).
     for (what, body, want) in &cases {
-        let r = server.post_json("/api/v1/inpaint", body);
+        let r = server.post_json("/api/v1/jobs", body);
         assert_eq!(r.status, *want, "{what}: {}", r.text());
         let message = r.json()["error"].as_str().map(str::to_string);
         assert!(message.as_ref().is_some_and(|m| !m.is_empty()), "{what}: a JSON error message, got {}", r.text());
@@ -412,13 +417,13 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
     let (kind, body) = multipart(&[("image", "x.png", b"not a png"), ("preset", "", b"center")]);
     assert_eq!(status(server.post("/api/v1/inpaint", &kind, &body)), 415, "multipart: not an image");
     let (kind, body) = multipart(&[("picture", "x.png", b"..")]);
-    assert_eq!(status(server.post("/api/v1/inpaint", &kind, &body)), 422, "multipart: an unknown field");
+    assert_eq!(status(server.post("/api/v1/jobs", &kind, &body)), 422, "multipart: an unknown field");
     // A body over --max-body-mib, refused from its Content-Length before it is read.
     let head = format!("POST /api/v1/inpaint HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{", server.host(), 3 << 20);
     let line = server.raw(head.as_bytes());
     assert!(line.contains(" 413 "), "a body too large: {line}");
     assert_eq!(status(server.get("/api/v1/jobs/0123456789abcdef0123456789abcdef/events")), 404, "an unknown job");
-    assert_eq!(status(server.get("/api/v1/jobs/abc/result.png")), 400, "not a job id");
+    assert_eq!(status(server.get("/api/v1/jobs/abc/result")), 400, "not a job id");
     assert_eq!(status(server.get("/api/v1/models/faces/examples/../../Cargo.toml")), 404, "only listed examples");
     assert_eq!(status(server.get("/api/v1/models/faces/masks/lowres")), 422, "lowres has no pixel mask");
     assert_eq!(status(server.post_json("/api/v1/generate", &json!({ "z": [[0.0, 1.0]] }))), 422, "z of the wrong length");
@@ -428,7 +433,7 @@ fn bad_input_gets_a_4xx_and_the_server_keeps_serving() {
     let (kind, body) = multipart(&[("image", "x.png", b".."), ("image", "y.png", b"..")]);
     let r = server.post("/api/v1/inpaint", &kind, &body);
     assert!(r.status == 422 && r.text().contains("sent twice"), "multipart: a field twice: {}", r.text());
-    let grey = server.post_json("/api/v1/inpaint", &with(json!({ "preset": null, "mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([127]))) })));
+    let grey = server.post_json("/api/v1/jobs", &with(json!({ "preset": null, "keep_mask": png_of(image::GrayImage::from_pixel(64, 64, image::Luma([127]))) })));
     assert!(grey.status == 422 && grey.text().contains("128"), "a 50% grey mask names the threshold: {}", grey.text());
     let utf16: Vec<u8> = "{\"preset\":\"center\"}".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
     let r = server.post("/api/v1/inpaint", "application/json", &[&[0xFF, 0xFE][..], &utf16].concat());

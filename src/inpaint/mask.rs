@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::photo::Region;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
@@ -187,12 +188,13 @@ pub const KNOWN_FROM: u8 = 128;
 /// known, transparent = missing, all colours alike) is read from the alpha. Returns the mask
 /// and warnings about what was assumed: a resize, grey values thresholded.
 pub fn from_png(path: &Path, size: usize) -> Result<(Vec<f32>, Vec<String>)> {
-    let img = crate::io::data::decode(path, size).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?;
+    let img = crate::io::data::decode(path).map_err(|e| Error::new(format!("cannot read mask {}: {e}", path.display())))?.image;
     Ok(from_image(&img, size, &format!("mask {}", path.display())))
 }
 
-/// `from_png` for a decoded image, named `what` in the warnings.
-pub fn from_image(img: &image::DynamicImage, size: usize, what: &str) -> (Vec<f32>, Vec<String>) {
+/// The plane a mask image is read from: its alpha when only the alpha varies (opaque =
+/// known), else its luma; with warnings about those assumptions and grey values.
+fn mask_plane(img: &image::DynamicImage, what: &str) -> (image::GrayImage, Vec<String>) {
     let mut warnings = Vec::new();
     let rgba = img.to_rgba8();
     let luma = img.to_luma8();
@@ -204,16 +206,67 @@ pub fn from_image(img: &image::DynamicImage, size: usize, what: &str) -> (Vec<f3
     } else {
         luma
     };
-    if plane.width() as usize != size || plane.height() as usize != size {
-        warnings.push(format!("{what} is {}x{}; centre-cropped and resized (nearest) to the model's {size}x{size}", plane.width(), plane.height()));
-    }
     let grey = plane.pixels().filter(|p| (32..224).contains(&p.0[0])).count();
     if grey > 0 {
         warnings.push(format!("{what}: {grey} grey pixels thresholded at 50% (white = known, black = missing)"));
     }
+    (plane, warnings)
+}
+
+/// `from_png` for a decoded image, named `what` in the warnings.
+pub fn from_image(img: &image::DynamicImage, size: usize, what: &str) -> (Vec<f32>, Vec<String>) {
+    let (plane, mut warnings) = mask_plane(img, what);
+    if plane.width() as usize != size || plane.height() as usize != size {
+        warnings.push(format!("{what} is {}x{}; centre-cropped and resized (nearest) to the model's {size}x{size}", plane.width(), plane.height()));
+    }
     let square = crate::io::data::centre_square(&image::DynamicImage::ImageLuma8(plane)).to_luma8();
     let gray = image::imageops::resize(&square, size as u32, size as u32, image::imageops::FilterType::Nearest);
     (gray.pixels().map(|p| if p.0[0] >= KNOWN_FROM { 1.0 } else { 0.0 }).collect(), warnings)
+}
+
+/// The hole (true = fill) of a `w` x `h` photo from a mask image (white = known), at the
+/// photo's resolution. A mask of the photo's size is read as it is; one of its shape but
+/// another size is resized (nearest) to it; a square one of another shape describes the
+/// model's `region` and is resized onto it. Anything else is an error naming both sizes.
+///
+/// `white_fills`: the other convention (IOPaint's and LaMa's): white = fill, black = keep.
+pub fn photo_fill(img: &image::DynamicImage, w: u32, h: u32, region: Region, white_fills: bool, what: &str) -> Result<(Vec<bool>, Vec<String>)> {
+    let (plane, mut warnings) = mask_plane(img, what);
+    let (mw, mh) = (plane.width(), plane.height());
+    let hole = |p: &image::Luma<u8>| (p.0[0] < KNOWN_FROM) != white_fills;
+    if (mw, mh) == (w, h) {
+        return Ok((plane.pixels().map(hole).collect(), warnings));
+    }
+    if mw as u64 * h as u64 == mh as u64 * w as u64 {
+        warnings.push(format!("{what} is {mw}x{mh}; resized (nearest) to the image's {w}x{h}"));
+        let big = image::imageops::resize(&plane, w, h, image::imageops::FilterType::Nearest);
+        return Ok((big.pixels().map(hole).collect(), warnings));
+    }
+    if mw == mh {
+        warnings.push(format!("{what} is {mw}x{mh}, square, the image {w}x{h}: it is read as the mask of the region the model sees ({},{},{}), resized (nearest) onto it", region.x, region.y, region.size));
+        let onto = image::imageops::resize(&plane, region.size, region.size, image::imageops::FilterType::Nearest);
+        let mut fill = vec![false; w as usize * h as usize];
+        for (x, y, p) in onto.enumerate_pixels() {
+            fill[(region.y + y) as usize * w as usize + (region.x + x) as usize] = hole(p);
+        }
+        return Ok((fill, warnings));
+    }
+    Err(Error::new(format!("{what} is {mw}x{mh} but the image is {w}x{h}: give a mask of the image's size (or its shape), or a square one for the region the model sees")))
+}
+
+/// The hole of a `w` x `h` photo from a preset made at the model's size `s` on `region`
+/// (nearest): the region's pixels follow the model mask, the rest are known.
+pub fn preset_fill(kind: &MaskKind, w: u32, h: u32, region: Region, s: usize, seed: u64, index: u64) -> Result<Vec<bool>> {
+    let m = make(kind, s, seed, index)?;
+    let r = region.size as usize;
+    let mut fill = vec![false; w as usize * h as usize];
+    for y in 0..r {
+        for x in 0..r {
+            let (my, mx) = (y * s / r, x * s / r);
+            fill[(region.y as usize + y) * w as usize + region.x as usize + x] = m[my * s + mx] < 0.5;
+        }
+    }
+    Ok(fill)
 }
 
 /// Refuse masks that leave nothing to match, or (unless projection is meant) nothing to fill.

@@ -10,12 +10,15 @@
 //!   blend.rs     overlay / Poisson / biharmonic / hybrid blends, classical fills
 //!   fill.rs      the CG solver behind the smooth fills and blends
 //!   metrics.rs   PSNR / SSIM over the whole image and over the hole
+//!   photo.rs     a photo at its own resolution: the region the model sees, the result
+//!                written back into the hole's pixels alone
 
 pub mod blend;
 pub mod fill;
 pub mod mask;
 pub mod metrics;
 pub mod optimise;
+pub mod photo;
 
 use std::sync::atomic::AtomicBool;
 

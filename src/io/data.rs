@@ -1,6 +1,7 @@
 //! Image folders as training data, and the one conversion every input image goes through:
-//! decode (png/jpg/jpeg/bmp, gif's first frame) -> alpha composited onto white -> `c`
-//! channels -> centre crop to a square -> resize to `s` x `s` -> values in [-1, 1], CHW.
+//! decode (png/jpg/jpeg/bmp/webp, gif's first frame; turned upright by its EXIF orientation)
+//! -> alpha composited onto white -> `c` channels -> centre crop to a square -> resize to
+//! `s` x `s` -> values in [-1, 1], CHW.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use image::imageops::FilterType;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
-pub const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "gif"];
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "gif", "webp"];
 
 pub fn is_image(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
@@ -52,27 +53,36 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-/// The largest image side decoded for a model of `size`: 64 times the model's side (at least
-/// 4096), so a photo still loads while a decompression bomb is refused before it is decoded.
-pub fn max_image_side(size: usize) -> u32 {
-    (size * 64).clamp(4096, 16384) as u32
-}
+/// The largest image read: 16384 pixels a side and 64 megapixels (an 8192 x 8192 photo). A
+/// photo is answered at its own resolution, so it is not downscaled on the way in; past
+/// these a decompression bomb is refused from the header, before any pixel is decoded.
+pub const MAX_SIDE: u32 = 16384;
+pub const MAX_PIXELS: u64 = 64 << 20;
+
+/// The bytes the largest image may take decoded (16-bit RGBA).
+pub const MAX_DECODED_BYTES: u64 = MAX_PIXELS * 8;
 
 /// Why an image could not be decoded: a server answers each with its own status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeFailure {
-    /// Not a format we read (png/jpg/jpeg/bmp/gif).
+    /// Not a format we read (png/jpg/jpeg/bmp/gif/webp).
     NotAnImage,
-    /// Larger than `max_image_side`: refused from the header, before decoding.
+    /// Larger than `MAX_SIDE` / `MAX_PIXELS`: refused from the header, before decoding.
     TooLarge,
     /// A known format, but broken.
     Corrupt,
 }
 
-/// Decode an image file with limits from the model size: the dimensions are read from the
-/// header and checked before any pixel is decoded.
-/// The file is streamed, never read whole.
-pub fn decode(path: &Path, size: usize) -> Result<image::DynamicImage> {
+/// A decoded image, turned upright (EXIF orientation applied), with the format it came in.
+pub struct Decoded {
+    pub image: image::DynamicImage,
+    pub format: image::ImageFormat,
+}
+
+/// Decode an image file: the dimensions are read from the header and checked before any
+/// pixel is decoded. Only regular files are opened (a pipe would block). The file is
+/// streamed, never read whole.
+pub fn decode(path: &Path) -> Result<Decoded> {
     match std::fs::metadata(path) {
         Err(e) => return Err(Error::new(format!("cannot read image {}: {e}", path.display()))),
         Ok(m) if !m.is_file() => {
@@ -81,40 +91,48 @@ pub fn decode(path: &Path, size: usize) -> Result<image::DynamicImage> {
         Ok(_) => {}
     }
     let open = || image::ImageReader::open(path);
-    decode_from(open, size, &path.display().to_string()).map_err(|(_, e)| e)
+    decode_from(open, &path.display().to_string()).map_err(|(_, e)| e)
+}
+
+/// The format of an image file, from its first bytes (without decoding it).
+pub fn decode_format(path: &Path) -> Result<image::ImageFormat> {
+    let reader = image::ImageReader::open(path).and_then(|r| r.with_guessed_format()).map_err(|e| Error::new(format!("cannot read image {}: {e}", path.display())))?;
+    reader.format().ok_or_else(|| Error::new(format!("cannot read image {}: not a PNG, JPEG, BMP, GIF or WebP image", path.display())))
 }
 
 /// `decode` for an image held in memory (an upload), named `what` in errors.
-pub fn decode_bytes(bytes: &[u8], size: usize, what: &str) -> std::result::Result<image::DynamicImage, (DecodeFailure, Error)> {
-    decode_from(|| Ok(image::ImageReader::new(std::io::Cursor::new(bytes))), size, what)
+pub fn decode_bytes(bytes: &[u8], what: &str) -> std::result::Result<Decoded, (DecodeFailure, Error)> {
+    decode_from(|| Ok(image::ImageReader::new(std::io::Cursor::new(bytes))), what)
 }
 
-fn decode_from<R: std::io::BufRead + std::io::Seek>(
-    open: impl Fn() -> std::io::Result<image::ImageReader<R>>,
-    size: usize,
-    what: &str,
-) -> std::result::Result<image::DynamicImage, (DecodeFailure, Error)> {
-    let side = max_image_side(size);
+fn decode_from<R: std::io::BufRead + std::io::Seek>(open: impl Fn() -> std::io::Result<image::ImageReader<R>>, what: &str) -> std::result::Result<Decoded, (DecodeFailure, Error)> {
+    use image::ImageDecoder;
     let fail = |kind, e: &dyn std::fmt::Display| (kind, Error::new(format!("cannot read image {what}: {e}")));
     let reader = || open().and_then(|r| r.with_guessed_format());
     let probe = reader().map_err(|e| fail(DecodeFailure::NotAnImage, &e))?;
-    if probe.format().is_none() {
-        return Err(fail(DecodeFailure::NotAnImage, &"not a PNG, JPEG, BMP or GIF image"));
+    let Some(format) = probe.format() else {
+        return Err(fail(DecodeFailure::NotAnImage, &"not a PNG, JPEG, BMP, GIF or WebP image"));
+    };
+    if !IMAGE_EXTENSIONS.iter().any(|e| image::ImageFormat::from_extension(e) == Some(format)) {
+        return Err(fail(DecodeFailure::NotAnImage, &format!("{format:?} images are not read; send a PNG, JPEG, BMP, GIF or WebP")));
     }
     let (w, h) = probe.into_dimensions().map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
-    if w > side || h > side {
+    if w > MAX_SIDE || h > MAX_SIDE || w as u64 * h as u64 > MAX_PIXELS {
         return Err((
             DecodeFailure::TooLarge,
-            Error::new(format!("image {what} is {w}x{h}; for a {size}x{size} model images up to {side}x{side} are read: downscale it first")),
+            Error::new(format!("image {what} is {w}x{h}; images up to {MAX_SIDE} pixels a side and {} megapixels are read: downscale it first", MAX_PIXELS >> 20)),
         ));
     }
-    let mut reader = reader().map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
+    let mut decoder = reader().and_then(|r| r.into_decoder().map_err(std::io::Error::other)).map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(side);
-    limits.max_image_height = Some(side);
-    limits.max_alloc = Some(side as u64 * side as u64 * 8); // 16-bit RGBA at the largest side
-    reader.limits(limits);
-    reader.decode().map_err(|e| fail(DecodeFailure::Corrupt, &e))
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    decoder.set_limits(limits).map_err(|e| fail(DecodeFailure::TooLarge, &e))?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = image::DynamicImage::from_decoder(decoder).map_err(|e| fail(DecodeFailure::Corrupt, &e))?;
+    image.apply_orientation(orientation);
+    Ok(Decoded { image, format })
 }
 
 /// The centre square of an image, as `convert` crops it (masks are cropped the same way).
@@ -126,7 +144,7 @@ pub fn centre_square(img: &image::DynamicImage) -> image::DynamicImage {
 
 /// Decode one image file and convert it for a model of `channels` x `size` x `size`.
 pub fn load_image(path: &Path, channels: usize, size: usize) -> Result<Vec<f32>> {
-    Ok(convert(&decode(path, size)?, channels, size))
+    Ok(convert(&decode(path)?.image, channels, size))
 }
 
 /// Whether cropping `w` x `h` to its centre square drops more than half of the image.

@@ -73,6 +73,78 @@ pub fn save_png(img: &image::RgbImage, path: &Path) -> Result<()> {
     file.commit()
 }
 
+/// The quality of JPEG results (a JPEG in gives a JPEG out).
+pub const JPEG_QUALITY: u8 = 95;
+
+/// How a full-resolution result is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Png,
+    Jpeg,
+    Bmp,
+    WebpLossless,
+}
+
+impl Encoding {
+    /// The input's own format (lossless stays lossless, so known pixels keep their bytes; a
+    /// JPEG stays a JPEG), or PNG when asked (`force_png`). A GIF's palette cannot hold the
+    /// new colours without changing known pixels: it becomes a PNG, said in the note.
+    pub fn like(input: image::ImageFormat, force_png: bool) -> (Encoding, Option<String>) {
+        match input {
+            _ if force_png => (Encoding::Png, None),
+            image::ImageFormat::Jpeg => (Encoding::Jpeg, Some(format!("a JPEG in gives a JPEG out, at quality {JPEG_QUALITY} (--format png for a lossless result)"))),
+            image::ImageFormat::Bmp => (Encoding::Bmp, None),
+            image::ImageFormat::WebP => (Encoding::WebpLossless, None),
+            image::ImageFormat::Gif => (Encoding::Png, Some("a GIF's 256-colour palette cannot hold the filled colours: the result is a PNG".into())),
+            _ => (Encoding::Png, None),
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Encoding::Png => "png",
+            Encoding::Jpeg => "jpg",
+            Encoding::Bmp => "bmp",
+            Encoding::WebpLossless => "webp",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Encoding::Png => "image/png",
+            Encoding::Jpeg => "image/jpeg",
+            Encoding::Bmp => "image/bmp",
+            Encoding::WebpLossless => "image/webp",
+        }
+    }
+}
+
+/// An image's file bytes: PNG keeps the pixel type (8 or 16 bits, grey or colour, alpha);
+/// JPEG is 8-bit grey or colour without alpha; BMP and WebP are 8-bit.
+pub fn encode(img: &image::DynamicImage, encoding: Encoding) -> Result<Vec<u8>> {
+    use image::DynamicImage as D;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let failed = |e: image::ImageError| Error::new(format!("cannot encode the result as {}: {e}", encoding.extension()));
+    match encoding {
+        Encoding::Png => img.write_to(&mut out, image::ImageFormat::Png).map_err(failed)?,
+        Encoding::Jpeg => {
+            let flat = if img.color().has_color() { D::ImageRgb8(img.to_rgb8()) } else { D::ImageLuma8(img.to_luma8()) };
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY).encode_image(&flat).map_err(failed)?
+        }
+        Encoding::Bmp | Encoding::WebpLossless => {
+            let eight = match (img.color().has_color(), img.color().has_alpha()) {
+                (_, true) => D::ImageRgba8(img.to_rgba8()),
+                (true, false) => D::ImageRgb8(img.to_rgb8()),
+                (false, false) if encoding == Encoding::Bmp => D::ImageLuma8(img.to_luma8()),
+                (false, false) => D::ImageRgb8(img.to_rgb8()),
+            };
+            let format = if encoding == Encoding::Bmp { image::ImageFormat::Bmp } else { image::ImageFormat::WebP };
+            eight.write_to(&mut out, format).map_err(failed)?
+        }
+    }
+    Ok(out.into_inner())
+}
+
 /// Save an animated GIF of [c, s, s] frames atomically (see `encode_gif`).
 pub fn save_gif(frames: &[Vec<f32>], c: usize, s: usize, path: &Path) -> Result<()> {
     let mut file = crate::io::output::AtomicFile::create(path)?;

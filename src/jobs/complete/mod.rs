@@ -17,7 +17,9 @@ use std::sync::atomic::AtomicBool;
 
 use crate::engine::gpu::Gpu;
 use crate::error::{Error, Result};
+use crate::inpaint::photo::{Hole, Photo, Region};
 use crate::inpaint::{self, Item, MaskKind, Metrics, Settings, blend, evaluate, mask};
+use crate::io::data::Decoded;
 use crate::io::{data, npy, picture};
 use crate::model::weights;
 
@@ -35,6 +37,10 @@ pub struct CompleteConfig {
     pub eval: bool,
     /// Replace the results of an earlier run in `out` (otherwise a non-empty `out` is refused).
     pub overwrite: bool,
+    /// The square of each photo the model sees (default: its centre square).
+    pub region: Option<Region>,
+    /// Write the full-resolution results as PNG, whatever the input's format.
+    pub force_png: bool,
 }
 
 /// The defaults of `complete` (chosen from the quality table in the README).
@@ -51,6 +57,8 @@ impl Default for CompleteConfig {
             z_init: None,
             eval: false,
             overwrite: false,
+            region: None,
+            force_png: false,
         }
     }
 }
@@ -100,15 +108,43 @@ pub fn list_inputs(inputs: &[PathBuf], skip: Option<&Path>, warn: &mut dyn FnMut
     Ok(files)
 }
 
-/// The inputs as loaded: the items, and every file they were read from (images and mask
-/// files), which the output folder's clean-up must never touch.
+/// Where an item's photo and hole come from: read again when its full-resolution result is
+/// written (photos are not all held in memory while the batch runs).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub mask_file: Option<PathBuf>,
+    /// The item's number, which seeds a random preset.
+    pub index: u64,
+}
+
+/// The inputs as loaded: the items the model completes, where each came from, and every
+/// file they were read from (images and mask files), which the output folder's clean-up
+/// must never touch.
 pub struct Loaded {
     pub items: Vec<Item>,
+    pub sources: Vec<Source>,
     pub files: Vec<PathBuf>,
 }
 
-/// Load the inputs and make their masks. An unreadable file found in a folder is skipped
-/// with a warning; one named on the command line is an error.
+/// The photo of `source` with its hole and region, its format, and what was assumed.
+pub fn read_photo(cfg: &CompleteConfig, source: &Source, size: usize) -> Result<(Photo, image::ImageFormat, Vec<String>)> {
+    let Decoded { image, format } = data::decode(&source.path)?;
+    let mask_image = match &source.mask_file {
+        Some(file) => Some(data::decode(file).map_err(|e| Error::new(format!("cannot read mask {}: {e}", file.display())))?.image),
+        None => None,
+    };
+    let hole = match (&mask_image, &source.mask_file) {
+        (Some(image), Some(file)) => Hole::Mask { image, white_fills: false, what: format!("mask {}", file.display()) },
+        _ => Hole::Preset { kind: &cfg.mask, seed: cfg.settings.seed, index: source.index },
+    };
+    let (photo, warnings) = Photo::new(image, hole, cfg.region, size, &source.path.display().to_string())?;
+    Ok((photo, format, warnings))
+}
+
+/// Load the inputs and make their items (the region at the model's size, and its mask).
+/// An unreadable file found in a folder is skipped with a warning; one named on the command
+/// line is an error.
 pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<Loaded> {
     if let Some(dir) = &cfg.mask_dir
         && !dir.is_dir()
@@ -116,26 +152,9 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
         let what = if dir.exists() { "is not a folder" } else { "does not exist" };
         return Err(Error::new(format!("--mask-dir {} {what}; name the folder that holds one mask PNG per input, named like it", dir.display())));
     }
-    let mut loaded = Loaded { items: Vec::new(), files: Vec::new() };
+    let mut loaded = Loaded { items: Vec::new(), sources: Vec::new(), files: Vec::new() };
     for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out), warn)?.into_iter().enumerate() {
         let path = input.path;
-        let decoded = match data::decode(&path, size) {
-            Ok(img) => img,
-            Err(e) if !input.explicit => {
-                warn(format!("skipped: {e}"));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if data::extreme_aspect(decoded.width(), decoded.height()) {
-            warn(format!(
-                "{} is {}x{}: the centre square the model sees drops more than half of it",
-                path.display(),
-                decoded.width(),
-                decoded.height()
-            ));
-        }
-        let image = data::convert(&decoded, channels, size);
         let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let mask_file = match (&cfg.mask_dir, &cfg.mask) {
             (Some(dir), _) => {
@@ -148,16 +167,16 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
             (None, MaskKind::File(file)) => Some(file.clone()),
             (None, _) => None,
         };
-        let (mask, what) = match &mask_file {
-            Some(file) => {
-                let (mask, warnings) = mask::from_png(file, size)?;
-                warnings.into_iter().for_each(&mut *warn);
-                loaded.files.push(file.clone());
-                (mask, format!("{} (the mask of {})", file.display(), path.display()))
+        let source = Source { path: path.clone(), mask_file: mask_file.clone(), index: index as u64 };
+        let (photo, _, warnings) = match read_photo(cfg, &source, size) {
+            Ok(read) => read,
+            Err(e) if !input.explicit && !e.0.contains("region") && !e.0.contains("mask") => {
+                warn(format!("skipped: {e}"));
+                continue;
             }
-            None => (mask::make(&cfg.mask, size, cfg.settings.seed, index as u64)?, path.display().to_string()),
+            Err(e) => return Err(e),
         };
-        mask::check(&mask, &cfg.mask_kind(), &what)?;
+        warnings.into_iter().for_each(&mut *warn);
         // Unique output folder names even when two inputs share a stem.
         let mut name = stem.clone();
         let mut k = 2;
@@ -165,7 +184,22 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
             name = format!("{stem}_{k}");
             k += 1;
         }
-        loaded.items.push(Item { name, image, mask });
+        let item = photo.model_item(&name, channels, size);
+        let what = match &mask_file {
+            Some(file) => format!("{} (the mask of {})", file.display(), path.display()),
+            None => path.display().to_string(),
+        };
+        if photo.holes().0 == 0 && photo.holes().1 > 0 {
+            let r = photo.region;
+            return Err(Error::new(format!(
+                "the region {},{},{} of {} holds none of the hole: move it over what to fill (--region X,Y,SIZE)",
+                r.x, r.y, r.size, path.display()
+            )));
+        }
+        mask::check(&item.mask, &cfg.mask_kind(), &what)?;
+        loaded.items.push(item);
+        loaded.sources.push(source);
+        loaded.files.extend(mask_file);
         loaded.files.push(path);
     }
     if loaded.items.is_empty() {
@@ -180,6 +214,8 @@ pub enum Event {
     Iteration { mean_loss: f32 },
     /// Something accepted that the user may not expect (a resized mask, a skipped file).
     Warning(String),
+    /// What was written, and how (the full-resolution results).
+    Said(String),
 }
 
 pub struct Outcome {
@@ -200,7 +236,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     settings.validate(s, g.image_stage())?;
     cfg.mask.validate()?;
     let mut warnings = Vec::new();
-    let Loaded { items, files: mut inputs } = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
+    let Loaded { items, sources, files: mut inputs } = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
     warnings.into_iter().for_each(|w| report(Event::Warning(w)));
     let z_init = match &cfg.z_init {
         Some(path) => {
@@ -222,7 +258,11 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     };
     inputs.push(cfg.weights.clone());
     let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-    let planned = output::planned_files(&items, cfg.save_z, cfg.eval);
+    let encodings: Vec<picture::Encoding> = sources
+        .iter()
+        .map(|src| data::decode_format(&src.path).map(|f| picture::Encoding::like(f, cfg.force_png).0))
+        .collect::<Result<_>>()?;
+    let planned = output::planned_files(&items, &encodings, cfg.save_z, cfg.eval);
     let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned, cfg.overwrite, &input_refs)?;
 
     let mask_kind = cfg.mask_kind();
@@ -237,9 +277,29 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
 
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
-    for (item, r) in items.iter().zip(&results) {
+    for ((item, r), source) in items.iter().zip(&results).zip(&sources) {
         let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
-        grid_rows.extend(output::write_item(&cfg.out.join(&item.name), item, r, &masked, cfg.save_z, c, s)?);
+        let dir = cfg.out.join(&item.name);
+        grid_rows.extend(output::write_item(&dir, item, r, &masked, cfg.save_z, c, s)?);
+        // The result at the photo's own resolution, in its format.
+        let (photo, format, _) = read_photo(cfg, source, s)?;
+        let full = photo.complete(&r.completed, c, s)?;
+        let (encoding, note) = picture::Encoding::like(format, cfg.force_png);
+        let result = dir.join(format!("result.{}", encoding.extension()));
+        crate::io::output::write_atomic(&result, &picture::encode(&full.image, encoding)?)?;
+        let (w, h) = (full.image.width(), full.image.height());
+        let mut said = format!("{}: {w}x{h} result in {} ({} pixels filled from the model", source.path.display(), result.display(), full.from_model);
+        if full.classical > 0 {
+            said.push_str(&format!(", {} outside the region the model sees filled classically", full.classical));
+        }
+        said.push(')');
+        if full.colour_from_surroundings {
+            said.push_str("; the model is grey: it filled the luminance, the hole's colour comes from its surroundings");
+        }
+        if let Some(note) = note {
+            said.push_str(&format!("; {note}"));
+        }
+        report(Event::Said(said));
         if cfg.eval {
             all_metrics.push(evaluate(item, &r.completed, c, s));
         }

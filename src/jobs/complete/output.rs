@@ -1,6 +1,6 @@
-//! What `complete` writes per image (masked / generated / completed / summary PNGs,
-//! progress.gif, loss.csv, z.npy) and for the run (summary.png, metrics.json), every file
-//! atomically; and the list of them, recorded in the output folder before the first is
+//! What `complete` writes per image (the model-size masked / generated / completed / summary
+//! PNGs, progress.gif, loss.csv, z.npy, and `result.<ext>` at the photo's own resolution) and
+//! for the run (summary.png, metrics.json), every file atomically; and the list of them, recorded in the output folder before the first is
 //! written (`io::output::FolderLock`).
 
 use std::path::Path;
@@ -15,14 +15,16 @@ pub const METRICS: &str = "metrics.json";
 const ITEM_FILES: [&str; 6] = ["masked.png", "generated.png", "completed.png", "summary.png", "progress.gif", "loss.csv"];
 const Z_FILE: &str = "z.npy";
 
-/// Every file a run with these items and settings may write, relative to its folder.
-pub fn planned_files(items: &[Item], save_z: bool, eval: bool) -> Vec<String> {
+/// Every file a run with these items (and the encodings of their full-resolution results)
+/// may write, relative to its folder.
+pub fn planned_files(items: &[Item], encodings: &[picture::Encoding], save_z: bool, eval: bool) -> Vec<String> {
     let mut files = vec![SUMMARY.to_string()];
     if eval {
         files.push(METRICS.to_string());
     }
-    for item in items {
+    for (item, encoding) in items.iter().zip(encodings) {
         files.extend(ITEM_FILES.iter().map(|f| format!("{}/{f}", item.name)));
+        files.push(format!("{}/result.{}", item.name, encoding.extension()));
         if save_z {
             files.push(format!("{}/{Z_FILE}", item.name));
         }

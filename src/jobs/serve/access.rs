@@ -10,6 +10,8 @@
 //!   not loopback) every API request must carry it: `Authorization: Bearer TOKEN`, or the
 //!   cookie the page gets by opening `/?token=TOKEN` once (SameSite=Strict: never sent by
 //!   another site's page).
+//! - **CORS**: one other page may call from a browser when named with `--cors-origin` (an
+//!   IOPaint web app served elsewhere); preflights from any other origin get 403.
 //! - **Job ids** are unguessable tokens (`jobs::random_token`): results and cancelling are
 //!   for whoever created the job; only `DELETE` cancels.
 
@@ -32,7 +34,13 @@ pub struct Access {
     pub bound: IpAddr,
     /// The cookie that carries the token (named after the port: cookies ignore ports).
     pub cookie: String,
+    /// One other page's origin allowed to call from a browser (`--cors-origin`).
+    pub cors_origin: Option<String>,
 }
+
+/// Headers a CORS caller may send and read.
+const CORS_ALLOW_HEADERS: &str = "content-type, authorization";
+const CORS_EXPOSE_HEADERS: &str = "x-seed, x-ignored-fields, x-warnings";
 
 /// The page's own files, served without the token (they hold no data; the page asks for it).
 const PUBLIC: [&str; 3] = ["/", "/app.js", "/style.css"];
@@ -40,7 +48,15 @@ const PUBLIC: [&str; 3] = ["/", "/app.js", "/style.css"];
 impl Access {
     pub fn new(token: Option<String>, hosts: &[String], bound: IpAddr, port: u16) -> Access {
         let hosts = hosts.iter().map(|h| h.trim_end_matches('.').to_ascii_lowercase()).collect();
-        Access { token, hosts, bound, cookie: format!("dcgan_inpaint_token_{port}") }
+        Access { token, hosts, bound, cookie: format!("dcgan_inpaint_token_{port}"), cors_origin: None }
+    }
+
+    pub fn with_cors(self, origin: Option<String>) -> Access {
+        Access { cors_origin: origin, ..self }
+    }
+
+    fn cors_allows(&self, origin: &str) -> bool {
+        self.cors_origin.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(origin))
     }
 
     /// The host part of a Host header (without the port; IPv6 without brackets), lowercase.
@@ -100,12 +116,30 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
             Access::host_name(&host)
         ));
     }
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
+    let origin = req.headers().get(header::ORIGIN).map(|o| o.to_str().unwrap_or("").to_string());
+    let cors = origin.as_deref().filter(|o| access.cors_allows(o)).map(str::to_string);
+    // A CORS preflight: answered for the allowed origin, refused for any other.
+    if *req.method() == Method::OPTIONS {
+        return match &cors {
+            Some(o) => (
+                StatusCode::NO_CONTENT,
+                [
+                    (header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone()),
+                    (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, DELETE".to_string()),
+                    (header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_ALLOW_HEADERS.to_string()),
+                    (header::ACCESS_CONTROL_MAX_AGE, "600".to_string()),
+                    (header::VARY, "Origin".to_string()),
+                ],
+            )
+                .into_response(),
+            None => forbidden("cross-origin calls are refused: only the page given with --cors-origin may make them".into()),
+        };
+    }
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if changes_state && let Some(origin) = &origin {
         let own = format!("http://{host}");
-        if !origin.eq_ignore_ascii_case(&own) {
-            return forbidden(format!("requests from another site's page ({origin}) are refused: only this server's own page ({own}) and clients that send no Origin may change anything"));
+        if !origin.eq_ignore_ascii_case(&own) && cors.is_none() {
+            return forbidden(format!("requests from another site's page ({origin}) are refused: only this server's own page ({own}), the origin given with --cors-origin, and clients that send no Origin may change anything"));
         }
     }
     if access.token.is_some() {
@@ -128,7 +162,16 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
             .into_response();
         }
     }
-    next.run(req).await
+    let mut response = next.run(req).await;
+    if let Some(o) = cors {
+        let headers = response.headers_mut();
+        if let Ok(value) = o.parse() {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, axum::http::HeaderValue::from_static(CORS_EXPOSE_HEADERS));
+        headers.insert(header::VARY, axum::http::HeaderValue::from_static("Origin"));
+    }
+    response
 }
 
 #[cfg(test)]

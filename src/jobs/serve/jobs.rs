@@ -18,15 +18,24 @@ use crate::inpaint::{Item, MaskKind, Settings};
 #[derive(Clone, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum JobEvent {
-    /// Accepted; `position` jobs (this one included) are ahead in the queue or running.
-    Queued { position: usize },
-    /// Taken by the worker, as one of `batch_jobs` jobs optimised together in `batch_rows` rows.
-    Start { batch_jobs: usize, batch_rows: usize, iterations: usize },
-    /// Iteration `t` of `iterations`: the losses of this job's best restart so far, and every
-    /// few iterations the frame: G(z) and the overlay of it into the known pixels (PNG data URLs).
+    /// Waiting; `position` jobs (this one included) are ahead in the queue or running, and
+    /// the wait is about `eta_seconds` (from the measured speed; absent before any batch ran).
+    /// Sent again whenever the position changes.
+    Queued {
+        position: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        eta_seconds: Option<f64>,
+    },
+    /// Taken by the worker, as one of `batch_jobs` jobs optimised together in `batch_rows`
+    /// rows; `warnings` about the request (e.g. a mask that fills most of the region).
+    Start { batch_jobs: usize, batch_rows: usize, iterations: usize, warnings: Vec<String> },
+    /// Iteration `t` of `iterations`, in `phase` ("z", "ILO layer k"): the losses of this
+    /// job's best restart so far, and every few iterations the frame: G(z) and the overlay
+    /// of it into the known pixels (PNG data URLs, at the model's size).
     Progress {
         t: usize,
         iterations: usize,
+        phase: String,
         contextual: f32,
         prior: f32,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,8 +43,12 @@ pub enum JobEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         completed: Option<String>,
     },
-    /// The result is ready at `result` (PNG) and `gif` (the progress animation).
-    Done { result: String, gif: String, seconds: f64 },
+    /// The optimisation is over; the result is being made at the photo's resolution.
+    Blending,
+    /// The result is ready: `result` at the photo's size and in its format (`width` x
+    /// `height`), `preview` (the region at the model's size, PNG), `gif` (the progress
+    /// animation); `notes` say how the result was made.
+    Done { result: String, preview: String, gif: String, seconds: f64, width: u32, height: u32, notes: Vec<String> },
     Error { message: String },
     Cancelled,
 }
@@ -46,6 +59,7 @@ impl JobEvent {
             JobEvent::Queued { .. } => "queued",
             JobEvent::Start { .. } => "start",
             JobEvent::Progress { .. } => "progress",
+            JobEvent::Blending => "blending",
             JobEvent::Done { .. } => "done",
             JobEvent::Error { .. } => "error",
             JobEvent::Cancelled => "cancelled",
@@ -59,8 +73,9 @@ impl JobEvent {
     /// Bytes this event holds on the heap beyond its own size (its pictures).
     fn heap_bytes(&self) -> usize {
         match self {
-            JobEvent::Progress { generated, completed, .. } => generated.as_ref().map_or(0, String::len) + completed.as_ref().map_or(0, String::len),
-            JobEvent::Done { result, gif, .. } => result.len() + gif.len(),
+            JobEvent::Progress { generated, completed, phase, .. } => generated.as_ref().map_or(0, String::len) + completed.as_ref().map_or(0, String::len) + phase.len(),
+            JobEvent::Start { warnings, .. } => warnings.iter().map(String::len).sum(),
+            JobEvent::Done { result, preview, gif, notes, .. } => result.len() + preview.len() + gif.len() + notes.iter().map(String::len).sum::<usize>(),
             JobEvent::Error { message } => message.len(),
             _ => 0,
         }
@@ -73,16 +88,37 @@ impl JobEvent {
 
 /// A finished job's files.
 pub struct Outcome {
-    pub png: Vec<u8>,
+    /// The result at the photo's size, in `mime` (its format, or PNG).
+    pub result: Vec<u8>,
+    pub mime: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// The region as the model completed it, at the model's size (PNG).
+    pub preview: Vec<u8>,
     pub gif: Vec<u8>,
+    /// How the result was made (classical fills, colour from the surroundings, a format).
+    pub notes: Vec<String>,
+}
+
+/// What a job needs to make its result at the photo's resolution: the upload as it came (it
+/// is decoded again then, so waiting jobs hold compressed bytes, not pixels).
+pub struct PhotoJob {
+    pub image: Arc<Vec<u8>>,
+    /// The mask image as sent, or none for a preset.
+    pub mask: Option<super::api::MaskInput>,
+    /// The preset (`File` when a mask image was sent).
+    pub preset: MaskKind,
+    pub region: Option<crate::inpaint::photo::Region>,
+    pub force_png: bool,
 }
 
 /// How a job ended.
 #[derive(Clone)]
 pub enum Ending {
     Done(Arc<Outcome>),
-    /// By `DELETE`, by its one-shot client hanging up, or by the server stopping.
+    /// By `DELETE`, or by its one-shot client hanging up.
     Cancelled,
+    /// An error, or the server stopping before the job ended (said as such).
     Failed(String),
 }
 
@@ -111,8 +147,15 @@ pub struct Job {
     /// Lowres (block means known) or a plain mask (`File`, the item's own).
     pub kind: MaskKind,
     pub settings: Settings,
+    pub photo: PhotoJob,
+    /// What the request earned (sent with `start`).
+    pub warnings: Vec<String>,
     pub created: Instant,
     cancel: AtomicBool,
+    /// The position last announced (`announce`).
+    last_position: std::sync::atomic::AtomicUsize,
+    /// Why the server ended the job, when it was not its client (the server stopping).
+    stopped: Mutex<Option<String>>,
     state: Mutex<State>,
     /// The number of events so far; bumped on every push.
     changed: tokio::sync::watch::Sender<usize>,
@@ -127,15 +170,19 @@ pub fn random_token() -> String {
 }
 
 impl Job {
-    pub fn new(model: usize, item: Item, kind: MaskKind, settings: Settings) -> Arc<Job> {
+    pub fn new(model: usize, item: Item, kind: MaskKind, settings: Settings, photo: PhotoJob, warnings: Vec<String>) -> Arc<Job> {
         Arc::new(Job {
             id: random_token(),
             model,
             item,
             kind,
             settings,
+            photo,
+            warnings,
             created: Instant::now(),
             cancel: AtomicBool::new(false),
+            last_position: std::sync::atomic::AtomicUsize::new(0),
+            stopped: Mutex::new(None),
             state: Mutex::new(State::default()),
             changed: tokio::sync::watch::channel(0).0,
         })
@@ -148,6 +195,21 @@ impl Job {
     /// Rows this job takes in a batch.
     pub fn rows(&self) -> usize {
         self.settings.restarts
+    }
+
+    /// Iterations its batch runs (with the final evaluation; 0 for a classical fill).
+    pub fn iterations(&self) -> usize {
+        match self.settings.method {
+            crate::inpaint::Method::Dcgan => self.settings.iterations() + 1,
+            crate::inpaint::Method::Classical(_) => 0,
+        }
+    }
+
+    /// Tell the job where it waits, when that changed.
+    pub fn announce(&self, position: usize, eta_seconds: Option<f64>) {
+        if self.last_position.swap(position, Ordering::Relaxed) != position {
+            self.push(JobEvent::Queued { position, eta_seconds });
+        }
     }
 
     /// Whether `self` can be optimised in one batch with `other`: the same model, objective
@@ -193,10 +255,14 @@ impl Job {
             return;
         }
         let event = match &ending {
-            Ending::Done(_) => JobEvent::Done {
-                result: format!("/api/v1/jobs/{}/result.png", self.id),
+            Ending::Done(o) => JobEvent::Done {
+                result: format!("/api/v1/jobs/{}/result", self.id),
+                preview: format!("/api/v1/jobs/{}/preview.png", self.id),
                 gif: format!("/api/v1/jobs/{}/progress.gif", self.id),
                 seconds: self.created.elapsed().as_secs_f64(),
+                width: o.width,
+                height: o.height,
+                notes: o.notes.clone(),
             },
             Ending::Cancelled => JobEvent::Cancelled,
             Ending::Failed(message) => JobEvent::Error { message: message.clone() },
@@ -211,6 +277,21 @@ impl Job {
 
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The server ends the job (it is stopping): it stops like a cancelled one, and ends as
+    /// failed with `why`, so its client is not told it cancelled.
+    pub fn stop(&self, why: &str) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+        self.cancel();
+    }
+
+    /// How a job the worker saw cancelled ends: failed when the server stopped it.
+    pub fn cancelled_ending(&self) -> Ending {
+        match self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(why) => Ending::Failed(why),
+            None => Ending::Cancelled,
+        }
     }
 
     pub fn cancelled(&self) -> bool {
@@ -272,25 +353,28 @@ impl Job {
     pub fn retained_bytes(&self) -> usize {
         let st = self.lock();
         let files = match &st.ending {
-            Some(Ending::Done(o)) => o.png.len() + o.gif.len(),
+            Some(Ending::Done(o)) => o.result.len() + o.preview.len() + o.gif.len(),
             _ => 0,
         };
-        st.heap_bytes + st.events.len() * std::mem::size_of::<JobEvent>() + files + self.item.image.len() * 4 + self.item.mask.len() * 4
+        // The upload is kept until the job ends (its result is made from it).
+        let upload = if st.ending.is_some() { 0 } else { self.photo.image.len() + self.photo.mask.as_ref().map_or(0, |m| m.bytes.len()) };
+        st.heap_bytes + st.events.len() * std::mem::size_of::<JobEvent>() + files + upload + self.item.image.len() * 4 + self.item.mask.len() * 4
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
-    fn job() -> Arc<Job> {
+    pub fn job() -> Arc<Job> {
         let item = Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
-        Job::new(0, item, MaskKind::File(Default::default()), Settings::default())
+        let photo = PhotoJob { image: Arc::new(Vec::new()), mask: None, preset: MaskKind::Center { scale: 0.25 }, region: None, force_png: false };
+        Job::new(0, item, MaskKind::File(Default::default()), Settings::default(), photo, Vec::new())
     }
 
     fn progress(t: usize, framed: bool) -> JobEvent {
         let picture = framed.then(|| "p".repeat(10_000));
-        JobEvent::Progress { t, iterations: 25_001, contextual: 1.0, prior: 0.1, generated: picture.clone(), completed: picture }
+        JobEvent::Progress { t, iterations: 25_001, phase: "z".into(), contextual: 1.0, prior: 0.1, generated: picture.clone(), completed: picture }
     }
 
     /// A job of 25 000 iterations with a frame at each keeps the pictures of the newest few
@@ -308,7 +392,7 @@ mod tests {
         }
         let framed = j.events_since(0).0.iter().filter(|e| e.has_frame()).count();
         assert_eq!(framed, REPLAY_FRAMES);
-        assert!(j.retained_bytes() < 2 * REPLAY_FRAMES * 20_000 + 25_001 * std::mem::size_of::<JobEvent>() + 4096, "{}", j.retained_bytes());
+        assert!(j.retained_bytes() < 2 * REPLAY_FRAMES * 20_000 + 25_001 * (std::mem::size_of::<JobEvent>() + 1) + 4096, "{}", j.retained_bytes());
         j.finish(Ending::Cancelled);
         j.compact();
         let (events, total) = j.events_since(0);

@@ -35,6 +35,8 @@ pub struct ModelSpec {
     pub name: String,
     pub weights: PathBuf,
     pub examples: Option<PathBuf>,
+    /// What the model knows (its training data), shown to users; None: unknown.
+    pub about: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,9 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// Host names answered besides localhost and IP addresses.
     pub allow_hosts: Vec<String>,
+    /// A web page's origin allowed to call the API from the browser (CORS), e.g. an IOPaint
+    /// web app served elsewhere.
+    pub cors_origin: Option<String>,
 }
 
 /// The largest `--max-body-mib`: uploads are images of at most 16384 pixels a side.
@@ -93,6 +98,11 @@ fn check(cfg: &ServeConfig) -> Result<()> {
     }
     if !(1..=MAX_BODY_MIB).contains(&cfg.max_body_mib) {
         return Err(Error::new(format!("--max-body-mib must be from 1 to {MAX_BODY_MIB}, got {}", cfg.max_body_mib)));
+    }
+    if let Some(o) = &cfg.cors_origin
+        && !(o.starts_with("http://") || o.starts_with("https://")) | o.ends_with('/') | o.contains(char::is_whitespace)
+    {
+        return Err(Error::new(format!("--cors-origin {o} is not an origin: give scheme, host and port as a browser sends them, e.g. http://localhost:3000")));
     }
     if let Some(t) = &cfg.token
         && (t.len() < 16 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
@@ -146,7 +156,7 @@ pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &Serv
         // Off this machine, nobody may drive the server without the token.
         let token_generated = cfg.token.is_none() && !addr.ip().is_loopback();
         let token = if token_generated { Some(jobs::random_token()) } else { cfg.token.clone() };
-        let access = Arc::new(Access::new(token.clone(), &cfg.allow_hosts, addr.ip(), addr.port()));
+        let access = Arc::new(Access::new(token.clone(), &cfg.allow_hosts, addr.ip(), addr.port()).with_cors(cfg.cors_origin.clone()));
         listening(&Listening { addr, adapter: &adapter, token: token.as_deref(), token_generated });
         let shutdown = {
             let (stop, app, queue) = (stop.clone(), app.clone(), queue.clone());
@@ -155,7 +165,7 @@ pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &Serv
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 // Jobs end first, so their event streams close and the connections drain.
-                app.cancel_all();
+                app.stop_all();
                 queue.close();
             }
         };
@@ -204,8 +214,11 @@ fn model_info(spec: &ModelSpec, g: &crate::model::Generator) -> Result<ModelInfo
             .collect(),
         None => Vec::new(),
     };
+    let colour = if arch.channels == 1 { "grey" } else { "colour" };
+    let about = spec.about.clone().unwrap_or_else(|| format!("{s}x{s} {colour} images of whatever {} was trained on", spec.weights.display(), s = arch.image_size));
     Ok(ModelInfo {
         name: spec.name.clone(),
+        about,
         channels: arch.channels,
         size: arch.image_size,
         z_dim: arch.z_dim,

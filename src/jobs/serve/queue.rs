@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use super::api::photo_of;
 use super::jobs::{Ending, Job, JobEvent, Outcome};
 use crate::engine::gpu::Gpu;
 use crate::engine::tape::Tape;
@@ -58,6 +59,23 @@ struct State {
     closed: bool,
     /// Whether the worker's last pick between batches was a G(z) request.
     last_was_generate: bool,
+    /// Iterations the running batch has left, and the measured seconds an iteration takes
+    /// (of the last batch; none before the first): the waiting jobs' ETA.
+    running_left: usize,
+    seconds_per_iteration: Option<f64>,
+}
+
+impl State {
+    /// Tell every waiting job whose place changed where it stands now, with an ETA.
+    fn announce(&self) {
+        let mut ahead = self.running_left;
+        for (k, job) in self.jobs.iter().enumerate() {
+            let position = self.stats.running.min(1) + k + 1;
+            let eta = self.seconds_per_iteration.map(|s| (s * ahead as f64 * 10.0).round() / 10.0);
+            job.announce(position, eta);
+            ahead += job.iterations();
+        }
+    }
 }
 
 pub struct Queue {
@@ -82,7 +100,15 @@ enum Work {
 
 impl Queue {
     pub fn new(capacity: usize, max_rows: usize) -> Queue {
-        let state = State { jobs: VecDeque::new(), generates: VecDeque::new(), stats: Stats::default(), closed: false, last_was_generate: false };
+        let state = State {
+            jobs: VecDeque::new(),
+            generates: VecDeque::new(),
+            stats: Stats::default(),
+            closed: false,
+            last_was_generate: false,
+            running_left: 0,
+            seconds_per_iteration: None,
+        };
         Queue { state: Mutex::new(state), ready: Condvar::new(), capacity, max_rows }
     }
 
@@ -101,9 +127,8 @@ impl Queue {
             return Err(Refused::Full { capacity: self.capacity });
         }
         st.stats.waiting += 1;
-        let position = st.stats.waiting + st.stats.running;
-        job.push(JobEvent::Queued { position });
         st.jobs.push_back(job);
+        st.announce();
         self.ready.notify_one();
         Ok(())
     }
@@ -133,8 +158,9 @@ impl Queue {
         if let Some(k) = st.jobs.iter().position(|j| j.id == job.id) {
             st.jobs.remove(k);
             st.stats.waiting -= 1;
+            st.announce();
             drop(st);
-            job.finish(Ending::Cancelled);
+            job.finish(job.cancelled_ending());
         }
     }
 
@@ -147,7 +173,7 @@ impl Queue {
         let mut st = self.lock();
         st.closed = true;
         for job in st.jobs.drain(..) {
-            job.finish(Ending::Failed("the server is shutting down".into()));
+            job.finish(Ending::Failed("the server stopped before the job started".into()));
         }
         st.generates.clear();
         st.stats.waiting = 0;
@@ -206,12 +232,14 @@ impl Queue {
                 let (live, cancelled): (Vec<_>, Vec<_>) = batch.into_iter().partition(|j| !j.cancelled());
                 st.stats.waiting -= live.len() + cancelled.len();
                 for job in cancelled {
-                    job.finish(Ending::Cancelled);
+                    job.finish(job.cancelled_ending());
                 }
                 if live.is_empty() {
                     continue;
                 }
                 st.stats.running = live.len();
+                st.running_left = live[0].iterations();
+                st.announce();
                 st.stats.batches += 1;
                 st.stats.batched_jobs += live.len() as u64;
                 st.stats.largest_batch = st.stats.largest_batch.max(live.len());
@@ -223,8 +251,20 @@ impl Queue {
         }
     }
 
-    fn done_running(&self) {
-        self.lock().stats.running = 0;
+    /// The running batch ended after `iterations` iterations in `seconds`.
+    fn done_running(&self, iterations: usize, seconds: f64) {
+        let mut st = self.lock();
+        st.stats.running = 0;
+        st.running_left = 0;
+        if iterations > 0 {
+            st.seconds_per_iteration = Some(seconds / iterations as f64);
+        }
+        st.announce();
+    }
+
+    /// The running batch has `left` iterations to go.
+    fn progress(&self, left: usize) {
+        self.lock().running_left = left;
     }
 
     fn answered_generate(&self) {
@@ -253,7 +293,7 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
         };
         for job in &jobs {
             if job.cancelled() {
-                job.finish(Ending::Cancelled);
+                job.finish(job.cancelled_ending());
             } else if let Some(message) = &failure {
                 job.finish(Ending::Failed(message.clone()));
             }
@@ -266,8 +306,9 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
             (None, 0) => "done".to_string(),
             (None, n) => format!("done, {n} cancelled"),
         };
-        eprintln!("job {}: {how} in {:.1} s ({} job(s) in one batch)", ids.join(", "), started.elapsed().as_secs_f64(), jobs.len());
-        queue.done_running();
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("job {}: {how} in {seconds:.1} s ({} job(s) in one batch)", ids.join(", "), jobs.len());
+        queue.done_running(if failure.is_none() && cancelled == 0 { jobs[0].iterations() } else { 0 }, seconds);
     }
 }
 
@@ -293,8 +334,18 @@ pub fn data_url(image: &[f32], c: usize, s: usize) -> String {
     format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(picture::png_bytes(&picture::to_rgb8(image, c, s))))
 }
 
-/// Complete the jobs of one batch together (`inpaint::complete`) and finish each with its
-/// own blend. Between two iterations the worker answers one waiting G(z) request.
+/// The phase iteration `t` of a job with `settings` is in: "z", then "ILO layer k".
+fn phase(settings: &inpaint::Settings, t: usize) -> String {
+    if t < settings.iters || settings.ilo_layers == 0 || settings.ilo_iters == 0 {
+        "z".to_string()
+    } else {
+        format!("ILO layer {}", ((t - settings.iters) / settings.ilo_iters + 1).min(settings.ilo_layers))
+    }
+}
+
+/// Complete the jobs of one batch together (`inpaint::complete`), then make each job's
+/// result at its photo's resolution with its own blend. Between two iterations the worker
+/// answers one waiting G(z) request.
 fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>], stop: &AtomicBool) -> Result<()> {
     let first = &jobs[0];
     let model = &models[first.model];
@@ -302,12 +353,9 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
     let (plane, r) = (c * s * s, first.settings.restarts);
     let rows = jobs.len() * r;
-    let iterations = match first.settings.method {
-        Method::Dcgan => first.settings.iterations() + 1,
-        Method::Classical(_) => 0,
-    };
+    let iterations = first.iterations();
     for job in jobs {
-        job.push(JobEvent::Start { batch_jobs: jobs.len(), batch_rows: rows, iterations });
+        job.push(JobEvent::Start { batch_jobs: jobs.len(), batch_rows: rows, iterations, warnings: job.warnings.clone() });
     }
     let items: Vec<inpaint::Item> = jobs.iter().map(|j| j.item.clone()).collect();
     // Each job starts from its own seed, so its result does not depend on its batch.
@@ -316,9 +364,10 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
     let settings = inpaint::Settings { batch: rows, ..first.settings.clone() };
     let halt = AtomicBool::new(false);
     let results = inpaint::complete(gpu, &model.g, &model.d, &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
+        let phase = phase(&settings, step.t);
         for (i, job) in jobs.iter().enumerate() {
             if job.cancelled() {
-                job.finish(Ending::Cancelled);
+                job.finish(job.cancelled_ending());
                 continue;
             }
             let total = |k: usize| step.contextual[k] + step.prior[k];
@@ -327,12 +376,14 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
             job.push(JobEvent::Progress {
                 t: step.t,
                 iterations,
+                phase: phase.clone(),
                 contextual: step.contextual[best],
                 prior: step.prior[best],
                 generated: frame.map(|f| data_url(f, c, s)),
                 completed: frame.map(|f| data_url(&blend::overlay(&job.item, f, c, s), c, s)),
             });
         }
+        queue.progress(iterations.saturating_sub(step.t + 1));
         if stop.load(Ordering::Relaxed) || jobs.iter().all(|j| j.cancelled()) {
             halt.store(true, Ordering::Relaxed);
         }
@@ -340,28 +391,50 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
             answer_generate(queue, gpu, models, g);
         }
     })
-    .map_err(|e| if stop.load(Ordering::Relaxed) { Error::new("the server is shutting down") } else { e })?;
+    .map_err(|e| if stop.load(Ordering::Relaxed) { Error::new("the server stopped before the job finished") } else { e })?;
     for (job, r) in jobs.iter().zip(&results) {
         if job.cancelled() {
             continue;
         }
-        let completed = if job.settings.blend == settings.blend { Ok(r.completed.clone()) } else { r.blended(&job.item, c, s, &job.kind, settings.method, job.settings.blend) };
-        let completed = match completed {
-            Ok(x) => x,
-            Err(e) => {
-                job.finish(Ending::Failed(e.to_string()));
-                continue;
-            }
-        };
-        let mut frames = r.frames.clone();
-        if let Some(last) = frames.last_mut() {
-            *last = completed.clone();
+        job.push(JobEvent::Blending);
+        match finish_one(job, r, &settings, c, s) {
+            Ok(outcome) => job.finish(Ending::Done(Arc::new(outcome))),
+            Err(e) => job.finish(Ending::Failed(e.to_string())),
         }
-        let mut gif = Vec::new();
-        picture::encode_gif(&frames, c, s, &mut gif).map_err(|e| Error::new(format!("cannot encode the progress GIF: {e}")))?;
-        job.finish(Ending::Done(Arc::new(Outcome { png: picture::png_bytes(&picture::to_rgb8(&completed, c, s)), gif })));
     }
     Ok(())
+}
+
+/// One job's files: its blend at the model's size (the preview and the GIF's last frame),
+/// then the result at its photo's resolution, in its format.
+fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, c: usize, s: usize) -> Result<Outcome> {
+    let completed = if job.settings.blend == settings.blend { r.completed.clone() } else { r.blended(&job.item, c, s, &job.kind, settings.method, job.settings.blend)? };
+    let mut frames = r.frames.clone();
+    match frames.last_mut() {
+        Some(last) => *last = completed.clone(),
+        None => frames.push(completed.clone()),
+    }
+    let mut gif = Vec::new();
+    picture::encode_gif(&frames, c, s, &mut gif).map_err(|e| Error::new(format!("cannot encode the progress GIF: {e}")))?;
+    let (photo, format, _) = photo_of(&job.photo, s, job.settings.seed).map_err(|e| Error::new(e.message().to_string()))?;
+    let full = photo.complete(&completed, c, s)?;
+    let (encoding, note) = picture::Encoding::like(format, job.photo.force_png);
+    let mut notes: Vec<String> = note.into_iter().collect();
+    if full.classical > 0 {
+        notes.push(format!("{} hole pixels outside the region the model sees were filled classically (harmonic)", full.classical));
+    }
+    if full.colour_from_surroundings {
+        notes.push("the model is grey: it filled the luminance; the hole's colour comes from its surroundings".into());
+    }
+    Ok(Outcome {
+        result: picture::encode(&full.image, encoding)?,
+        mime: encoding.mime(),
+        width: full.image.width(),
+        height: full.image.height(),
+        preview: picture::png_bytes(&picture::to_rgb8(&completed, c, s)),
+        gif,
+        notes,
+    })
 }
 
 #[cfg(test)]
@@ -371,7 +444,8 @@ mod tests {
 
     fn job(iters: usize) -> Arc<Job> {
         let item = Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
-        Job::new(0, item, MaskKind::File(Default::default()), Settings { iters, restarts: 1, batch: 1, ..Settings::default() })
+        let photo = super::super::jobs::PhotoJob { image: Arc::new(Vec::new()), mask: None, preset: MaskKind::Center { scale: 0.25 }, region: None, force_png: false };
+        Job::new(0, item, MaskKind::File(Default::default()), Settings { iters, restarts: 1, batch: 1, ..Settings::default() }, photo, Vec::new())
     }
 
     fn generate() -> (Generate, tokio::sync::oneshot::Receiver<Result<Vec<f32>>>) {
@@ -411,7 +485,7 @@ mod tests {
             .map(|_| match q.take().expect("work") {
                 Work::Generate(_) => "G",
                 Work::Batch(_) => {
-                    q.done_running();
+                    q.done_running(0, 0.0);
                     "B"
                 }
             })

@@ -1,6 +1,7 @@
-//! Completion jobs over HTTP: create one (202 and its URLs), the one-shot (the PNG in the
-//! answer), cancel (only `DELETE` cancels), its Server-Sent Events, its files; and G(z) for
-//! the explore panel, through the queue with its own bound and a timeout.
+//! Completion jobs over HTTP: create one (202 and its URLs), the one-shot that IOPaint's
+//! clients call (the result's bytes in the answer, at the photo's size and in its format),
+//! cancel (only `DELETE` cancels), its Server-Sent Events, its files; and G(z) for the
+//! explore panel, through the queue with its own bound and a timeout.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -13,8 +14,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::request::parse_request;
-use super::{ApiError, ApiResult, App, png};
+use super::request::{Dialect, parse_request};
+use super::{ApiError, ApiResult, App};
 use crate::jobs::serve::jobs::{Ending, Job, JobEvent, Outcome};
 use crate::jobs::serve::queue::{Generate, Queue, Refused, data_url};
 
@@ -33,15 +34,18 @@ impl App {
 }
 
 pub async fn create_job(State(app): State<Arc<App>>, req: Request) -> ApiResult<Response> {
-    let job = app.job_from(parse_request(req, app.limits.max_body).await?).await?;
+    let (job, warnings) = app.job_from(parse_request(req, app.limits.max_body, Dialect::Jobs).await?).await?;
     app.submit(job.clone())?;
     let id = &job.id;
     let body = serde_json::json!({
         "id": id,
         "events": format!("/api/v1/jobs/{id}/events"),
-        "result": format!("/api/v1/jobs/{id}/result.png"),
+        "result": format!("/api/v1/jobs/{id}/result"),
+        "preview": format!("/api/v1/jobs/{id}/preview.png"),
         "gif": format!("/api/v1/jobs/{id}/progress.gif"),
         "cancel": format!("/api/v1/jobs/{id}"),
+        "seed": job.settings.seed,
+        "warnings": warnings,
     });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -57,18 +61,41 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// One-shot: complete and answer with the PNG. A client that hangs up cancels its job (its
-/// own connection is the only one that knows the job).
+/// Comma-separated text for a header (what is not a visible ASCII character becomes '?').
+fn header_text(items: &[String]) -> axum::http::HeaderValue {
+    let text: String = items.join(", ").chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    axum::http::HeaderValue::from_str(&text).unwrap_or(axum::http::HeaderValue::from_static(""))
+}
+
+/// One-shot, as IOPaint's `POST /api/v1/inpaint` (its body as its web app sends it, `mask`
+/// white = fill; the project's own fields too): complete and answer with the result's bytes
+/// at the photo's size and in its format, with `X-Seed`, and `X-Ignored-Fields` /
+/// `X-Warnings` when there are some. A client that hangs up cancels its job (its own
+/// connection is the only one that knows the job).
 pub async fn inpaint(State(app): State<Arc<App>>, req: Request) -> ApiResult<Response> {
-    let job = app.job_from(parse_request(req, app.limits.max_body).await?).await?;
+    let parsed = parse_request(req, app.limits.max_body, Dialect::IoPaint).await?;
+    let ignored = parsed.ignored.clone();
+    let (job, warnings) = app.job_from(parsed).await?;
     let mut changed = job.subscribe();
     app.submit(job.clone())?;
     let _guard = CancelOnDrop(job.clone(), app.queue.clone());
     loop {
         if let Some(ending) = job.ending() {
             return match ending {
-                Ending::Done(files) => Ok(png(files.png.clone())),
-                Ending::Cancelled => Err(ApiError::busy("the job was cancelled (the server is stopping?)", 5)),
+                Ending::Done(files) => {
+                    let mut response = ([(header::CONTENT_TYPE, files.mime)], files.result.clone()).into_response();
+                    let headers = response.headers_mut();
+                    headers.insert("x-seed", job.settings.seed.into());
+                    if !ignored.is_empty() {
+                        headers.insert("x-ignored-fields", header_text(&ignored));
+                    }
+                    let said: Vec<String> = warnings.iter().chain(&files.notes).cloned().collect();
+                    if !said.is_empty() {
+                        headers.insert("x-warnings", header_text(&said));
+                    }
+                    Ok(response)
+                }
+                Ending::Cancelled => Err(ApiError::busy("the job was cancelled", 5)),
                 Ending::Failed(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e)),
             };
         }
@@ -129,22 +156,31 @@ pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiR
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
 }
 
-fn finished_file(app: &App, id: &str, pick: fn(&Outcome) -> &Vec<u8>, kind: &'static str) -> ApiResult<Response> {
+fn finished_file(app: &App, id: &str, pick: fn(&Outcome) -> (&Vec<u8>, &'static str)) -> ApiResult<Response> {
     let id = job_id(id)?;
     match app.job(id)?.ending() {
         None => Err(ApiError::new(StatusCode::CONFLICT, format!("job {id} has not finished: wait for its done event"))),
         Some(Ending::Cancelled) => Err(ApiError::new(StatusCode::CONFLICT, format!("job {id} was cancelled: it has no result"))),
         Some(Ending::Failed(e)) => Err(ApiError::new(StatusCode::CONFLICT, format!("job {id} failed, without a result: {e}"))),
-        Some(Ending::Done(files)) => Ok(([(header::CONTENT_TYPE, kind)], pick(&files).clone()).into_response()),
+        Some(Ending::Done(files)) => {
+            let (bytes, kind) = pick(&files);
+            Ok(([(header::CONTENT_TYPE, kind)], bytes.clone()).into_response())
+        }
     }
 }
 
-pub async fn result_png(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
-    finished_file(&app, &id, |o| &o.png, "image/png")
+/// The result at the photo's size, in its format.
+pub async fn result(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
+    finished_file(&app, &id, |o| (&o.result, o.mime))
+}
+
+/// The region as the model completed it, at the model's size.
+pub async fn preview_png(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
+    finished_file(&app, &id, |o| (&o.preview, "image/png"))
 }
 
 pub async fn progress_gif(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Response> {
-    finished_file(&app, &id, |o| &o.gif, "image/gif")
+    finished_file(&app, &id, |o| (&o.gif, "image/gif"))
 }
 
 #[derive(serde::Deserialize)]

@@ -5,9 +5,12 @@
 //!   mod.rs         the router, the shared state, error answers, models / examples / presets
 //!   request.rs     a completion request: multipart or JSON, options, images decoded off the
 //!                  request threads, the job it makes
-//!   completion.rs  jobs: create, one-shot, cancel, events, results; G(z)
+//!   completion.rs  jobs: create, one-shot (IOPaint's /api/v1/inpaint), cancel, events,
+//!                  results; G(z)
+//!   iopaint.rs     IOPaint's discovery calls: server-config, the current model
 
 mod completion;
+mod iopaint;
 mod request;
 
 use std::collections::VecDeque;
@@ -25,7 +28,7 @@ use super::jobs::Job;
 use super::queue::Queue;
 use crate::inpaint::{MaskKind, Settings, blend::HYBRID_WEIGHT, mask};
 use crate::io::{data, picture};
-pub use request::Options;
+pub use request::{MaskInput, Options, photo_of};
 
 /// What the page and the API know of a model.
 #[derive(Clone, serde::Serialize)]
@@ -36,6 +39,8 @@ pub struct ModelInfo {
     pub z_dim: usize,
     /// Stages of G that ILO may free: 0..=max_ilo_layers.
     pub max_ilo_layers: usize,
+    /// What the model knows (what it was trained on), for the page and the API.
+    pub about: String,
     /// Example images, served prepared at /api/v1/models/{name}/examples/{file}.
     pub examples: Vec<String>,
     #[serde(skip)]
@@ -54,6 +59,9 @@ pub struct App {
     pub queue: Arc<Queue>,
     pub models: Vec<ModelInfo>,
     pub limits: Limits,
+    /// The model a request without `model` gets (IOPaint's "current model", switched with
+    /// `POST /api/v1/model`).
+    current: std::sync::atomic::AtomicUsize,
     jobs: Mutex<VecDeque<Arc<Job>>>,
     /// Decoding an upload is CPU work: at most this many at once, on blocking threads, so the
     /// request threads stay free (stats, events) however many uploads arrive.
@@ -69,7 +77,7 @@ const DECODERS: usize = 2;
 
 impl App {
     pub fn new(queue: Arc<Queue>, models: Vec<ModelInfo>, limits: Limits) -> App {
-        App { queue, models, limits, jobs: Mutex::new(VecDeque::new()), decoding: tokio::sync::Semaphore::new(DECODERS) }
+        App { queue, models, limits, current: Default::default(), jobs: Mutex::new(VecDeque::new()), decoding: tokio::sync::Semaphore::new(DECODERS) }
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Job>>> {
@@ -92,7 +100,10 @@ impl App {
     fn model_or_default(&self, name: Option<&str>) -> Result<(usize, &ModelInfo), ApiError> {
         match name {
             Some(n) => self.model(n),
-            None => Ok((0, &self.models[0])),
+            None => {
+                let k = self.current.load(std::sync::atomic::Ordering::Relaxed);
+                Ok((k, &self.models[k]))
+            }
         }
     }
 
@@ -120,10 +131,11 @@ impl App {
         self.jobs().retain(|j| j.id != id);
     }
 
-    /// Cancel every job (the server is stopping).
-    pub fn cancel_all(&self) {
+    /// End every job: the server is stopping (their clients hear so, not "cancelled").
+    pub fn stop_all(&self) {
         let jobs: Vec<Arc<Job>> = self.jobs().iter().cloned().collect();
         for job in jobs {
+            job.stop("the server stopped before the job finished");
             self.queue.cancel(&job);
         }
     }
@@ -144,10 +156,14 @@ pub fn router(app: Arc<App>, access: Arc<Access>) -> Router {
         .route("/api/v1/jobs", post(completion::create_job))
         .route("/api/v1/jobs/{id}", axum::routing::delete(completion::cancel_job))
         .route("/api/v1/jobs/{id}/events", get(completion::events))
-        .route("/api/v1/jobs/{id}/result.png", get(completion::result_png))
+        .route("/api/v1/jobs/{id}/result", get(completion::result))
+        .route("/api/v1/jobs/{id}/preview.png", get(completion::preview_png))
         .route("/api/v1/jobs/{id}/progress.gif", get(completion::progress_gif))
         .route("/api/v1/generate", post(completion::generate))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/server-config", get(iopaint::server_config))
+        .route("/api/v1/model", get(iopaint::current_model).post(iopaint::switch_model))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page or API route: see the README's API section") })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not a method of this route: see the README's API section"))
@@ -193,9 +209,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        // `errors` too: IOPaint's web app shows that field of an error answer.
+        let mut response = (self.status, Json(serde_json::json!({ "error": self.message, "errors": self.message }))).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }
@@ -222,6 +245,7 @@ async fn models(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let presets: Vec<serde_json::Value> = mask::PRESETS.iter().filter(|p| p.hole).map(|p| serde_json::json!({ "name": p.name, "about": p.about })).collect();
     Json(serde_json::json!({
         "models": app.models,
+        "current": app.models[app.current.load(std::sync::atomic::Ordering::Relaxed)].name,
         "defaults": { "iters": d.iters, "restarts": d.restarts, "lam": tidy(d.lam), "lr": tidy(d.adam.lr), "prior": "paper",
             "window": d.weighted_window, "blend": "poisson", "hybrid_weight": tidy(HYBRID_WEIGHT),
             "method": "dcgan", "ilo_layers": d.ilo_layers, "ilo_iters": d.ilo_iters, "ilo_radius": tidy(d.ilo_radius),
@@ -269,7 +293,6 @@ async fn stats(State(app): State<Arc<App>>) -> Json<super::queue::Stats> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inpaint::{Item, MaskKind};
     use crate::jobs::serve::jobs::{Ending, Outcome};
 
     /// Finished jobs are forgotten oldest first past `KEEP_JOBS`, or past `KEEP_BYTES` in all
@@ -277,12 +300,12 @@ mod tests {
     #[test]
     fn finished_jobs_keep_a_bounded_number_of_bytes() {
         let app = App::new(Arc::new(Queue::new(4, 4)), Vec::new(), Limits { max_body: 1 << 20, max_rows: 4 });
-        let item = || Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
-        let running = Job::new(0, item(), MaskKind::File(Default::default()), Settings::default());
+        let running = crate::jobs::serve::jobs::tests::job();
         app.remember(running.clone());
         for _ in 0..100 {
-            let job = Job::new(0, item(), MaskKind::File(Default::default()), Settings::default());
-            job.finish(Ending::Done(Arc::new(Outcome { png: vec![0; 10 << 20], gif: Vec::new() })));
+            let job = crate::jobs::serve::jobs::tests::job();
+            let outcome = Outcome { result: vec![0; 10 << 20], mime: "image/png", width: 1, height: 1, preview: Vec::new(), gif: Vec::new(), notes: Vec::new() };
+            job.finish(Ending::Done(Arc::new(outcome)));
             app.remember(job);
         }
         let jobs = app.jobs();

@@ -329,7 +329,7 @@ async function complete() {
   const form = new FormData();
   form.append('model', state.model.name);
   form.append('image', await pngBlob(state.image), 'image.png');
-  if (state.lowres) form.append('preset', 'lowres'); else form.append('mask', await pngBlob(maskImage()), 'mask.png');
+  if (state.lowres) form.append('preset', 'lowres'); else form.append('keep_mask', await pngBlob(maskImage()), 'mask.png');
   form.append('options', JSON.stringify(options()));
   state.losses = []; state.result = null; state.live = null; state.iterations = 0;
   state.timings = { clicked: performance.now() };
