@@ -53,6 +53,10 @@ pub enum Command {
     /// The completion quality table: masks x losses x priors x blends, and a mean-fill baseline.
     #[command(allow_negative_numbers = true)]
     Quality(QualityArgs),
+    /// How well the generator fits pictures it knows: the threshold past which a picture is
+    /// said to look unlike them (stored in the weights with --write).
+    #[command(allow_negative_numbers = true)]
+    Calibrate(CalibrateArgs),
     /// Serve the interactive completion page and its HTTP API (local only by default).
     #[command(allow_negative_numbers = true)]
     Serve(ServeArgs),
@@ -237,11 +241,10 @@ pub struct CompleteArgs {
     pub eval: bool,
 }
 
+/// A set of images a measurement runs on.
 #[derive(Args)]
-pub struct QualityArgs {
-    #[arg(long)]
-    pub weights: PathBuf,
-    /// Folder of ground-truth images.
+pub struct ImageSetArgs {
+    /// Folder of images (for the shipped faces: data/olivetti, with the held-out people).
     #[arg(long)]
     pub data: PathBuf,
     /// Use only files whose name matches (shell glob; repeatable), e.g. the held-out people.
@@ -250,6 +253,14 @@ pub struct QualityArgs {
     /// At most this many images (0: all that match).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
+}
+
+#[derive(Args)]
+pub struct QualityArgs {
+    #[arg(long)]
+    pub weights: PathBuf,
+    #[command(flatten)]
+    pub images: ImageSetArgs,
     #[arg(long, default_value_t = DEFAULTS.iters)]
     pub iters: usize,
     #[arg(long, default_value_t = DEFAULTS.restarts)]
@@ -281,6 +292,23 @@ pub struct QualityArgs {
     /// The DCGAN weight of the hybrid rows.
     #[arg(long, default_value_t = HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
+}
+
+#[derive(Args)]
+pub struct CalibrateArgs {
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Pictures the model knows.
+    #[command(flatten)]
+    pub images: ImageSetArgs,
+    /// Iterations of z (the page's default: a fit after more is only lower).
+    #[arg(long, default_value_t = QUICK.iters)]
+    pub iters: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Store the threshold in the weights file's metadata (fit_p99).
+    #[arg(long)]
+    pub write: bool,
 }
 
 #[derive(Args)]
@@ -536,9 +564,9 @@ impl From<QualityArgs> for QualityConfig {
         };
         QualityConfig {
             base,
-            data: a.data,
-            include: a.include,
-            limit: a.limit,
+            data: a.images.data,
+            include: a.images.include,
+            limit: a.images.limit,
             masks: a.mask,
             windows: a.window,
             ilo_layers: a.ilo_layers,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::Parser;
-use cli::{BenchArgs, Cli, Command, CompleteArgs, ExportArgs, QualityArgs, SampleArgs, ServeArgs, TrainArgs};
+use cli::{BenchArgs, CalibrateArgs, Cli, Command, CompleteArgs, ExportArgs, QualityArgs, SampleArgs, ServeArgs, TrainArgs};
 use dcgan_inpaint::engine::gpu::{AdapterChoice, context};
 use dcgan_inpaint::jobs::bench::{self, BenchOptions};
 use dcgan_inpaint::jobs::complete::CompleteConfig;
@@ -54,6 +54,7 @@ fn main() {
         Command::Bench(args) => bench(&choice, args, &stop),
         Command::Complete(args) => complete(&choice, args, &stop),
         Command::Quality(args) => quality(&choice, args, &stop),
+        Command::Calibrate(args) => calibrate(&choice, args, &stop),
         Command::Serve(args) => serve(&choice, args, &stop),
         Command::Train(args) => train(&choice, args, &stop),
         Command::Sample(args) => sample(&choice, args, &stop),
@@ -214,8 +215,8 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
         for (name, x) in outcome.names.iter().map(String::as_str).zip(m).chain(std::iter::once(("mean", &mean))) {
             println!("{name:<24} {:>8.2} {:>7.4} {:>10.2} {:>9.4}", x.psnr, x.ssim, x.psnr_hole, x.ssim_hole);
         }
-        println!("metrics: {}", cfg.out.join("metrics.json").display());
     }
+    println!("metrics: {}", cfg.out.join("metrics.json").display());
     println!("completed {} image(s); results in {}/<name>/", outcome.names.len(), cfg.out.display());
     println!("summary: {}", outcome.summary.display());
     Ok(())
@@ -226,7 +227,7 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     let out = a.out.clone();
     // Checked before the table is computed, not after an hour of it.
     if let Some(out) = &out {
-        dcgan_inpaint::io::output::check(out, "md", "the quality table", &[&a.weights, &a.data])?;
+        dcgan_inpaint::io::output::check(out, "md", "the quality table", &[&a.weights, &a.images.data])?;
     }
     let cfg = QualityConfig::from(a);
     let gpu = open_gpu(choice)?;
@@ -237,6 +238,38 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     if let Some(out) = &out {
         dcgan_inpaint::io::output::write_atomic(out, table.as_bytes())?;
         println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn calibrate(choice: &AdapterChoice, a: CalibrateArgs, stop: &AtomicBool) -> Result<()> {
+    use dcgan_inpaint::jobs::calibrate::{self, CalibrateConfig};
+    let cfg = CalibrateConfig {
+        weights: cli::shipped(&a.weights),
+        data: a.images.data,
+        include: a.images.include,
+        limit: a.images.limit,
+        iters: a.iters,
+        seed: a.seed,
+        write: a.write,
+    };
+    let gpu = open_gpu(choice)?;
+    let started = std::time::Instant::now();
+    let c = calibrate::run(&gpu, &cfg, stop, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
+    println!(
+        "{} fits ({} images x {} masks): median {:.4}, 99th percentile {:.4}, largest {:.4}",
+        c.fits.len(),
+        c.images,
+        calibrate::MASKS.len(),
+        c.p50,
+        c.p99,
+        c.fits.last().copied().unwrap_or(f32::NAN)
+    );
+    for (mask, p50, p99) in &c.per_mask {
+        println!("  {mask:<12} median {p50:.4}, 99th percentile {p99:.4}");
+    }
+    if cfg.write {
+        println!("wrote fit_p99 = {} into {}", c.p99, cfg.weights.display());
     }
     Ok(())
 }

@@ -210,3 +210,29 @@ fn per_image_masks_come_from_the_mask_dir() {
     let (ok, err) = complete(&dir.join("out2"), &["--mask-dir", masks.to_str().unwrap(), "--iters", "1"]);
     assert!(!ok && err.contains("input1.png"), "{err}");
 }
+
+/// A picture far from what the shipped face model knows (noise) is said to look unlike it,
+/// on stderr and in metrics.json; a held-out face is not (its fit is compared with the
+/// calibration stored in the weights, `calibrate`).
+#[test]
+fn a_picture_unlike_what_the_model_knows_is_said_so() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let faces = root.join("weights/olivetti-64.safetensors");
+    assert!(dcgan_inpaint::model::weights::fit_p99(&faces).is_some(), "the shipped face model is calibrated");
+    let dir = scratch("unlike");
+    let noise = dir.join("noise.png");
+    let mut rng = dcgan_inpaint::rng::Rng::new(3);
+    image::GrayImage::from_fn(64, 64, |_, _| image::Luma([(rng.uniform() * 255.0) as u8])).save(&noise).unwrap();
+    let face = root.join("weights/examples/faces/s40_10.png");
+    let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
+        .args(["complete", noise.to_str().unwrap(), face.to_str().unwrap(), "--weights", faces.to_str().unwrap(), "--iters", "200", "--ilo-layers", "0"])
+        .args(["--frames-every", "0", "--out", dir.join("out").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("noise.png looks unlike the pictures this model knows") && !err.contains("s40_10.png looks unlike"), "{err}");
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("out/metrics.json")).unwrap()).unwrap();
+    let unlike: Vec<(&str, bool)> = metrics["images"].as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["unlike_what_the_model_knows"].as_bool().unwrap())).collect();
+    assert_eq!(unlike, [("noise", true), ("s40_10", false)]);
+}

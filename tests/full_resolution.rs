@@ -68,6 +68,13 @@ fn a_png_photo_keeps_every_known_byte_and_its_colour() {
     let (code, text) = run(&["complete", s(&input), "--weights", s(&faces), "--mask", s(&keep_mask(&dir)), "--iters", "2", "--ilo-layers", "0", "--out", s(&dir.join("grey"))]);
     assert!(code == 0 && text.contains("the hole's colour comes from its surroundings"), "a grey model on a colour photo says so: {text}");
     check_only_the_hole_changed(&image::open(dir.join("grey/photo/result.png")).unwrap());
+    // A grey picture in a colour file (R = G = B) has no colour to keep: it stays grey.
+    let grey_rgb = dir.join("grey-rgb.png");
+    image::RgbImage::from_fn(512, 384, |x, y| image::Rgb([(x / 2) as u8; 3].map(|v| v ^ (y as u8 & 16)))).save(&grey_rgb).unwrap();
+    let (code, text) = run(&["complete", s(&grey_rgb), "--weights", s(&faces), "--mask", s(&keep_mask(&dir)), "--iters", "2", "--ilo-layers", "0", "--out", s(&dir.join("grey-rgb"))]);
+    assert!(code == 0 && !text.contains("colour comes from"), "{text}");
+    let result = image::open(dir.join("grey-rgb/grey-rgb/result.png")).unwrap().to_rgb8();
+    assert!(result.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]), "a grey picture stays grey");
 }
 
 fn check_only_the_hole_changed(result: &image::DynamicImage) {

@@ -194,3 +194,25 @@ fn cors_is_for_the_one_named_origin() {
     let r = server.post_with("/api/v1/inpaint", "application/json", b"{}", &[("origin", "http://evil.example")]);
     assert_eq!(r.status, 403, "any other origin may not");
 }
+
+/// The fit check reaches API clients: noise is said to look unlike what the face model
+/// knows (`unlike` and a note), a held-out face is not.
+#[test]
+fn a_job_says_when_the_picture_looks_unlike_what_the_model_knows() {
+    let server = Server::start(&[]);
+    let mut rng = dcgan_inpaint::rng::Rng::new(3);
+    let noise = image::GrayImage::from_fn(64, 64, |_, _| image::Luma([(rng.uniform() * 255.0) as u8]));
+    let noise = encoded(&image::DynamicImage::ImageLuma8(noise), image::ImageFormat::Png);
+    let face = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/examples/faces/s40_10.png")).unwrap();
+    for (what, image, unlike) in [("noise", noise, true), ("a held-out face", face, false)] {
+        let options = json!({ "iters": 200, "ilo_layers": 0, "frames_every": 100 });
+        let job = server.post_json("/api/v1/jobs", &json!({ "model": "faces", "image": b64(&image), "preset": "center", "options": options }));
+        assert_eq!(job.status, 202, "{}", job.text());
+        let events = server.events(job.json()["events"].as_str().unwrap(), |_, _| true);
+        let (last, done) = events.last().unwrap();
+        assert_eq!(last, "done", "{what}: {events:?}");
+        assert!(done["fit"].as_f64().is_some_and(|f| f > 0.0), "{what}: the fit is given: {done}");
+        assert_eq!(done["unlike"].as_bool(), Some(unlike), "{what}: {done}");
+        assert_eq!(done["notes"].to_string().contains("looks unlike the pictures this model knows"), unlike, "{what}: {done}");
+    }
+}

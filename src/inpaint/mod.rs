@@ -173,6 +173,40 @@ pub struct Completion {
     /// frames of the progress animation.
     pub frames: Vec<Vec<f32>>,
     pub restart: usize,
+    /// How well the generator alone fits the known pixels (`fit`); None for a classical fill
+    /// and with fewer than `FIT_MIN_KNOWN` of the pixels known (a sparse mask, lowres).
+    pub fit: Option<f32>,
+}
+
+/// The share of known pixels a fit needs (with fewer, as with a sparse mask, it says little).
+pub const FIT_MIN_KNOWN: f32 = 0.4;
+
+/// How well G(z) alone (the final z, without freed layers: what the generator can express)
+/// fits the known pixels of `item`: their mean absolute difference, in [0, 1] units. Compared
+/// with the same number on pictures the model knows (`calibrate`), it says whether a picture
+/// is like them.
+fn fit(item: &Item, generated_from_z: &[f32], plane: usize) -> Option<f32> {
+    let known: Vec<usize> = (0..plane).filter(|&i| item.mask[i] > 0.5).collect();
+    // With few pixels known (a sparse mask) a close fit is easy and says little.
+    if (known.len() as f32) < FIT_MIN_KNOWN * plane as f32 {
+        return None;
+    }
+    let c = item.image.len() / plane;
+    let sum: f32 = (0..c).flat_map(|ch| known.iter().map(move |&i| ch * plane + i)).map(|i| (generated_from_z[i] - item.image[i]).abs()).sum();
+    Some(sum / (known.len() * c) as f32 / 2.0)
+}
+
+/// G(z) of each completion's final z, in batches the adapter holds.
+fn generate_from_z(gpu: &Gpu, g: &Generator, zs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    let zd = g.arch.z_dim;
+    let mut out = Vec::new();
+    for chunk in zs.chunks(64) {
+        let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+        let z = crate::engine::tensor::Tensor::from_slice(gpu, &[chunk.len(), zd], &flat);
+        let images = g.forward(&mut crate::engine::tape::Tape::new(gpu), &z, false, true).try_to_vec(gpu)?;
+        out.extend(images.chunks(images.len() / chunk.len()).map(<[f32]>::to_vec));
+    }
+    Ok(out)
 }
 
 impl Completion {
@@ -196,7 +230,7 @@ pub fn complete(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
     let (c, s) = (g.arch.channels, g.arch.image_size);
     settings.validate(s, g.image_stage())?;
     let fill = |item: &Item, generated: Vec<f32>, method| {
-        let completion = Completion { completed: Vec::new(), generated, z: Vec::new(), losses: Vec::new(), frames: Vec::new(), restart: 0 };
+        let completion = Completion { completed: Vec::new(), generated, z: Vec::new(), losses: Vec::new(), frames: Vec::new(), restart: 0, fit: None };
         let completed = completion.blended(item, c, s, kind, method, settings.blend)?;
         Ok(Completion { completed, ..completion })
     };
@@ -204,14 +238,17 @@ pub fn complete(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
         Method::Classical(how) => items.iter().map(|item| fill(item, how.fill(item, c, s, kind)?, settings.method)).collect(),
         Method::Dcgan => {
             let optimised = optimise(gpu, g, d, items, z_init, settings, kind, stop, tick)?;
+            let from_z = if *kind == MaskKind::LowRes { vec![Vec::new(); items.len()] } else { generate_from_z(gpu, g, &optimised.iter().map(|r| r.z.clone()).collect::<Vec<_>>())? };
             items
                 .iter()
                 .zip(optimised)
-                .map(|(item, r)| {
+                .zip(from_z)
+                .map(|((item, r), from_z)| {
                     let done = fill(item, r.generated, Method::Dcgan)?;
                     let mut frames: Vec<Vec<f32>> = r.frames.iter().map(|f| blend::overlay(item, f, c, s)).collect();
                     frames.push(done.completed.clone());
-                    Ok(Completion { z: r.z, losses: r.losses, frames, restart: r.restart, ..done })
+                    let fit = if from_z.is_empty() { None } else { fit(item, &from_z, s * s) };
+                    Ok(Completion { z: r.z, losses: r.losses, frames, restart: r.restart, fit, ..done })
                 })
                 .collect()
         }

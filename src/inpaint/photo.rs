@@ -190,7 +190,8 @@ impl Photo {
     /// completion of the region) inside the region, classically outside it.
     pub fn complete(&self, completed: &[f32], c: usize, s: usize) -> Result<FullResolution> {
         let w = self.image.width() as usize;
-        let photo_colour = self.image.color().has_color();
+        // A colour file of a grey picture (R = G = B everywhere) is grey: it has no chroma to fill.
+        let photo_colour = self.image.color().has_color() && !grey_content(&self.image);
         let colour_from_surroundings = photo_colour && c == 1;
         let Some((bx0, by0, bx1, by1)) = self.hole_box() else {
             return Ok(FullResolution { image: self.image.clone(), from_model: 0, classical: 0, colour_from_surroundings: false });
@@ -299,6 +300,17 @@ impl Photo {
             }
         }
         out
+    }
+}
+
+/// Whether every pixel of a colour image is grey (R = G = B).
+fn grey_content(image: &DynamicImage) -> bool {
+    match image {
+        DynamicImage::ImageRgb8(i) => i.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]),
+        DynamicImage::ImageRgba8(i) => i.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]),
+        DynamicImage::ImageRgb16(i) => i.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]),
+        DynamicImage::ImageRgba16(i) => i.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]),
+        other => !other.color().has_color(),
     }
 }
 

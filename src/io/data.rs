@@ -242,6 +242,24 @@ pub fn list_images(dir: &Path, exclude: &[String]) -> Result<Listing> {
     Ok(listing)
 }
 
+/// The images under `dir` whose file name matches one of `include` (all when empty), the
+/// first `limit` of them (all when 0); an error when none is left. What the listing passed
+/// over is in `skipped`.
+pub fn select(dir: &Path, include: &[String], limit: usize) -> Result<Listing> {
+    let mut listing = list_images(dir, &[])?;
+    listing.files.retain(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        include.is_empty() || include.iter().any(|pat| glob_match(pat, &name))
+    });
+    if limit > 0 {
+        listing.files.truncate(limit);
+    }
+    if listing.files.is_empty() {
+        return Err(Error::new(format!("no images under {} match --include {}", dir.display(), include.join(" "))));
+    }
+    Ok(listing)
+}
+
 /// Every training image in memory, converted.
 pub struct Dataset {
     pub paths: Vec<PathBuf>,

@@ -65,6 +65,30 @@ pub fn write(path: &Path, tensors: &[HostTensor], metadata: HashMap<String, Stri
     crate::io::output::write_atomic(path, &serialized)
 }
 
+/// Set `metadata` entries of a `.safetensors` file in place (atomically), its tensors' bytes
+/// untouched: the header is rewritten, the data copied as they are.
+pub fn set_metadata(path: &Path, entries: &[(&str, String)]) -> Result<()> {
+    let (_, header_len) = read_header(path)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read weights file {}: {e}", path.display())))?;
+    let header_end = 8 + header_len as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..header_end])
+        .map_err(|e| Error::new(format!("{} is not a readable .safetensors file ({e})", path.display())))?;
+    let meta = header.entry("__metadata__").or_insert_with(|| serde_json::Value::Object(Default::default()));
+    let Some(meta) = meta.as_object_mut() else {
+        return Err(Error::new(format!("{}: its __metadata__ is not an object", path.display())));
+    };
+    for (key, value) in entries {
+        meta.insert(key.to_string(), serde_json::Value::String(value.clone()));
+    }
+    let mut text = serde_json::to_vec(&header).map_err(|e| Error::new(format!("cannot encode the header of {}: {e}", path.display())))?;
+    // The data start 8-aligned, as safetensors writes them.
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[header_end..]);
+    crate::io::output::write_atomic(path, &out)
+}
+
 /// The largest `.safetensors` header read (safetensors' own limit is 100 MB).
 const MAX_HEADER_BYTES: u64 = 100 << 20;
 

@@ -100,3 +100,12 @@ pub fn load_gan(gpu: &Gpu, path: &Path) -> Result<(Generator, Discriminator)> {
     load_into(&file, gpu, &d.named())?;
     Ok((g, d))
 }
+
+/// The metadata key of the 99th percentile of the generator's fits on pictures it knows
+/// (written by `calibrate`).
+pub const FIT_P99: &str = "fit_p99";
+
+/// The fit past which a picture looks unlike what the model in `path` knows, if calibrated.
+pub fn fit_p99(path: &Path) -> Option<f32> {
+    crate::io::weights::read_metadata(path).ok()?.get(FIT_P99)?.parse().ok().filter(|v: &f32| v.is_finite() && *v > 0.0)
+}

@@ -208,6 +208,9 @@ pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut
     Ok(loaded)
 }
 
+/// Photos from this size on get a line before their full-resolution blend.
+const LARGE_PHOTO_PIXELS: u64 = 4 << 20;
+
 /// What the caller is told as the work goes on.
 pub enum Event {
     Start { images: usize, total_iterations: usize },
@@ -262,7 +265,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         .iter()
         .map(|src| data::decode_format(&src.path).map(|f| picture::Encoding::like(f, cfg.force_png).0))
         .collect::<Result<_>>()?;
-    let planned = output::planned_files(&items, &encodings, cfg.save_z, cfg.eval);
+    let planned = output::planned_files(&items, &encodings, cfg.save_z);
     let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned, cfg.overwrite, &input_refs)?;
 
     let mask_kind = cfg.mask_kind();
@@ -275,6 +278,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         report(Event::Iteration { mean_loss: step.mean_loss() })
     })?;
 
+    let fit_p99 = weights::fit_p99(&cfg.weights);
     let mut grid_rows = Vec::new();
     let mut all_metrics = Vec::new();
     for ((item, r), source) in items.iter().zip(&results).zip(&sources) {
@@ -283,6 +287,10 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         grid_rows.extend(output::write_item(&dir, item, r, &masked, cfg.save_z, c, s)?);
         // The result at the photo's own resolution, in its format.
         let (photo, format, _) = read_photo(cfg, source, s)?;
+        // Seconds at tens of megapixels: say what the wait is.
+        if photo.image.width() as u64 * photo.image.height() as u64 >= LARGE_PHOTO_PIXELS {
+            report(Event::Said(format!("{}: blending into the {}x{} photo", source.path.display(), photo.image.width(), photo.image.height())));
+        }
         let full = photo.complete(&r.completed, c, s)?;
         let (encoding, note) = picture::Encoding::like(format, cfg.force_png);
         let result = dir.join(format!("result.{}", encoding.extension()));
@@ -300,17 +308,22 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
             said.push_str(&format!("; {note}"));
         }
         report(Event::Said(said));
+        if let (Some(fit), Some(p99)) = (r.fit, fit_p99)
+            && fit > p99
+        {
+            report(Event::Warning(format!(
+                "{} looks unlike the pictures this model knows: the generator fits its known pixels to {fit:.3} (mean difference), past the {p99:.3} that 99% of the pictures it was calibrated on stay under; expect a poor fill",
+                source.path.display()
+            )));
+        }
         if cfg.eval {
             all_metrics.push(evaluate(item, &r.completed, c, s));
         }
     }
     let summary = cfg.out.join(output::SUMMARY);
     picture::save_png(&picture::grid(&grid_rows, items.len() * 4, c, s, 4), &summary)?;
-    let metrics = if cfg.eval {
-        output::write_metrics_json(&cfg.out.join(output::METRICS), &items, &all_metrics)?;
-        Some(all_metrics)
-    } else {
-        None
-    };
+    let fits: Vec<Option<f32>> = results.iter().map(|r| r.fit).collect();
+    output::write_metrics_json(&cfg.out.join(output::METRICS), &items, &fits, fit_p99, cfg.eval.then_some(&all_metrics[..]))?;
+    let metrics = cfg.eval.then_some(all_metrics);
     Ok(Outcome { names: items.iter().map(|i| i.name.clone()).collect(), metrics, summary })
 }

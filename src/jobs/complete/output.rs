@@ -1,6 +1,7 @@
 //! What `complete` writes per image (the model-size masked / generated / completed / summary
 //! PNGs, progress.gif, loss.csv, z.npy, and `result.<ext>` at the photo's own resolution) and
-//! for the run (summary.png, metrics.json), every file atomically; and the list of them, recorded in the output folder before the first is
+//! for the run (summary.png; metrics.json: each image's fit, and PSNR / SSIM with --eval),
+//! every file atomically; and the list of them, recorded in the output folder before the first is
 //! written (`io::output::FolderLock`).
 
 use std::path::Path;
@@ -17,11 +18,8 @@ const Z_FILE: &str = "z.npy";
 
 /// Every file a run with these items (and the encodings of their full-resolution results)
 /// may write, relative to its folder.
-pub fn planned_files(items: &[Item], encodings: &[picture::Encoding], save_z: bool, eval: bool) -> Vec<String> {
-    let mut files = vec![SUMMARY.to_string()];
-    if eval {
-        files.push(METRICS.to_string());
-    }
+pub fn planned_files(items: &[Item], encodings: &[picture::Encoding], save_z: bool) -> Vec<String> {
+    let mut files = vec![SUMMARY.to_string(), METRICS.to_string()];
     for (item, encoding) in items.iter().zip(encodings) {
         files.extend(ITEM_FILES.iter().map(|f| format!("{}/{f}", item.name)));
         files.push(format!("{}/result.{}", item.name, encoding.extension()));
@@ -58,22 +56,43 @@ pub fn write_item(dir: &Path, item: &Item, r: &Completion, masked: &[f32], save_
 }
 
 #[derive(serde::Serialize)]
-struct NamedMetrics<'a> {
+struct ImageReport<'a> {
     name: &'a str,
-    #[serde(flatten)]
-    metrics: Metrics,
+    /// How well the generator alone fits the known pixels (see `inpaint::Completion::fit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fit: Option<f32>,
+    /// The fit is past the 99th percentile of pictures the model knows (`calibrate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unlike_what_the_model_knows: Option<bool>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    metrics: Option<Metrics>,
 }
 
 #[derive(serde::Serialize)]
 struct MetricsFile<'a> {
-    images: Vec<NamedMetrics<'a>>,
-    mean: NamedMetrics<'a>,
+    /// The threshold the fits are compared with (none: the weights are not calibrated).
+    fit_p99: Option<f32>,
+    images: Vec<ImageReport<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mean: Option<Metrics>,
 }
 
-pub fn write_metrics_json(path: &Path, items: &[Item], m: &[Metrics]) -> Result<()> {
+/// metrics.json: per image its fit (and whether it is past `fit_p99`), and with `--eval` its
+/// PSNR / SSIM and their means.
+pub fn write_metrics_json(path: &Path, items: &[Item], fits: &[Option<f32>], fit_p99: Option<f32>, m: Option<&[Metrics]>) -> Result<()> {
     let file = MetricsFile {
-        images: items.iter().zip(m).map(|(i, &metrics)| NamedMetrics { name: &i.name, metrics }).collect(),
-        mean: NamedMetrics { name: "mean", metrics: mean_metrics(m) },
+        fit_p99,
+        images: items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| ImageReport {
+                name: &i.name,
+                fit: fits[k],
+                unlike_what_the_model_knows: fits[k].zip(fit_p99).map(|(f, p)| f > p),
+                metrics: m.map(|m| m[k]),
+            })
+            .collect(),
+        mean: m.map(mean_metrics),
     };
     let json = serde_json::to_string_pretty(&file).map_err(|e| Error::new(format!("cannot encode {}: {e}", path.display())))?;
     write_atomic(path, json.as_bytes())

@@ -78,22 +78,9 @@ pub fn run(gpu: &Gpu, cfg: &QualityConfig, stop: &AtomicBool, mut progress: impl
             run_cfg.validate(s, g.image_stage())?;
         }
     }
-    let listing = data::list_images(&cfg.data, &[])?;
+    let listing = data::select(&cfg.data, &cfg.include, cfg.limit)?;
     listing.skipped.iter().for_each(|w| progress(&format!("warning: {w}")));
-    let mut paths: Vec<PathBuf> = listing
-        .files
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            cfg.include.is_empty() || cfg.include.iter().any(|pat| data::glob_match(pat, &name))
-        })
-        .collect();
-    if cfg.limit > 0 {
-        paths.truncate(cfg.limit);
-    }
-    if paths.is_empty() {
-        return Err(Error::new(format!("no images under {} match --include {}", cfg.data.display(), cfg.include.join(" "))));
-    }
+    let paths = listing.files;
     let mut rows = Vec::new();
     for (mask_name, kind) in masks {
         let items = paths

@@ -48,7 +48,21 @@ pub enum JobEvent {
     /// The result is ready: `result` at the photo's size and in its format (`width` x
     /// `height`), `preview` (the region at the model's size, PNG), `gif` (the progress
     /// animation); `notes` say how the result was made.
-    Done { result: String, preview: String, gif: String, seconds: f64, width: u32, height: u32, notes: Vec<String> },
+    Done {
+        result: String,
+        preview: String,
+        gif: String,
+        seconds: f64,
+        width: u32,
+        height: u32,
+        notes: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fit: Option<f32>,
+        /// The picture looks unlike what the model knows (its fit is past the 99th percentile
+        /// of theirs).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unlike: Option<bool>,
+    },
     Error { message: String },
     Cancelled,
 }
@@ -96,8 +110,13 @@ pub struct Outcome {
     /// The region as the model completed it, at the model's size (PNG).
     pub preview: Vec<u8>,
     pub gif: Vec<u8>,
-    /// How the result was made (classical fills, colour from the surroundings, a format).
+    /// How the result was made (classical fills, colour from the surroundings, a format, a
+    /// picture unlike what the model knows).
     pub notes: Vec<String>,
+    /// How well the generator alone fits the known pixels, and whether that is past what
+    /// 99% of the pictures the model knows reach (None: not calibrated, or no fit).
+    pub fit: Option<f32>,
+    pub unlike: Option<bool>,
 }
 
 /// What a job needs to make its result at the photo's resolution: the upload as it came (it
@@ -263,6 +282,8 @@ impl Job {
                 width: o.width,
                 height: o.height,
                 notes: o.notes.clone(),
+                fit: o.fit,
+                unlike: o.unlike,
             },
             Ending::Cancelled => JobEvent::Cancelled,
             Ending::Failed(message) => JobEvent::Error { message: message.clone() },

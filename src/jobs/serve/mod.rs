@@ -198,7 +198,7 @@ fn load_models(open_gpu: impl FnOnce() -> Result<Gpu>, specs: &[ModelSpec], max_
             .check_fits(&gpu, max_rows, "use a smaller --max-rows", "serve weights of a smaller model")
             .map_err(|e| Error::new(format!("--max-rows {max_rows} with model '{}': {e}", spec.name)))?;
         infos.push(model_info(spec, &g)?);
-        models.push(Model { g, d });
+        models.push(Model { g, d, fit_p99: weights::fit_p99(&spec.weights) });
     }
     Ok((gpu, models, infos))
 }

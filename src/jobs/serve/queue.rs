@@ -26,6 +26,8 @@ use crate::model::{Discriminator, Generator};
 pub struct Model {
     pub g: Generator,
     pub d: Discriminator,
+    /// The fit past which a picture looks unlike what it knows (`calibrate`), if calibrated.
+    pub fit_p99: Option<f32>,
 }
 
 /// G(z) for rows of z ([n, z_dim]); the answer is [n, c, s, s] in [-1, 1].
@@ -397,7 +399,7 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
             continue;
         }
         job.push(JobEvent::Blending);
-        match finish_one(job, r, &settings, c, s) {
+        match finish_one(job, r, &settings, c, s, model.fit_p99) {
             Ok(outcome) => job.finish(Ending::Done(Arc::new(outcome))),
             Err(e) => job.finish(Ending::Failed(e.to_string())),
         }
@@ -407,7 +409,7 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
 
 /// One job's files: its blend at the model's size (the preview and the GIF's last frame),
 /// then the result at its photo's resolution, in its format.
-fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, c: usize, s: usize) -> Result<Outcome> {
+fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, c: usize, s: usize, fit_p99: Option<f32>) -> Result<Outcome> {
     let completed = if job.settings.blend == settings.blend { r.completed.clone() } else { r.blended(&job.item, c, s, &job.kind, settings.method, job.settings.blend)? };
     let mut frames = r.frames.clone();
     match frames.last_mut() {
@@ -426,7 +428,15 @@ fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, 
     if full.colour_from_surroundings {
         notes.push("the model is grey: it filled the luminance; the hole's colour comes from its surroundings".into());
     }
+    let unlike = r.fit.zip(fit_p99).map(|(f, p)| f > p);
+    if let (Some(true), Some(fit), Some(p99)) = (unlike, r.fit, fit_p99) {
+        notes.push(format!(
+            "this picture looks unlike the pictures this model knows: the generator fits its known pixels to {fit:.3}, past the {p99:.3} that 99% of those stay under; expect a poor fill"
+        ));
+    }
     Ok(Outcome {
+        fit: r.fit,
+        unlike,
         result: picture::encode(&full.image, encoding)?,
         mime: encoding.mime(),
         width: full.image.width(),

@@ -261,7 +261,10 @@ async fn example(State(app): State<Arc<App>>, Path((model, file)): Path<(String,
     let dir = m.example_dir.as_ref().filter(|_| m.examples.contains(&file)).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("model '{model}' has no example '{file}'")))?;
     let (c, s) = (m.channels, m.size);
     let image = data::load_image(&dir.join(&file), c, s).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(png(picture::png_bytes(&picture::to_rgb8(&image, c, s))))
+    let rgb = picture::to_rgb8(&image, c, s);
+    // A grey model's example is a grey PNG: it is a grey photo, not a colour one.
+    let picture = if c == 1 { image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(rgb).to_luma8()) } else { image::DynamicImage::ImageRgb8(rgb) };
+    Ok(png(picture::encode(&picture, picture::Encoding::Png).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?))
 }
 
 #[derive(serde::Deserialize)]
@@ -304,7 +307,7 @@ mod tests {
         app.remember(running.clone());
         for _ in 0..100 {
             let job = crate::jobs::serve::jobs::tests::job();
-            let outcome = Outcome { result: vec![0; 10 << 20], mime: "image/png", width: 1, height: 1, preview: Vec::new(), gif: Vec::new(), notes: Vec::new() };
+            let outcome = Outcome { result: vec![0; 10 << 20], mime: "image/png", width: 1, height: 1, preview: Vec::new(), gif: Vec::new(), notes: Vec::new(), fit: None, unlike: None };
             job.finish(Ending::Done(Arc::new(outcome)));
             app.remember(job);
         }
