@@ -216,3 +216,34 @@ fn avg_pool_matches_reference() {
         assert_close(&format!("avg_pool grad {shape:?} f={f}"), &dx.to_vec(g), &pool::cpu::avg_pool_grad_input(&dy, &shape, f), 1e-6, 0.0);
     }
 }
+
+#[test]
+fn l1_ball_projection_matches_reference() {
+    use dcgan_inpaint::engine::ops::project;
+    let g = gpu();
+    let mut rng = Rng::new(11);
+    // Rows of awkward lengths; budgets from "already inside" (no change) to tiny.
+    for (rows, n) in [(1, 1), (3, 7), (2, 65), (5, 1000), (2, 16_384)] {
+        let x0: Vec<f32> = rng.uniform_vec(rows * n, -1.0, 1.0).iter().map(|v| v.max(0.0)).collect();
+        let x: Vec<f32> = x0.iter().zip(rng.uniform_vec(rows * n, -0.5, 0.5)).map(|(a, b)| a + b).collect();
+        let inside: Vec<f64> = (0..rows).map(|r| (r * n..(r + 1) * n).map(|i| ((x[i] - x0[i]).max(-x0[i])).abs() as f64).sum()).collect();
+        let budgets: Vec<f32> = inside.iter().enumerate().map(|(r, l1)| (l1 * [2.0, 0.5, 0.05, 0.001, 0.2][r % 5]) as f32).collect();
+        let tx = Tensor::from_slice(g, &[rows, n], &x);
+        let state = project::l1_budgets(g, &budgets);
+        project::l1_ball_nonneg(g, &tx, &Tensor::from_slice(g, &[rows, n], &x0), &state);
+        let got = tx.to_vec(g);
+        let mut want = x.clone();
+        project::cpu::l1_ball_nonneg(&mut want, &x0, &budgets);
+        assert_close(&format!("l1 ball {rows}x{n}"), &got, &want, 1e-4, 1e-6);
+        for r in 0..rows {
+            let l1: f64 = (r * n..(r + 1) * n).map(|i| (got[i] - x0[i]).abs() as f64).sum();
+            assert!(l1 <= budgets[r] as f64 * 1.0001 + 1e-6, "row {r} of {rows}x{n}: |d|_1 {l1} over the budget {}", budgets[r]);
+            assert!(got[r * n..(r + 1) * n].iter().all(|&v| v >= 0.0), "row {r}: a value went negative");
+            if budgets[r] as f64 > inside[r] {
+                // Inside the ball only the orthant clamps.
+                let clamped: Vec<f32> = x[r * n..(r + 1) * n].iter().map(|v| v.max(0.0)).collect();
+                assert_close(&format!("l1 ball {rows}x{n} row {r} inside"), &got[r * n..(r + 1) * n], &clamped, 1e-6, 0.0);
+            }
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod linear;
 pub mod loss;
 pub mod pack;
 pub mod pool;
+pub mod project;
 pub mod reduce;
 
 use crate::engine::gpu::{Arg, Gpu, Kernel, KernelParams};
