@@ -23,6 +23,13 @@ pub enum MaskKind {
     Grid,
     /// Random blobs covering at least a quarter of the image (Context-Encoder style).
     Pattern,
+    /// Thin scratches: long straight lines 1-2 px wide (at 64x64) across the picture, as on
+    /// an old print, until about a tenth of it is missing (`scratches`).
+    Scratches,
+    /// Free-form brush strokes, as a person paints them (the free-form masks of Yu et al.,
+    /// DeepFill v2): 1-3 strokes of 3-6 bends, a brush 3-10 px wide (at 64x64), a tenth to
+    /// 40% of the picture (`strokes`).
+    Strokes,
     /// Only the means of 8x8 blocks known: super-resolution (see `LOWRES_BLOCK`).
     LowRes,
     /// Nothing missing: projection onto the generator's range.
@@ -51,7 +58,7 @@ pub const CENTER_SCALE: f32 = 0.25;
 /// The default of `--missing` for the random mask.
 pub const MISSING: f32 = 0.8;
 
-pub const PRESETS: [Preset; 11] = [
+pub const PRESETS: [Preset; 13] = [
     Preset { name: "center", about: "a centred square hole (--center-scale 0.25: 32x32 in 64x64)", hole: true, quality: Some("center"), make: |scale, _| MaskKind::Center { scale } },
     Preset { name: "left", about: "the left half missing", hole: true, quality: None, make: |_, _| MaskKind::Left },
     Preset { name: "right", about: "the right half missing", hole: true, quality: None, make: |_, _| MaskKind::Right },
@@ -61,6 +68,8 @@ pub const PRESETS: [Preset; 11] = [
     Preset { name: "random", about: "scattered pixels missing (--missing 0.8: 80%)", hole: true, quality: Some("random 0.8"), make: |_, missing| MaskKind::Random { missing } },
     Preset { name: "grid", about: "only every 4th pixel in both directions known", hole: true, quality: Some("grid"), make: |_, _| MaskKind::Grid },
     Preset { name: "pattern", about: "random blobs over a quarter to a half of the image", hole: true, quality: Some("pattern"), make: |_, _| MaskKind::Pattern },
+    Preset { name: "scratches", about: "thin scratches: lines 1-2 px wide (at 64x64), about a tenth of the picture", hole: true, quality: Some("scratches"), make: |_, _| MaskKind::Scratches },
+    Preset { name: "strokes", about: "free-form brush strokes, 3-10 px wide (at 64x64), a tenth to 40% of the picture", hole: true, quality: Some("strokes"), make: |_, _| MaskKind::Strokes },
     Preset { name: "lowres", about: "only 8x8 block means known (super-resolution)", hole: true, quality: Some("lowres"), make: |_, _| MaskKind::LowRes },
     Preset { name: "full", about: "nothing missing: project the image onto the generator", hole: false, quality: None, make: |_, _| MaskKind::Full },
 ];
@@ -168,6 +177,52 @@ pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f
                 }
             }
         }
+        MaskKind::Scratches => {
+            // Lines from a point on one side of the picture to one on another, until 10%
+            // is missing; widths 1 or 2 at 64x64, scaled with the size.
+            let unit = size as f32 / 64.0;
+            let edge = |rng: &mut Rng| -> (f32, f32) {
+                let t = rng.range(0.0, size as f32);
+                match rng.below(4) {
+                    0 => (t, 0.0),
+                    1 => (t, size as f32),
+                    2 => (0.0, t),
+                    _ => (size as f32, t),
+                }
+            };
+            while missing_share(&m) < 0.1 {
+                let (a, b) = (edge(&mut rng), edge(&mut rng));
+                let width = (1 + rng.below(2)) as f32 * unit;
+                stroke(&mut m, size, &[a, b], width);
+            }
+        }
+        MaskKind::Strokes => {
+            // Free-form strokes (DeepFill v2's generator, at 64x64): each a polyline of 3-6
+            // segments 6-16 px long turning by up to 90 degrees, painted with one brush of 3-10
+            // px; 1-3 strokes and more until a tenth is missing, at most about 40%.
+            let unit = size as f32 / 64.0;
+            let strokes = 1 + rng.below(3);
+            let mut k = 0;
+            while k < strokes || missing_share(&m) < 0.1 {
+                let mut at = (rng.range(0.15, 0.85) * size as f32, rng.range(0.15, 0.85) * size as f32);
+                let mut angle = rng.range(0.0, std::f32::consts::TAU);
+                let brush = rng.range(3.0, 10.0) * unit;
+                let mut points = vec![at];
+                for _ in 0..3 + rng.below(4) {
+                    angle += rng.range(-std::f32::consts::FRAC_PI_2, std::f32::consts::FRAC_PI_2);
+                    let len = rng.range(6.0, 16.0) * unit;
+                    at = ((at.0 + len * angle.cos()).clamp(0.0, size as f32 - 1.0), (at.1 + len * angle.sin()).clamp(0.0, size as f32 - 1.0));
+                    points.push(at);
+                }
+                let before = m.clone();
+                stroke(&mut m, size, &points, brush);
+                if missing_share(&m) > 0.4 && k > 0 {
+                    m = before; // past 40%: keep the strokes so far
+                    break;
+                }
+                k += 1;
+            }
+        }
         MaskKind::LowRes => {
             if size % LOWRES_BLOCK != 0 {
                 return Err(Error::new(format!("the lowres mask needs an image size divisible by {LOWRES_BLOCK}")));
@@ -178,6 +233,86 @@ pub fn make(kind: &MaskKind, size: usize, seed: u64, index: u64) -> Result<Vec<f
         MaskKind::File(path) => return Ok(from_png(path, size)?.0),
     }
     Ok(m)
+}
+
+/// The share of a mask's pixels that are missing.
+fn missing_share(m: &[f32]) -> f32 {
+    m.iter().filter(|v| **v == 0.0).count() as f32 / m.len() as f32
+}
+
+/// Clear every pixel whose centre lies within `width / 2` of the polyline through `points`
+/// (x, y in pixels): a brush of that width dragged along it.
+fn stroke(m: &mut [f32], size: usize, points: &[(f32, f32)], width: f32) {
+    let r = width / 2.0;
+    for pair in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        let (dx, dy) = (x1 - x0, y1 - y0);
+        let len2 = (dx * dx + dy * dy).max(1e-6);
+        let (lo_x, hi_x) = ((x0.min(x1) - r).floor().max(0.0) as usize, ((x0.max(x1) + r).ceil() as usize).min(size));
+        let (lo_y, hi_y) = ((y0.min(y1) - r).floor().max(0.0) as usize, ((y0.max(y1) + r).ceil() as usize).min(size));
+        for y in lo_y..hi_y {
+            for x in lo_x..hi_x {
+                let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+                let t = (((px - x0) * dx + (py - y0) * dy) / len2).clamp(0.0, 1.0);
+                let (ex, ey) = (px - x0 - t * dx, py - y0 - t * dy);
+                if ex * ex + ey * ey <= r * r {
+                    m[y * size + x] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Per pixel, the Euclidean distance (in pixels) to the nearest known pixel: 0 on known
+/// pixels, 1 next to them. Exact (Felzenszwalb and Huttenlocher's two-pass transform);
+/// `f32::INFINITY` everywhere when nothing is known.
+pub fn distance_to_known(mask: &[f32], size: usize) -> Vec<f32> {
+    const FAR: f32 = 1e20;
+    // The squared distance along one line, from squared distances f.
+    fn line(f: &[f32]) -> Vec<f32> {
+        let n = f.len();
+        let (mut v, mut z) = (vec![0usize; n], vec![0.0f32; n + 1]);
+        let mut k = 0;
+        z[0] = f32::NEG_INFINITY;
+        z[1] = f32::INFINITY;
+        let cross = |q: usize, p: usize| ((f[q] + (q * q) as f32) - (f[p] + (p * p) as f32)) / (2.0 * (q as f32 - p as f32));
+        for q in 1..n {
+            let mut s = cross(q, v[k]);
+            while s <= z[k] {
+                k -= 1;
+                s = cross(q, v[k]);
+            }
+            k += 1;
+            v[k] = q;
+            z[k] = s;
+            z[k + 1] = f32::INFINITY;
+        }
+        let mut out = vec![0.0; n];
+        k = 0;
+        for (q, o) in out.iter_mut().enumerate() {
+            while z[k + 1] < q as f32 {
+                k += 1;
+            }
+            let d = q as f32 - v[k] as f32;
+            *o = d * d + f[v[k]];
+        }
+        out
+    }
+    if mask.iter().all(|&m| m < 0.5) {
+        return vec![f32::INFINITY; mask.len()];
+    }
+    let mut d: Vec<f32> = mask.iter().map(|&m| if m > 0.5 { 0.0 } else { FAR }).collect();
+    for x in 0..size {
+        let column: Vec<f32> = (0..size).map(|y| d[y * size + x]).collect();
+        for (y, v) in line(&column).into_iter().enumerate() {
+            d[y * size + x] = v;
+        }
+    }
+    for row in d.chunks_mut(size) {
+        let done = line(row);
+        row.copy_from_slice(&done);
+    }
+    d.iter().map(|v| v.sqrt()).collect()
 }
 
 /// The grey level (of 255) from which a mask pixel is known: 50% grey and brighter.
@@ -350,8 +485,42 @@ mod tests {
         let pattern = make(&MaskKind::Pattern, s, 3, 0).unwrap();
         assert!(missing(&pattern) >= s * s / 4 && missing(&pattern) < s * s, "{}", missing(&pattern));
         assert_eq!(pattern, make(&MaskKind::Pattern, s, 3, 0).unwrap(), "seeded");
+        for i in 0..20 {
+            let scratches = make(&MaskKind::Scratches, s, 4, i).unwrap();
+            let share = missing(&scratches) as f32 / (s * s) as f32;
+            assert!((0.1..0.2).contains(&share), "scratches: {share}");
+            // Thin: every missing pixel has a known one within 2 px.
+            // Thin: every missing pixel within 3 px of a known one (crossings are wider), most
+            // within 1.5.
+            let d = distance_to_known(&scratches, s);
+            let far: Vec<f32> = d.iter().copied().filter(|&v| v > 1.5).collect();
+            assert!(d.iter().all(|&v| v <= 3.0) && far.len() * 10 < missing(&scratches), "scratches are 1-2 px wide: {far:?}");
+            let strokes = make(&MaskKind::Strokes, s, 4, i).unwrap();
+            let share = missing(&strokes) as f32 / (s * s) as f32;
+            assert!((0.1..0.45).contains(&share), "strokes: {share}");
+            let widest = distance_to_known(&strokes, s).into_iter().fold(0.0, f32::max);
+            assert!((1.0..=10.0).contains(&widest), "strokes stay narrow where they cross (the centre hole: 16): {widest}");
+        }
+        assert_eq!(make(&MaskKind::Strokes, s, 4, 0).unwrap(), make(&MaskKind::Strokes, s, 4, 0).unwrap(), "seeded");
+        assert_ne!(make(&MaskKind::Strokes, s, 4, 0).unwrap(), make(&MaskKind::Strokes, s, 4, 1).unwrap());
         assert_eq!(missing(&make(&MaskKind::LowRes, s, 0, 0).unwrap()), s * s);
         assert_eq!(missing(&make(&MaskKind::Full, s, 0, 0).unwrap()), 0);
+    }
+
+    #[test]
+    fn distances_to_known_pixels_are_exact() {
+        let s = 9;
+        let mut m = vec![0.0; s * s];
+        m[4 * s + 4] = 1.0;
+        m[0] = 1.0;
+        let d = distance_to_known(&m, s);
+        for y in 0..s {
+            for x in 0..s {
+                let brute = [(4.0f32, 4.0f32), (0.0, 0.0)].iter().map(|(ky, kx)| ((y as f32 - ky).powi(2) + (x as f32 - kx).powi(2)).sqrt()).fold(f32::INFINITY, f32::min);
+                assert!((d[y * s + x] - brute).abs() < 1e-4, "({y}, {x}): {} vs {brute}", d[y * s + x]);
+            }
+        }
+        assert!(distance_to_known(&vec![0.0; 4], 2).iter().all(|v| v.is_infinite()));
     }
 
     #[test]

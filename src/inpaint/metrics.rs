@@ -84,6 +84,12 @@ mod tests {
         let flat = vec![0.0f32; s * s];
         let noise = crate::rng::Rng::new(1).uniform_vec(s * s, -0.5, 0.5);
         assert!(ssim(&flat, &noise, &all, 1, s) < 0.2);
+        // Speckle raises the Laplacian activity; a smooth ramp has none inside.
+        let ramp: Vec<f32> = (0..s * s).map(|i| (i % s) as f32 / s as f32 - 0.5).collect();
+        let inner: Vec<bool> = (0..s * s).map(|i| (1..s - 1).contains(&(i % s)) && (1..s - 1).contains(&(i / s))).collect();
+        assert!(laplacian_activity(&ramp, &inner, 1, s) < 1e-6);
+        let speckled: Vec<f32> = ramp.iter().zip(&noise).map(|(r, n)| r + 0.2 * n).collect();
+        assert!(laplacian_activity(&speckled, &inner, 1, s) > 0.05);
     }
 }
 
@@ -97,6 +103,11 @@ pub struct Metrics {
     pub psnr_hole: f64,
     #[serde(serialize_with = "finite_or_null")]
     pub ssim_hole: f64,
+    /// The hole's texture against the original's: mean |Laplacian| over the hole of the
+    /// completion / of the original (1: as busy as the original; above: speckle or noise
+    /// that PSNR may hide; below: smoother than the original).
+    #[serde(serialize_with = "finite_or_null")]
+    pub noise_hole: f64,
 }
 
 /// JSON has no NaN: a metric that is undefined (no hole) is written as null.
@@ -113,14 +124,44 @@ pub fn evaluate(item: &super::Item, completed: &[f32], c: usize, s: usize) -> Me
         ssim: ssim(completed, &item.image, &all, c, s),
         psnr_hole: psnr(completed, &item.image, &hole, c),
         ssim_hole: ssim(completed, &item.image, &hole, c, s),
+        // One grey level added to both, so that a flat original gives a finite ratio.
+        noise_hole: (laplacian_activity(completed, &hole, c, s) + GREY_LEVEL) / (laplacian_activity(&item.image, &hole, c, s) + GREY_LEVEL),
     }
 }
 
-/// Mean of the finite values (a hole metric is NaN when an image has no hole).
+/// Mean |4-neighbour Laplacian| over `region` (all channels; borders replicated): how busy
+/// the image is there, on the [0, 1] scale.
+pub fn laplacian_activity(a: &[f32], region: &[bool], channels: usize, size: usize) -> f64 {
+    let plane = size * size;
+    let (mut total, mut count) = (0.0f64, 0usize);
+    for ch in 0..channels {
+        let v = |y: usize, x: usize| a[ch * plane + y * size + x] as f64 / 2.0;
+        for i in (0..plane).filter(|&i| region[i]) {
+            let (y, x) = (i / size, i % size);
+            let (up, down) = (v(y.saturating_sub(1), x), v((y + 1).min(size - 1), x));
+            let (left, right) = (v(y, x.saturating_sub(1)), v(y, (x + 1).min(size - 1)));
+            total += (up + down + left + right - 4.0 * v(y, x)).abs();
+            count += 1;
+        }
+    }
+    if count == 0 { f64::NAN } else { total / count as f64 }
+}
+
+/// One 8-bit grey level on the [0, 1] scale.
+const GREY_LEVEL: f64 = 1.0 / 255.0;
+
+/// Mean of the defined values (a hole metric is NaN when an image has no hole; a perfect
+/// fill's PSNR is infinite, and so is the mean then).
 pub fn mean_metrics(m: &[Metrics]) -> Metrics {
     let mean = |f: &dyn Fn(&Metrics) -> f64| {
-        let v: Vec<f64> = m.iter().map(f).filter(|x| x.is_finite()).collect();
+        let v: Vec<f64> = m.iter().map(f).filter(|x| !x.is_nan()).collect();
         if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
     };
-    Metrics { psnr: mean(&|x| x.psnr), ssim: mean(&|x| x.ssim), psnr_hole: mean(&|x| x.psnr_hole), ssim_hole: mean(&|x| x.ssim_hole) }
+    Metrics {
+        psnr: mean(&|x| x.psnr),
+        ssim: mean(&|x| x.ssim),
+        psnr_hole: mean(&|x| x.psnr_hole),
+        ssim_hole: mean(&|x| x.ssim_hole),
+        noise_hole: mean(&|x| x.noise_hole),
+    }
 }
