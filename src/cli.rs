@@ -10,7 +10,7 @@ use dcgan_inpaint::engine::ops::adam::AdamConfig;
 use dcgan_inpaint::jobs::bench::BenchOptions;
 use dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT;
 use dcgan_inpaint::inpaint::photo::Region;
-use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, mask};
+use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, Start, mask};
 use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
 use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
@@ -63,6 +63,10 @@ pub enum Command {
     /// Train the DCGAN on a folder of images.
     #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
+    /// Train the encoder that starts each completion's z (G frozen), and write the weights
+    /// with it added.
+    #[command(allow_negative_numbers = true)]
+    TrainEncoder(TrainEncoderArgs),
     /// Draw images from a trained generator.
     #[command(allow_negative_numbers = true)]
     Sample(SampleArgs),
@@ -149,7 +153,8 @@ pub struct CompleteArgs {
     /// Trained weights (or a checkpoint); the shipped face model by default.
     #[arg(long, default_value = "weights/olivetti-64.safetensors")]
     pub weights: PathBuf,
-    /// A fast preview: 200 iterations and 2 restarts (overrides --iters and --restarts).
+    /// A faster preview: 10 updates of z and 5 of each freed layer, 1 restart (overrides
+    /// --iters, --ilo-iters and --restarts).
     #[arg(long)]
     pub quick: bool,
     #[arg(long, default_value = "center", help = format!("A preset ({}) or a PNG (white = known, black = missing)", mask::preset_names(false)))]
@@ -200,13 +205,20 @@ pub struct CompleteArgs {
     /// Updates per freed stage.
     #[arg(long, default_value_t = DEFAULTS.ilo_iters)]
     pub ilo_iters: usize,
-    /// How far a freed activation may move from where it started, times its mean |value|.
+    /// How far a freed activation may move from where it started: an L1 distance, as a share
+    /// of its L1 norm (per image).
     #[arg(long, default_value_t = DEFAULTS.ilo_radius)]
     pub ilo_radius: f32,
-    /// dcgan (optimise z), or a classical fill without the model, to compare: harmonic,
-    /// biharmonic, mean.
-    #[arg(long, value_enum, default_value_t = MethodArg::Dcgan)]
+    /// auto: per image, whichever of the DCGAN (with or without ILO, each mixed with the
+    /// biharmonic fill at a few weights) and the classical fills best completes known pixels
+    /// hidden like the hole; dcgan: the DCGAN with --blend; or a classical fill without the
+    /// model, to compare: harmonic, biharmonic, mean.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
+    /// Where z starts: encoder (the encoder's z for the known pixels, when the weights
+    /// hold one; restarts jittered around it) or random (uniform, as in the paper).
+    #[arg(long, value_enum, default_value_t = StartArg::Encoder)]
+    pub start: StartArg,
     /// Rows (images x restarts) optimised together.
     #[arg(long, default_value_t = DEFAULTS.batch)]
     pub batch: usize,
@@ -276,8 +288,8 @@ pub struct QualityArgs {
     /// Also write the table here (Markdown).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Only these masks (repeatable), by preset name or table label: center, random (the
-    /// table's "random 0.8"), half, pattern, grid, lowres.
+    /// Only these masks (repeatable), by preset name or table label: center, half, random
+    /// (the table's "random 0.8"), grid, pattern, scratches, strokes, lowres.
     #[arg(long)]
     pub mask: Vec<String>,
     /// Weighted-loss windows to compare (repeatable; 0 = the binary mask).
@@ -292,6 +304,60 @@ pub struct QualityArgs {
     /// The DCGAN weight of the hybrid rows.
     #[arg(long, default_value_t = HYBRID_WEIGHT)]
     pub hybrid_weight: f32,
+    /// Where z starts (see `complete --start`).
+    #[arg(long, value_enum, default_value_t = StartArg::Encoder)]
+    pub start: StartArg,
+    /// Leave out the DCGAN rows of each --window and --ilo-layers (only the classical fills
+    /// and the default's row: the table a user's choice is made from, in a third of the time).
+    #[arg(long)]
+    pub default_only: bool,
+    /// Instead of the table, the start curve: hole PSNR of G(z) after each of these numbers
+    /// of z updates (comma-separated, e.g. 0,25,50,100,200,1000), random start against the
+    /// encoder's, on the first --mask (default center). Needs weights with an encoder.
+    #[arg(long, value_delimiter = ',')]
+    pub curve: Vec<usize>,
+    /// Write every mask's images and masks here (`<mask>/<image>.png`, `<image>.mask.png`,
+    /// white = known), for another tool to fill (tools/opencv_rows.py).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Add another tool's fills as a classical row: LABEL=DIR, DIR holding
+    /// `<mask>/<image>.png` for every mask and image (repeatable).
+    #[arg(long, value_parser = parse_import)]
+    pub import: Vec<(String, PathBuf)>,
+}
+
+#[derive(Args)]
+pub struct TrainEncoderArgs {
+    /// The trained model (G is frozen; the output is a copy with the encoder added).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Folder of training images (the pictures G was trained on).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Leave out files whose name matches (shell glob; repeatable), e.g. the held-out people.
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    #[arg(long, default_value_t = 2000)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The weights file to write (never the input).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Store the tensors as 16-bit floats (as the shipped weights are).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+fn parse_import(text: &str) -> std::result::Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((label, dir)) if !label.trim().is_empty() && !dir.is_empty() => Ok((label.trim().to_string(), PathBuf::from(dir))),
+        _ => Err(format!("--import wants LABEL=DIR (e.g. \"OpenCV Telea=runs/opencv/telea\"), got {text:?}")),
+    }
 }
 
 #[derive(Args)]
@@ -302,7 +368,7 @@ pub struct CalibrateArgs {
     #[command(flatten)]
     pub images: ImageSetArgs,
     /// Iterations of z (the page's default: a fit after more is only lower).
-    #[arg(long, default_value_t = QUICK.iters)]
+    #[arg(long, default_value_t = DEFAULTS.iters)]
     pub iters: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -437,7 +503,23 @@ pub enum BlendArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum StartArg {
+    Encoder,
+    Random,
+}
+
+impl From<StartArg> for Start {
+    fn from(s: StartArg) -> Start {
+        match s {
+            StartArg::Encoder => Start::Encoder,
+            StartArg::Random => Start::Random,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum MethodArg {
+    Auto,
     Dcgan,
     Harmonic,
     Biharmonic,
@@ -447,6 +529,7 @@ pub enum MethodArg {
 impl From<MethodArg> for Method {
     fn from(m: MethodArg) -> Method {
         match m {
+            MethodArg::Auto => Method::Auto,
             MethodArg::Dcgan => Method::Dcgan,
             MethodArg::Harmonic => Method::Classical(Classical::Harmonic),
             MethodArg::Biharmonic => Method::Classical(Classical::Biharmonic),
@@ -510,7 +593,7 @@ impl From<TrainArgs> for TrainConfig {
 impl TryFrom<CompleteArgs> for CompleteConfig {
     type Error = dcgan_inpaint::Error;
     fn try_from(a: CompleteArgs) -> Result<CompleteConfig> {
-        let (iters, restarts) = if a.quick { (QUICK.iters, QUICK.restarts) } else { (a.iters, a.restarts) };
+        let (iters, ilo_iters, restarts) = if a.quick { (QUICK.iters, QUICK.ilo_iters, QUICK.restarts) } else { (a.iters, a.ilo_iters, a.restarts) };
         Ok(CompleteConfig {
             inputs: a.inputs,
             weights: shipped(&a.weights),
@@ -526,9 +609,11 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
                 blend: blend_of(a.blend, a.hybrid_weight.unwrap_or(HYBRID_WEIGHT)),
                 method: a.method.into(),
                 ilo_layers: a.ilo_layers,
-                ilo_iters: a.ilo_iters,
+                ilo_iters,
                 ilo_radius: a.ilo_radius,
                 batch: a.batch,
+                // Latents given with --z-init are where z starts.
+                start: if a.z_init.is_some() { Start::Random } else { a.start.into() },
                 frames_every: a.frames_every,
                 seed: a.seed,
             },
@@ -555,6 +640,7 @@ impl From<QualityArgs> for QualityConfig {
                 ilo_iters: a.ilo_iters,
                 restarts: a.restarts,
                 batch: a.batch,
+                start: a.start.into(),
                 frames_every: 0,
                 seed: a.seed,
                 ..defaults
@@ -571,6 +657,10 @@ impl From<QualityArgs> for QualityConfig {
             windows: a.window,
             ilo_layers: a.ilo_layers,
             hybrid_weight: a.hybrid_weight,
+            export: a.export,
+            imports: a.import,
+            default_only: a.default_only,
+            curve: a.curve,
         }
     }
 }

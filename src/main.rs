@@ -57,6 +57,7 @@ fn main() {
         Command::Calibrate(args) => calibrate(&choice, args, &stop),
         Command::Serve(args) => serve(&choice, args, &stop),
         Command::Train(args) => train(&choice, args, &stop),
+        Command::TrainEncoder(args) => train_encoder(&choice, args, &stop),
         Command::Sample(args) => sample(&choice, args, &stop),
         Command::Export(args) => export(args),
         Command::Plot(args) => dcgan_inpaint::io::picture::plot_log(&args.log, &args.out).map(|_| println!("wrote {}", args.out.display())),
@@ -183,6 +184,24 @@ fn train(choice: &AdapterChoice, a: TrainArgs, stop: &AtomicBool) -> Result<()> 
     Ok(())
 }
 
+fn train_encoder(choice: &AdapterChoice, a: cli::TrainEncoderArgs, stop: &AtomicBool) -> Result<()> {
+    use dcgan_inpaint::jobs::train_encoder::{self, EncoderTrainConfig};
+    let adam = dcgan_inpaint::engine::ops::adam::AdamConfig { lr: a.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    adam.validate()?;
+    let cfg = EncoderTrainConfig { weights: cli::shipped(&a.weights), data: a.data, exclude: a.exclude, steps: a.steps, batch: a.batch, adam, seed: a.seed, out: a.out, f16: a.f16 };
+    let gpu = open_gpu(choice)?;
+    eprintln!("training the encoder on {} ({:?}); Ctrl-C or SIGTERM stops after this step and writes the encoder as trained so far", gpu.info.name, gpu.info.backend);
+    let mut progress = Progress::new("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]");
+    let summary = train_encoder::run(&gpu, &cfg, stop, |p| progress.update(p.step, p.steps, "steps", format!("| {:.1} img/s | loss {:.4}", p.images_per_s, p.loss)));
+    progress.finish();
+    let summary = summary?;
+    if summary.interrupted {
+        println!("stopped at step {} of {}; the encoder as trained so far was written", summary.steps, cfg.steps);
+    }
+    println!("{} steps, {:.1} images/s, loss {:.4} (mean |G(E(y*M, M)) - y|)\nweights with the encoder: {}", summary.steps, summary.images_per_s, summary.loss, cfg.out.display());
+    Ok(())
+}
+
 fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Result<()> {
     use dcgan_inpaint::jobs::complete::{self, Event};
     if a.missing.is_some() && a.mask != "random" {
@@ -232,6 +251,16 @@ fn quality(choice: &AdapterChoice, a: QualityArgs, stop: &AtomicBool) -> Result<
     let cfg = QualityConfig::from(a);
     let gpu = open_gpu(choice)?;
     let started = std::time::Instant::now();
+    if !cfg.curve.is_empty() {
+        let points = quality::curve(&gpu, &cfg, stop, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
+        let table = quality::curve_markdown(&points);
+        println!("{table}");
+        if let Some(out) = &out {
+            dcgan_inpaint::io::output::write_atomic(out, table.as_bytes())?;
+            println!("wrote {}", out.display());
+        }
+        return Ok(());
+    }
     let rows = quality::run(&gpu, &cfg, stop, |line| eprintln!("[{:>6.0}s] {line}", started.elapsed().as_secs_f64()))?;
     let table = format!("{}\n{}", quality::summary(&rows), quality::markdown(&rows));
     println!("{table}");

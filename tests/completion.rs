@@ -164,30 +164,52 @@ fn a_z_init_of_the_wrong_shape_is_an_error() {
 
 #[test]
 fn the_quality_table_covers_every_mask_method_and_blend() {
-    let out = scratch("quality").join("table.md");
+    let dir = scratch("quality");
+    let (out, export) = (dir.join("table.md"), dir.join("export"));
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
-    let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
-        .args(["quality", "--weights", model().join("tiny.safetensors").to_str().unwrap(), "--data", images.to_str().unwrap()])
-        .args(["--include", "shape[0-3]*", "--iters", "2", "--ilo-iters", "1", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let quality = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
+            .args(["quality", "--weights", model().join("tiny.safetensors").to_str().unwrap(), "--data", images.to_str().unwrap()])
+            .args(["--include", "shape[0-3]*", "--iters", "2", "--ilo-iters", "1", "--out", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = quality(&["--export", export.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
-    // The summary (one row per mask), then the whole table.
+    // The summary (one row per mask: auto against the best classical fill), then the table.
     let (summary, table) = text.split_once("\n\n").expect("summary, then table");
-    assert_eq!(summary.lines().skip(2).count(), 6, "{summary}");
+    let masks = ["center", "half", "random 0.8", "grid", "pattern", "scratches", "strokes", "lowres"];
+    assert_eq!(summary.lines().skip(2).count(), masks.len(), "{summary}");
+    // Per-image wins out of the 4 images, on both measures.
+    assert!(summary.lines().skip(2).all(|l| l.matches("/4 |").count() == 2), "{summary}");
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    // Per mask: 3 classical fills, then z only and z + ILO, each with 4 blends (lowres: 2).
+    // Per mask: 3 classical fills, auto, then z only and z + ILO, each with 4 blends (lowres: 2).
     // Lowres has no known pixels: block means and their bilinear upsampling stand for the fills.
-    assert_eq!(rows.len(), 5 * (3 + 2 * 4) + (2 + 2 * 2), "{table}");
-    assert_eq!(rows.iter().filter(|r| r.contains("(classical)")).count(), 5 * 3 + 2);
-    for mask in ["center", "random 0.8", "half", "pattern", "grid", "lowres"] {
+    assert_eq!(rows.len(), 7 * (3 + 1 + 2 * 4) + (2 + 1 + 2 * 2), "{table}");
+    assert_eq!(rows.iter().filter(|r| r.contains("(classical)")).count(), 7 * 3 + 2);
+    for mask in masks {
         let of_mask: Vec<&&str> = rows.iter().filter(|r| r.starts_with(&format!("| {mask} |"))).collect();
         let smooth = if mask == "lowres" { "bilinear upsampling of the block means (classical)" } else { "biharmonic fill (classical)" };
         assert!(of_mask.iter().any(|r| r.contains("ILO 2 layers")) && of_mask.iter().any(|r| r.contains(smooth)), "{mask}: {of_mask:?}");
         assert!(of_mask.iter().any(|r| r.contains("x DCGAN +")), "{mask}: no hybrid row");
+        assert!(of_mask.iter().any(|r| r.contains("auto (the default)")), "{mask}: no auto row");
     }
     assert!(rows.iter().all(|r| !r.contains("NaN")), "{table}");
+    // Another tool's fills come back as a row, measured like the others: here the exported
+    // originals themselves, a perfect fill.
+    assert!(export.join("scratches/shape0.mask.png").is_file());
+    let o = quality(&["--mask", "scratches", "--import", &format!("originals={}", export.display())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    // The originals went through 8-bit PNGs: nearly, not exactly, the images measured.
+    let row = text.lines().find(|l| l.starts_with("| scratches | **originals (classical)** |")).unwrap_or_else(|| panic!("no originals row:\n{text}"));
+    let psnr: f64 = row.split('|').nth(3).unwrap().trim().trim_matches('*').parse().unwrap();
+    assert!(psnr > 40.0, "{row}");
+    let o = quality(&["--mask", "center", "--import", &format!("missing={}", dir.join("nothing").display())]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("nothing/center/shape") && err.contains(".png is missing"), "{err}");
 }
 
 #[test]
@@ -235,4 +257,31 @@ fn a_picture_unlike_what_the_model_knows_is_said_so() {
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("out/metrics.json")).unwrap()).unwrap();
     let unlike: Vec<(&str, bool)> = metrics["images"].as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["unlike_what_the_model_knows"].as_bool().unwrap())).collect();
     assert_eq!(unlike, [("noise", true), ("s40_10", false)]);
+}
+
+/// The default method chooses per image by self-validation: the classical fill where it is
+/// exact (a linear ramp, which harmonic and biharmonic interpolation reproduce), the DCGAN
+/// where the hole needs what only the model knows (a held-out face with its centre missing).
+/// The choice is said on stderr and recorded in metrics.json.
+#[test]
+fn auto_chooses_the_classical_fill_on_a_ramp_and_the_dcgan_on_a_face() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = scratch("auto");
+    let ramp = dir.join("ramp.png");
+    image::GrayImage::from_fn(64, 64, |x, _| image::Luma([(40 + x * 2) as u8])).save(&ramp).unwrap();
+    let face = root.join("weights/examples/faces/s40_10.png");
+    let o = Command::new(env!("CARGO_BIN_EXE_dcgan-inpaint"))
+        .args(["complete", ramp.to_str().unwrap(), face.to_str().unwrap(), "--weights", root.join("weights/olivetti-64.safetensors").to_str().unwrap()])
+        .args(["--mask", "center", "--iters", "200", "--ilo-layers", "0", "--frames-every", "0", "--out", dir.join("out").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("out/metrics.json")).unwrap()).unwrap();
+    let chosen: Vec<(&str, &str)> = metrics["images"].as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap(), i["method"].as_str().unwrap())).collect();
+    assert!(["harmonic", "biharmonic"].contains(&chosen[0].1), "the ramp: {chosen:?}\n{err}");
+    assert!(chosen[1].1.starts_with("dcgan"), "the face: {chosen:?}\n{err}");
+    assert!(err.contains("ramp.png: auto chose") && err.contains("s40_10.png: auto chose DCGAN"), "{err}");
+    // Every candidate's score on the hidden pixels is there to see.
+    assert!(metrics["images"][1]["validation_psnr"]["biharmonic"].is_number(), "{metrics}");
 }

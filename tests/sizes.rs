@@ -44,7 +44,7 @@ kernel_set_tests! {
                     .map(|i| Item { name: format!("{i}"), image: rng.uniform_vec(c * s * s, -1.0, 1.0), mask: mask::make(&MaskKind::Center { scale: 0.25 }, s, 0, 0).unwrap() })
                     .collect();
                 let settings = Settings { iters: 2, ilo_layers: 1, ilo_iters: 2, batch, frames_every: 1, ..Settings::default() };
-                inpaint::complete(gpu, &state.g, &state.d, &items, None, &settings, &MaskKind::Center { scale: 0.25 }, &AtomicBool::new(false), |_| {}).unwrap();
+                inpaint::complete(gpu, &state.g, &state.d, None, &items, None, &settings, &MaskKind::Center { scale: 0.25 }, &AtomicBool::new(false), |_| {}).unwrap();
 
                 let largest = gpu.pool().stats().largest_buffer;
                 assert!(largest <= checked, "{arch:?}, batch {batch}: a buffer of {largest} bytes, but the check allows {checked} ({what})");

@@ -3,14 +3,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Item, MaskKind, Settings, mask};
+use super::{Item, MaskKind, Settings, Start, mask};
 use crate::engine::gpu::Gpu;
-use crate::engine::ops::pool;
+use crate::engine::ops::{pool, project};
 use crate::engine::optim::Adam;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::error::{Error, Result};
 use crate::model::inpaint::{self, LOWRES_BLOCK, Objective};
+use crate::model::encoder::Encoder;
 use crate::model::{Discriminator, Generator};
 use crate::rng::Rng;
 
@@ -60,7 +61,7 @@ pub fn starting_z(seed: u64, index: usize, restarts: usize, zd: usize) -> Vec<f3
 /// Optimise every item (its mask of `kind`) in batches of `cfg.batch` rows; one result per
 /// item. `tick` hears every iteration; `stop` ends the work at the next one with an error.
 #[allow(clippy::too_many_arguments)]
-pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_init: Option<&[f32]>, cfg: &Settings, kind: &MaskKind, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
+pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, e: Option<&Encoder>, items: &[Item], z_init: Option<&[f32]>, cfg: &Settings, kind: &MaskKind, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
     let per_batch = (cfg.batch / cfg.restarts).max(1);
     // Restarts of one image share a batch, so a batch holds at least `restarts` rows.
     let rows = per_batch.min(items.len().max(1)) * cfg.restarts;
@@ -68,14 +69,14 @@ pub fn optimise(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[Item], z_i
     let mut results = Vec::new();
     for (k, chunk) in items.chunks(per_batch).enumerate() {
         let refs: Vec<&Item> = chunk.iter().collect();
-        results.extend(optimise_batch(gpu, g, d, &refs, k * per_batch, z_init, cfg, cfg.objective(kind), stop, &mut tick)?);
+        results.extend(optimise_batch(gpu, g, d, e, &refs, k * per_batch, z_init, cfg, cfg.objective(kind), stop, &mut tick)?);
     }
     Ok(results)
 }
 
 /// Optimise all rows of one batch: `items` x `restarts`. Returns one result per item.
 #[allow(clippy::too_many_arguments)]
-fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &Settings, objective: Objective, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
+fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, e: Option<&Encoder>, items: &[&Item], first_index: usize, z_init: Option<&[f32]>, cfg: &Settings, objective: Objective, stop: &AtomicBool, mut tick: impl FnMut(&Step)) -> Result<Vec<Optimised>> {
     let arch = g.arch;
     let (c, s, zd, r) = (arch.channels, arch.image_size, arch.z_dim, cfg.restarts);
     let rows = items.len() * r;
@@ -96,9 +97,13 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
     let target = if objective.lowres { pool::avg_pool_forward(gpu, &y_t, LOWRES_BLOCK) } else { y_t.clone() };
     let weight = Tensor::from_slice(gpu, &[rows, c, s, s], &w);
 
-    let z0: Vec<f32> = match z_init {
+    let random: Vec<f32> = match z_init {
         Some(all) => all[first_index * r * zd..(first_index + items.len()) * r * zd].to_vec(),
         None => (0..items.len()).flat_map(|i| starting_z(cfg.seed, first_index + i, r, zd)).collect(),
+    };
+    let z0 = match e {
+        Some(e) if cfg.start == Start::Encoder && !objective.lowres => encoder_start(gpu, e, items, &random, r)?,
+        _ => random,
     };
     let z = Tensor::from_slice(gpu, &[rows, zd], &z0).with_grad(true);
 
@@ -117,12 +122,13 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
             None
         } else {
             let x0 = g.forward_between(&mut Tape::new(gpu), &x, x_stage, stage, false, true);
+            // Each row's L1 budget: ilo_radius x the L1 norm of its starting activation.
             let values = x0.try_to_vec(gpu)?;
-            let mean_abs = values.iter().map(|v| v.abs()).sum::<f32>() / values.len().max(1) as f32;
+            let budgets: Vec<f32> = values.chunks(values.len() / rows).map(|row| cfg.ilo_radius * row.iter().map(|v| v.abs()).sum::<f32>()).collect();
             let h = Tensor::empty(gpu, x0.shape());
             gpu.copy(x0.buffer(), h.buffer(), (x0.numel() * 4) as u64);
             x = h.with_grad(true);
-            Some((x0.view(x0.shape()).with_grad(false), cfg.ilo_radius * mean_abs))
+            Some((x0.view(x0.shape()).with_grad(false), project::l1_budgets(gpu, &budgets)))
         };
         x_stage = stage;
         let obj = Objective { stage, ..objective };
@@ -134,7 +140,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
                 return Err(Error::new(format!("interrupted at iteration {t}; nothing was written")));
             }
             let update = (u < updates).then_some(&mut adam);
-            let ball = ball.as_ref().map(|(x0, r)| (x0, *r));
+            let ball = ball.as_ref().map(|(x0, budgets)| (x0, budgets));
             let (contextual, prior, gz) = inpaint::iteration(g, d, &x, update, &target, &weight, &obj, ball, &mut Tape::new(gpu));
             gpu.flush();
             let (cv, pv) = (contextual.try_to_vec(gpu)?, prior.try_to_vec(gpu)?);
@@ -180,4 +186,27 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, items: &[&Item], 
         })
         .collect();
     Ok(results)
+}
+
+/// How far restarts 1.. start from the encoder's z: this times the row's random start.
+pub const ENCODER_JITTER: f32 = 0.25;
+
+/// Starting latents from the encoder: per item E(y * M, M) (BN in eval mode), restart 0
+/// exactly there and restart k > 0 at E's z + ENCODER_JITTER x its random start (clipped to
+/// [-1, 1] as z is). `random`: [items x restarts, z_dim].
+fn encoder_start(gpu: &Gpu, e: &Encoder, items: &[&Item], random: &[f32], restarts: usize) -> Result<Vec<f32>> {
+    let (c, s, zd) = (e.arch.channels, e.arch.image_size, e.arch.z_dim);
+    let y: Vec<f32> = items.iter().flat_map(|it| it.image.iter().copied()).collect();
+    let m: Vec<f32> = items.iter().flat_map(|it| it.mask.iter().copied()).collect();
+    let x = Tensor::from_slice(gpu, &[items.len(), c + 1, s, s], &Encoder::input(&y, &m, items.len(), c, s));
+    let z = e.forward(&mut Tape::new(gpu), &x, false, true).try_to_vec(gpu)?;
+    let mut out = Vec::with_capacity(random.len());
+    for i in 0..items.len() {
+        for k in 0..restarts {
+            let row = i * restarts + k;
+            let jitter = if k == 0 { 0.0 } else { ENCODER_JITTER };
+            out.extend((0..zd).map(|j| (z[i * zd + j] + jitter * random[row * zd + j]).clamp(-1.0, 1.0)));
+        }
+    }
+    Ok(out)
 }

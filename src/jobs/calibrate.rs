@@ -63,12 +63,14 @@ pub fn run(gpu: &Gpu, cfg: &CalibrateConfig, stop: &AtomicBool, mut progress: im
         crate::io::output::check(&cfg.weights, "safetensors", "the calibration", &[])?;
     }
     let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
+    // Measured as `complete` runs: from the encoder's start when the weights hold one.
+    let e = weights::load_encoder(gpu, &cfg.weights)?;
     let (c, s) = (g.arch.channels, g.arch.image_size);
     let listing = data::select(&cfg.data, &cfg.include, cfg.limit)?;
     listing.skipped.iter().for_each(|w| progress(&format!("warning: {w}")));
     let paths = listing.files;
     let images: Vec<Vec<f32>> = paths.iter().map(|p| data::load_image(p, c, s)).collect::<Result<_>>()?;
-    let settings = Settings { iters: cfg.iters, ilo_layers: 0, restarts: 1, frames_every: 0, seed: cfg.seed, ..Settings::default() };
+    let settings = Settings { method: inpaint::Method::Dcgan, iters: cfg.iters, ilo_layers: 0, restarts: 1, frames_every: 0, seed: cfg.seed, ..Settings::default() };
     let (mut fits, mut per_mask) = (Vec::new(), Vec::new());
     for (name, kind) in MASKS {
         progress(&format!("{name}: {} images, {} iterations", images.len(), cfg.iters));
@@ -77,7 +79,7 @@ pub fn run(gpu: &Gpu, cfg: &CalibrateConfig, stop: &AtomicBool, mut progress: im
             .enumerate()
             .map(|(i, image)| Ok(Item { name: i.to_string(), image: image.clone(), mask: mask::make(&kind, s, cfg.seed, i as u64)? }))
             .collect::<Result<_>>()?;
-        let done = inpaint::complete(gpu, &g, &d, &items, None, &settings, &kind, stop, |_| {})?;
+        let done = inpaint::complete(gpu, &g, &d, e.as_ref(), &items, None, &settings, &kind, stop, |_| {})?;
         let mut these: Vec<f32> = done.iter().filter_map(|r| r.fit).collect();
         these.sort_by(f32::total_cmp);
         per_mask.push((name, percentile(&these, 0.5), percentile(&these, 0.99)));

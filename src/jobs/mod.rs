@@ -6,3 +6,4 @@ pub mod complete;
 pub mod sample;
 pub mod serve;
 pub mod train;
+pub mod train_encoder;

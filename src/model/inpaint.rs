@@ -9,7 +9,7 @@
 //! z gets its own gradient whatever the batch.
 
 use super::{Discriminator, Generator};
-use crate::engine::ops::elementwise;
+use crate::engine::ops::{elementwise, project};
 use crate::engine::optim::Adam;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
@@ -74,10 +74,11 @@ pub fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, x: &Tensor, tar
 
 /// One iteration, recorded but not submitted: the losses at x and G(x), then (with `adam`,
 /// built over `[x]`) an Adam update of x and its projection: z is clipped to [-1, 1]; an
-/// intermediate activation is kept within `radius` of its starting value `x0`
-/// (elementwise), as intermediate-layer optimisation projects onto a ball around it.
+/// intermediate activation is projected onto an L1 ball around its starting value `x0`,
+/// non-negative like the ReLU output it is (`ball`: x0 and the per-row budgets of
+/// `project::l1_budgets`).
 #[allow(clippy::too_many_arguments)]
-pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, ball: Option<(&Tensor, f32)>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
+pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, ball: Option<(&Tensor, &Tensor)>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
     let (contextual, prior, gz) = losses(tape, g, d, x, target, weight, obj);
     if let Some(adam) = adam {
         let total = tape.add(&contextual, &prior);
@@ -87,12 +88,7 @@ pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut
         adam.step(gpu, &[x], &grads);
         match ball {
             None => elementwise::clamp(gpu, x, -1.0, 1.0),
-            Some((x0, radius)) => {
-                let step = elementwise::sub(gpu, x, x0);
-                elementwise::clamp(gpu, &step, -radius, radius);
-                let projected = elementwise::add(gpu, x0, &step);
-                gpu.copy(projected.buffer(), x.buffer(), (x.numel() * 4) as u64);
-            }
+            Some((x0, budgets)) => project::l1_ball_nonneg(gpu, x, x0, budgets),
         }
     }
     (contextual, prior, gz)

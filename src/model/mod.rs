@@ -10,6 +10,7 @@
 //!        -> flatten -> linear -> 1 logit                                => [B, 1]
 //! Both nets are sized from the architecture alone (no hard-coded 8192).
 
+pub mod encoder;
 pub mod gan;
 pub mod inpaint;
 pub mod weights;

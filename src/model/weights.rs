@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::encoder::{self, Encoder};
 use super::{Architecture, Discriminator, Generator, Named};
 use crate::engine::gpu::Gpu;
 use crate::error::{Error, Result};
@@ -108,4 +109,20 @@ pub const FIT_P99: &str = "fit_p99";
 /// The fit past which a picture looks unlike what the model in `path` knows, if calibrated.
 pub fn fit_p99(path: &Path) -> Option<f32> {
     crate::io::weights::read_metadata(path).ok()?.get(FIT_P99)?.parse().ok().filter(|v: &f32| v.is_finite() && *v > 0.0)
+}
+
+/// The metadata key describing how the encoder was trained (`train-encoder`).
+pub const ENCODER_META: &str = "encoder";
+
+/// The encoder stored beside G and D (`train-encoder`), if the file holds one: its tensors
+/// get the same checks as the generator's (names, shapes, finite values, variances).
+pub fn load_encoder(gpu: &Gpu, path: &Path) -> Result<Option<Encoder>> {
+    let file = read(path)?;
+    if !file.tensors.keys().any(|k| k.starts_with(encoder::PREFIX)) {
+        return Ok(None);
+    }
+    let arch = fitting_architecture(gpu, &file)?;
+    let e = Encoder::init(gpu, &arch, &mut Rng::new(0));
+    load_into(&file, gpu, &e.named())?;
+    Ok(Some(e))
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::inpaint::{Completion, Item, Metrics, mean_metrics};
+use crate::inpaint::{Completion, Item, Metrics, Settings, mean_metrics};
 use crate::io::output::write_atomic;
 use crate::io::{npy, picture};
 
@@ -64,6 +64,13 @@ struct ImageReport<'a> {
     /// The fit is past the 99th percentile of pictures the model knows (`calibrate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     unlike_what_the_model_knows: Option<bool>,
+    /// What filled the hole (`inpaint::method_report`).
+    method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method_name: Option<String>,
+    /// With auto: each candidate's PSNR (dB) on the known pixels hidden like the hole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_psnr: Option<std::collections::BTreeMap<String, f64>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     metrics: Option<Metrics>,
 }
@@ -79,7 +86,8 @@ struct MetricsFile<'a> {
 
 /// metrics.json: per image its fit (and whether it is past `fit_p99`), and with `--eval` its
 /// PSNR / SSIM and their means.
-pub fn write_metrics_json(path: &Path, items: &[Item], fits: &[Option<f32>], fit_p99: Option<f32>, m: Option<&[Metrics]>) -> Result<()> {
+pub fn write_metrics_json(path: &Path, items: &[Item], results: &[Completion], settings: &Settings, fit_p99: Option<f32>, m: Option<&[Metrics]>) -> Result<()> {
+    let fits: Vec<Option<f32>> = results.iter().map(|r| r.fit).collect();
     let file = MetricsFile {
         fit_p99,
         images: items
@@ -89,6 +97,9 @@ pub fn write_metrics_json(path: &Path, items: &[Item], fits: &[Option<f32>], fit
                 name: &i.name,
                 fit: fits[k],
                 unlike_what_the_model_knows: fits[k].zip(fit_p99).map(|(f, p)| f > p),
+                method: crate::inpaint::method_report(settings.method, settings.blend, &results[k]).0,
+                method_name: crate::inpaint::method_report(settings.method, settings.blend, &results[k]).1,
+                validation_psnr: results[k].choice.as_ref().filter(|c| !c.validation.is_empty()).map(|c| c.validation.iter().map(|(r, p)| (r.key(), (p * 100.0).round() / 100.0)).collect()),
                 metrics: m.map(|m| m[k]),
             })
             .collect(),

@@ -62,6 +62,12 @@ pub enum JobEvent {
         /// of theirs).
         #[serde(skip_serializing_if = "Option::is_none")]
         unlike: Option<bool>,
+        /// What filled the hole: with method auto, the candidate self-validation chose
+        /// (`biharmonic`, `dcgan-ilo-1`, ...); otherwise the method asked for.
+        method: String,
+        /// With method auto: the chosen candidate's description.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        method_name: Option<String>,
     },
     Error { message: String },
     Cancelled,
@@ -117,6 +123,9 @@ pub struct Outcome {
     /// 99% of the pictures the model knows reach (None: not calibrated, or no fit).
     pub fit: Option<f32>,
     pub unlike: Option<bool>,
+    /// See `JobEvent::Done`.
+    pub method: String,
+    pub method_name: Option<String>,
 }
 
 /// What a job needs to make its result at the photo's resolution: the upload as it came (it
@@ -211,15 +220,17 @@ impl Job {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Rows this job takes in a batch.
+    /// Rows this job takes in a batch: its restarts, and for auto with a wide hole, those of
+    /// its validation copy (right after them).
     pub fn rows(&self) -> usize {
-        self.settings.restarts
+        let s = (self.item.mask.len() as f64).sqrt() as usize;
+        self.settings.restarts * crate::inpaint::rows_per_image(&self.item.mask, &self.settings, &self.kind, s).max(1)
     }
 
     /// Iterations its batch runs (with the final evaluation; 0 for a classical fill).
     pub fn iterations(&self) -> usize {
         match self.settings.method {
-            crate::inpaint::Method::Dcgan => self.settings.iterations() + 1,
+            crate::inpaint::Method::Auto | crate::inpaint::Method::Dcgan => self.settings.iterations() + 1,
             crate::inpaint::Method::Classical(_) => 0,
         }
     }
@@ -284,6 +295,8 @@ impl Job {
                 notes: o.notes.clone(),
                 fit: o.fit,
                 unlike: o.unlike,
+                method: o.method.clone(),
+                method_name: o.method_name.clone(),
             },
             Ending::Cancelled => JobEvent::Cancelled,
             Ending::Failed(message) => JobEvent::Error { message: message.clone() },

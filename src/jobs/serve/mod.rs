@@ -194,11 +194,12 @@ fn load_models(open_gpu: impl FnOnce() -> Result<Gpu>, specs: &[ModelSpec], max_
     let mut infos = Vec::new();
     for spec in specs {
         let (g, d) = weights::load_gan(&gpu, &spec.weights)?;
+        let e = weights::load_encoder(&gpu, &spec.weights)?;
         g.arch
             .check_fits(&gpu, max_rows, "use a smaller --max-rows", "serve weights of a smaller model")
             .map_err(|e| Error::new(format!("--max-rows {max_rows} with model '{}': {e}", spec.name)))?;
         infos.push(model_info(spec, &g)?);
-        models.push(Model { g, d, fit_p99: weights::fit_p99(&spec.weights) });
+        models.push(Model { g, d, e, fit_p99: weights::fit_p99(&spec.weights) });
     }
     Ok((gpu, models, infos))
 }

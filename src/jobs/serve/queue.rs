@@ -26,6 +26,8 @@ use crate::model::{Discriminator, Generator};
 pub struct Model {
     pub g: Generator,
     pub d: Discriminator,
+    /// The encoder that starts each job's z, if the weights hold one.
+    pub e: Option<crate::model::encoder::Encoder>,
     /// The fit past which a picture looks unlike what it knows (`calibrate`), if calibrated.
     pub fit_p99: Option<f32>,
 }
@@ -218,7 +220,7 @@ impl Queue {
             if let Some(first) = st.jobs.pop_front() {
                 let mut rows = first.rows();
                 let mut batch = vec![first];
-                if batch[0].settings.method == Method::Dcgan {
+                if !matches!(batch[0].settings.method, Method::Classical(_)) {
                     let mut k = 0;
                     while k < st.jobs.len() {
                         let other = &st.jobs[k];
@@ -354,7 +356,9 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
     let arch = model.g.arch;
     let (c, s, zd) = (arch.channels, arch.image_size, arch.z_dim);
     let (plane, r) = (c * s * s, first.settings.restarts);
-    let rows = jobs.len() * r;
+    // Job i's rows start at first_row[i]: its restarts (then, for auto, its validation copy's).
+    let first_row: Vec<usize> = jobs.iter().scan(0, |next, j| { let at = *next; *next += j.rows(); Some(at) }).collect();
+    let rows: usize = jobs.iter().map(|j| j.rows()).sum();
     let iterations = first.iterations();
     for job in jobs {
         job.push(JobEvent::Start { batch_jobs: jobs.len(), batch_rows: rows, iterations, warnings: job.warnings.clone() });
@@ -362,10 +366,10 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
     let items: Vec<inpaint::Item> = jobs.iter().map(|j| j.item.clone()).collect();
     // Each job starts from its own seed, so its result does not depend on its batch.
     let z_init: Vec<f32> = jobs.iter().flat_map(|j| starting_z(j.settings.seed, 0, r, zd)).collect();
-    // All rows in one optimise batch, so a step's row i * r + k is job i's restart k.
+    // All rows in one optimise batch, so a step's row first_row[i] + k is job i's restart k.
     let settings = inpaint::Settings { batch: rows, ..first.settings.clone() };
     let halt = AtomicBool::new(false);
-    let results = inpaint::complete(gpu, &model.g, &model.d, &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
+    let results = inpaint::complete(gpu, &model.g, &model.d, model.e.as_ref(), &items, Some(&z_init), &settings, &first.kind, &halt, |step: &Step| {
         let phase = phase(&settings, step.t);
         for (i, job) in jobs.iter().enumerate() {
             if job.cancelled() {
@@ -373,7 +377,7 @@ fn complete_batch(queue: &Queue, gpu: &Gpu, models: &[Model], jobs: &[Arc<Job>],
                 continue;
             }
             let total = |k: usize| step.contextual[k] + step.prior[k];
-            let best = (i * r..(i + 1) * r).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap_or(i * r);
+            let best = (first_row[i]..first_row[i] + r).min_by(|&a, &b| total(a).total_cmp(&total(b))).unwrap_or(first_row[i]);
             let frame = step.generated.map(|g| &g[best * plane..(best + 1) * plane]);
             job.push(JobEvent::Progress {
                 t: step.t,
@@ -434,9 +438,15 @@ fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, 
             "this picture looks unlike the pictures this model knows: the generator fits its known pixels to {fit:.3}, past the {p99:.3} that 99% of those stay under; expect a poor fill"
         ));
     }
+    let (method, method_name) = inpaint::method_report(settings.method, job.settings.blend, r);
+    if let Some(name) = &method_name {
+        notes.push(format!("auto chose {name}: it filled known pixels hidden like the hole best"));
+    }
     Ok(Outcome {
         fit: r.fit,
         unlike,
+        method,
+        method_name,
         result: picture::encode(&full.image, encoding)?,
         mime: encoding.mime(),
         width: full.image.width(),

@@ -228,11 +228,10 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The server's defaults: `complete`'s (one table, `inpaint::DEFAULTS`) with the iterations
-/// of `--quick`, one restart per job (so more jobs share a batch), and a live frame every 10
-/// iterations.
+/// The server's defaults: `complete`'s (one table, `inpaint::DEFAULTS`), one restart per
+/// job (so more jobs share a batch), and a live frame every 5 iterations.
 pub fn defaults() -> Settings {
-    Settings { iters: crate::inpaint::QUICK.iters, restarts: 1, frames_every: 10, ..Settings::default() }
+    Settings { restarts: 1, frames_every: 5, ..Settings::default() }
 }
 
 /// An f32 as the f64 with the same shortest decimal form (0.003, not 0.0030000000260770321).
@@ -248,7 +247,7 @@ async fn models(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "current": app.models[app.current.load(std::sync::atomic::Ordering::Relaxed)].name,
         "defaults": { "iters": d.iters, "restarts": d.restarts, "lam": tidy(d.lam), "lr": tidy(d.adam.lr), "prior": "paper",
             "window": d.weighted_window, "blend": "poisson", "hybrid_weight": tidy(HYBRID_WEIGHT),
-            "method": "dcgan", "ilo_layers": d.ilo_layers, "ilo_iters": d.ilo_iters, "ilo_radius": tidy(d.ilo_radius),
+            "method": "auto", "start": "encoder", "ilo_layers": d.ilo_layers, "ilo_iters": d.ilo_iters, "ilo_radius": tidy(d.ilo_radius),
             "seed": d.seed, "frames_every": d.frames_every },
         "presets": presets,
         "limits": { "max_body_bytes": app.limits.max_body, "max_restarts": app.limits.max_rows, "max_iters": request::MAX_ITERS },
@@ -307,7 +306,7 @@ mod tests {
         app.remember(running.clone());
         for _ in 0..100 {
             let job = crate::jobs::serve::jobs::tests::job();
-            let outcome = Outcome { result: vec![0; 10 << 20], mime: "image/png", width: 1, height: 1, preview: Vec::new(), gif: Vec::new(), notes: Vec::new(), fit: None, unlike: None };
+            let outcome = Outcome { result: vec![0; 10 << 20], mime: "image/png", width: 1, height: 1, preview: Vec::new(), gif: Vec::new(), notes: Vec::new(), fit: None, unlike: None, method: "auto".into(), method_name: None };
             job.finish(Ending::Done(Arc::new(outcome)));
             app.remember(job);
         }

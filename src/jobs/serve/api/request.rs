@@ -30,6 +30,7 @@ use crate::model::inpaint::Prior;
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     method: Option<String>,
+    start: Option<String>,
     iters: Option<usize>,
     restarts: Option<usize>,
     lam: Option<f32>,
@@ -76,14 +77,18 @@ impl Options {
         let mut s = d.clone();
         if let Some(m) = &self.method {
             s.method = choice("method", m, &[
+                ("auto", Method::Auto),
                 ("dcgan", Method::Dcgan),
                 ("mean", Method::Classical(Classical::MeanFill)),
                 ("harmonic", Method::Classical(Classical::Harmonic)),
                 ("biharmonic", Method::Classical(Classical::Biharmonic)),
             ])?;
         }
+        if let Some(v) = &self.start { s.start = choice("start", v, &[("encoder", crate::inpaint::Start::Encoder), ("random", crate::inpaint::Start::Random)])?; }
         if let Some(v) = self.iters { s.iters = in_range("iters", v, 1, MAX_ITERS)?; }
-        if let Some(v) = self.restarts { s.restarts = in_range("restarts", v, 1, max_rows)?; }
+        // Auto may add a validation copy of each restart: both must fit one batch.
+        let most_restarts = if s.method == Method::Auto { (max_rows / 2).max(1) } else { max_rows };
+        if let Some(v) = self.restarts { s.restarts = in_range("restarts", v, 1, most_restarts)?; }
         if let Some(v) = self.lam { s.lam = in_range("lam", v, 0.0, crate::inpaint::MAX_LAM)?; }
         if let Some(v) = self.lr { s.adam.lr = in_range("lr", v, 1e-6, crate::engine::ops::adam::MAX_LR)?; }
         if let Some(p) = &self.prior { s.prior = choice("prior", p, &[("paper", Prior::Paper), ("nonsaturating", Prior::NonSaturating)])?; }

@@ -534,7 +534,8 @@ async function complete() {
       $('use-result').disabled = false;
       drawResult();
       setNotes(job.warnings.concat(e.notes));
-      finish(`Done in ${e.seconds.toFixed(1)} s: ${e.width}x${e.height}${e.unlike ? '. This picture looks unlike what the model knows: see the note below.' : '.'}`, e.unlike ? 'warning' : 'done');
+      const how = e.method_name ? ` with ${e.method_name}` : '';
+      finish(`Done in ${e.seconds.toFixed(1)} s${how}: ${e.width}x${e.height}${e.unlike ? '. This picture looks unlike what the model knows: see the note below.' : '.'}`, e.unlike ? 'warning' : 'done');
     } catch (err) { finish(`The result could not be loaded: ${err.message}`, 'error'); }
   });
   on('cancelled', () => { source.close(); finish('Cancelled.', 'idle'); });
