@@ -23,6 +23,11 @@ fn shipped_weights_have_the_documented_architecture_and_tensors() {
         }
         assert_eq!(w.tensors["g.deconv4.weight"].0, [32, channels, 4, 4]); // [gf, c, k, k]
         assert_eq!(w.tensors["d.fc.weight"].0, [1, 256 * 16]);
+        // The encoder that starts each completion: it reads the known pixels and the mask.
+        assert_eq!(w.tensors["e.conv0.weight"].0, [32, channels + 1, 4, 4]);
+        assert_eq!(w.tensors["e.fc.weight"].0, [100, 256 * 16]);
+        let about: serde_json::Value = serde_json::from_str(w.meta("encoder").unwrap()).unwrap();
+        assert!(about["steps"].as_u64().unwrap() >= 1000 && about["interrupted"] == false, "{file}: {about}");
         assert!(w.tensors.values().all(|(_, v)| v.iter().all(|x| x.is_finite())), "{file}: non-finite values");
     }
 }
