@@ -40,6 +40,18 @@ pub struct Recipe {
     pub source: Source,
     /// The DCGAN's weight in the mix (1: Poisson-blended G alone); unused for classical fills.
     pub dcgan_weight: f32,
+    /// The weight per pixel from its distance to the nearest known pixel instead
+    /// (`distance_weight`, `dcgan_weight` its largest).
+    pub by_distance: bool,
+}
+
+/// The DCGAN's weight at a hole pixel `d` pixels from the nearest known one, for thin holes:
+/// 0.1 next to known pixels (where the biharmonic fill is nearly right), rising by 0.3 a
+/// pixel up to `most` 2 px away. Chosen on 40 training faces (people s01..s04): the best
+/// single weight was 0.1 on scratches (hole pixels 1 px from known ones), 0.2 on random 0.8
+/// and 0.4 on the grid (docs/quality-auto.md).
+pub fn distance_weight(d: f32, most: f32) -> f32 {
+    (0.1 + 0.3 * (d - 1.0)).clamp(0.1, most)
 }
 
 impl Recipe {
@@ -49,7 +61,9 @@ impl Recipe {
             Source::Biharmonic => Classical::Biharmonic.name().to_string(),
             Source::Dcgan { ilo } => {
                 let what = if ilo { "DCGAN z + ILO" } else { "DCGAN z" };
-                if self.dcgan_weight >= 1.0 {
+                if self.by_distance {
+                    format!("{what}, mixed with the biharmonic fill by distance to the known pixels (0.1 to {} x DCGAN)", self.dcgan_weight)
+                } else if self.dcgan_weight >= 1.0 {
                     format!("{what}, Poisson")
                 } else {
                     format!("{what}, {} x DCGAN + {} x biharmonic fill", self.dcgan_weight, 1.0 - self.dcgan_weight)
@@ -63,6 +77,7 @@ impl Recipe {
         match self.source {
             Source::Harmonic => "harmonic".into(),
             Source::Biharmonic => "biharmonic".into(),
+            Source::Dcgan { ilo } if self.by_distance => format!("dcgan{}-by-distance", if ilo { "-ilo" } else { "" }),
             Source::Dcgan { ilo } => format!("dcgan{}-{}", if ilo { "-ilo" } else { "" }, self.dcgan_weight),
         }
     }
@@ -76,11 +91,11 @@ impl Recipe {
 /// is the same image).
 pub fn candidates(ilo: bool) -> Vec<Recipe> {
     let mut out = vec![
-        Recipe { source: Source::Harmonic, dcgan_weight: 0.0 },
-        Recipe { source: Source::Biharmonic, dcgan_weight: 0.0 },
+        Recipe { source: Source::Harmonic, dcgan_weight: 0.0, by_distance: false },
+        Recipe { source: Source::Biharmonic, dcgan_weight: 0.0, by_distance: false },
     ];
     for with_ilo in if ilo { vec![true, false] } else { vec![false] } {
-        out.extend(HYBRID_WEIGHTS.iter().map(|&w| Recipe { source: Source::Dcgan { ilo: with_ilo }, dcgan_weight: w }));
+        out.extend(HYBRID_WEIGHTS.iter().map(|&w| Recipe { source: Source::Dcgan { ilo: with_ilo }, dcgan_weight: w, by_distance: false }));
     }
     out
 }
@@ -126,8 +141,13 @@ impl Parts {
             Source::Biharmonic => self.biharmonic.clone(),
             Source::Dcgan { ilo } => {
                 let dcgan = if ilo { &self.poisson_ilo } else { &self.poisson_z };
-                let w = recipe.dcgan_weight;
-                let mixed: Vec<f32> = dcgan.iter().zip(&self.biharmonic).map(|(a, b)| w * a + (1.0 - w) * b).collect();
+                let plane = s * s;
+                let weights: Vec<f32> = if recipe.by_distance {
+                    super::mask::distance_to_known(&item.mask, s).iter().map(|&d| distance_weight(d, recipe.dcgan_weight)).collect()
+                } else {
+                    vec![recipe.dcgan_weight; plane]
+                };
+                let mixed: Vec<f32> = dcgan.iter().zip(&self.biharmonic).enumerate().map(|(i, (a, b))| weights[i % plane] * a + (1.0 - weights[i % plane]) * b).collect();
                 overlay(item, &mixed, c, s)
             }
         }
@@ -143,21 +163,25 @@ pub enum Plan {
     Fixed(Recipe),
 }
 
-/// Thin and scattered holes (scratches, random pixels, a grid) and the lowres mask: the
-/// DCGAN (with ILO) mixed with the biharmonic fill at `HYBRID_WEIGHT`. Every hole pixel
-/// there lies a pixel or two from known ones, where the fill is already close and the mix
-/// beats both (docs/quality-olivetti-64.md); a validation copy cannot keep such a hole's
-/// density (hiding more known pixels makes it sparser), and measured worse.
-pub const THIN_HOLE: Recipe = Recipe { source: Source::Dcgan { ilo: true }, dcgan_weight: super::blend::HYBRID_WEIGHT };
+/// Thin and scattered holes (scratches, random pixels, a grid): the DCGAN (with ILO) mixed
+/// with the biharmonic fill by each pixel's distance to the known ones (`distance_weight`,
+/// at most `HYBRID_WEIGHT`). Every hole pixel there lies a pixel or two from known ones,
+/// where the fill is already close; a validation copy cannot keep such a hole's density
+/// (hiding more known pixels makes it sparser), and measured worse.
+pub const THIN_HOLE: Recipe = Recipe { source: Source::Dcgan { ilo: true }, dcgan_weight: super::blend::HYBRID_WEIGHT, by_distance: true };
+
+/// The lowres mask (no known pixels, only block means): the DCGAN mixed with the bilinear
+/// upsampling of the means at `HYBRID_WEIGHT` (docs/quality-olivetti-64.md).
+pub const LOWRES: Recipe = Recipe { source: Source::Dcgan { ilo: true }, dcgan_weight: super::blend::HYBRID_WEIGHT, by_distance: false };
 
 /// A projection (nothing missing): G's output, as `--method dcgan` gives it.
-pub const PROJECTION: Recipe = Recipe { source: Source::Dcgan { ilo: true }, dcgan_weight: 1.0 };
+pub const PROJECTION: Recipe = Recipe { source: Source::Dcgan { ilo: true }, dcgan_weight: 1.0, by_distance: false };
 
 /// The plan for an image with `mask` (1 = known) of `kind`.
 pub fn plan(mask: &[f32], s: usize, kind: &MaskKind) -> Plan {
     match kind {
         MaskKind::Full => Plan::Fixed(PROJECTION),
-        MaskKind::LowRes => Plan::Fixed(THIN_HOLE),
+        MaskKind::LowRes => Plan::Fixed(LOWRES),
         _ => validation_mask(mask, s).map_or(Plan::Fixed(THIN_HOLE), Plan::Validate),
     }
 }
@@ -250,10 +274,14 @@ mod tests {
                 assert!(near.iter().flatten().any(|&j| missing(j)), "{name}: hidden pixel {y},{x} is isolated");
             }
         }
-        for kind in [MaskKind::Scratches, MaskKind::Random { missing: 0.8 }, MaskKind::Grid, MaskKind::LowRes] {
+        for kind in [MaskKind::Scratches, MaskKind::Random { missing: 0.8 }, MaskKind::Grid] {
             let m = mask::make(&kind, s, 3, 1).unwrap();
             assert_eq!(plan(&m, s, &kind), Plan::Fixed(THIN_HOLE), "{kind:?}");
         }
+        assert_eq!(plan(&mask::make(&MaskKind::LowRes, s, 3, 1).unwrap(), s, &MaskKind::LowRes), Plan::Fixed(LOWRES));
+        // The thin holes' weight: low next to known pixels, rising with the distance.
+        assert_eq!((distance_weight(1.0, 0.4), distance_weight(2.0, 0.4), distance_weight(5.0, 0.4)), (0.1, 0.4, 0.4));
+        assert!((distance_weight(2f32.sqrt(), 0.4) - 0.224).abs() < 1e-3);
         assert_eq!(plan(&vec![1.0; s * s], s, &MaskKind::Full), Plan::Fixed(PROJECTION));
     }
 }

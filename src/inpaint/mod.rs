@@ -338,7 +338,7 @@ fn complete_auto(gpu: &Gpu, g: &Generator, d: &Discriminator, e: Option<&Encoder
             }
             auto::Plan::Fixed(recipe) => auto::Choice { recipe, validation: Vec::new() },
         };
-        let completed = match (choice.recipe.source, choice.validation.is_empty()) {
+        let completed = match (choice.recipe.source, choice.validation.is_empty() && !choice.recipe.by_distance) {
             // A fixed recipe is a blend of G (lowres and projections need compose's cases).
             (auto::Source::Dcgan { .. }, true) => {
                 let blend = if choice.recipe.dcgan_weight >= 1.0 { Blend::Poisson } else { Blend::Hybrid { weight: choice.recipe.dcgan_weight } };
