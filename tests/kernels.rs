@@ -229,8 +229,8 @@ fn l1_ball_projection_matches_reference() {
         let inside: Vec<f64> = (0..rows).map(|r| (r * n..(r + 1) * n).map(|i| ((x[i] - x0[i]).max(-x0[i])).abs() as f64).sum()).collect();
         let budgets: Vec<f32> = inside.iter().enumerate().map(|(r, l1)| (l1 * [2.0, 0.5, 0.05, 0.001, 0.2][r % 5]) as f32).collect();
         let tx = Tensor::from_slice(g, &[rows, n], &x);
-        let state = project::l1_budgets(g, &budgets);
-        project::l1_ball_nonneg(g, &tx, &Tensor::from_slice(g, &[rows, n], &x0), &state);
+        let ball = project::L1Ball::new(g, Tensor::from_slice(g, &[rows, n], &x0), &budgets);
+        ball.project(g, &tx);
         let got = tx.to_vec(g);
         let mut want = x.clone();
         project::cpu::l1_ball_nonneg(&mut want, &x0, &budgets);

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Item, MaskKind, Settings, Start, mask};
 use crate::engine::gpu::Gpu;
-use crate::engine::ops::{pool, project};
+use crate::engine::ops::pool;
+use crate::engine::ops::project::L1Ball;
 use crate::engine::optim::Adam;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
@@ -128,7 +129,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, e: Option<&Encode
             let h = Tensor::empty(gpu, x0.shape());
             gpu.copy(x0.buffer(), h.buffer(), (x0.numel() * 4) as u64);
             x = h.with_grad(true);
-            Some((x0.view(x0.shape()).with_grad(false), project::l1_budgets(gpu, &budgets)))
+            Some(L1Ball::new(gpu, x0.view(x0.shape()).with_grad(false), &budgets))
         };
         x_stage = stage;
         let obj = Objective { stage, ..objective };
@@ -140,8 +141,7 @@ fn optimise_batch(gpu: &Gpu, g: &Generator, d: &Discriminator, e: Option<&Encode
                 return Err(Error::new(format!("interrupted at iteration {t}; nothing was written")));
             }
             let update = (u < updates).then_some(&mut adam);
-            let ball = ball.as_ref().map(|(x0, budgets)| (x0, budgets));
-            let (contextual, prior, gz) = inpaint::iteration(g, d, &x, update, &target, &weight, &obj, ball, &mut Tape::new(gpu));
+            let (contextual, prior, gz) = inpaint::iteration(g, d, &x, update, &target, &weight, &obj, ball.as_ref(), &mut Tape::new(gpu));
             gpu.flush();
             let (cv, pv) = (contextual.try_to_vec(gpu)?, prior.try_to_vec(gpu)?);
             if cv.iter().chain(&pv).any(|x| !x.is_finite()) {

@@ -6,10 +6,9 @@
 //!     -> flatten -> linear -> z_dim -> tanh                          => z[B, z_dim] in (-1, 1)
 //! It is trained with G frozen (`train-encoder`) so that G(E(y * M, M)) matches y.
 
-use super::{Architecture, Layer, Named, push_bn, push_layer, use_bn, use_layer};
+use super::{Architecture, Layer, Named, conv_stack_forward, conv_stack_init, push_bn, push_layer, use_layer};
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::batchnorm::BatchNorm;
-use crate::engine::ops::conv::Padding;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::rng::Rng;
@@ -29,17 +28,7 @@ pub const PREFIX: &str = "e.";
 
 impl Encoder {
     pub fn init(gpu: &Gpu, arch: &Architecture, rng: &mut Rng) -> Encoder {
-        let mut convs = Vec::new();
-        let mut bns = Vec::new();
-        let mut c_in = arch.channels + 1;
-        for i in 0..arch.stages() {
-            let c_out = arch.df << i;
-            convs.push(Layer::init(gpu, rng, &[c_out, c_in, arch.kernel, arch.kernel], c_out));
-            if i > 0 {
-                bns.push(BatchNorm::new(gpu, c_out));
-            }
-            c_in = c_out;
-        }
+        let (convs, bns) = conv_stack_init(gpu, arch, arch.channels + 1, rng);
         let fc = Layer::init(gpu, rng, &[arch.z_dim, arch.d_top_channels() * 16], arch.z_dim);
         Encoder { arch: *arch, convs, bns, fc }
     }
@@ -63,19 +52,7 @@ impl Encoder {
     /// x [B, c+1, s, s] -> z [B, z_dim]. `train`: batch statistics in BN (and running-stat
     /// updates); `frozen`: no gradients to E's parameters.
     pub fn forward(&self, tape: &mut Tape, x: &Tensor, train: bool, frozen: bool) -> Tensor {
-        let batch = x.shape()[0];
-        let mut h = x.clone();
-        for (i, layer) in self.convs.iter().enumerate() {
-            let l = use_layer(layer, frozen);
-            let size = h.shape()[2];
-            let pad = Padding::same(size, size, self.arch.kernel, 2);
-            h = tape.conv2d(&h, &l.weight, Some(&l.bias), 2, pad); //             size /2, width x2
-            if i > 0 {
-                h = tape.batch_norm(&h, &use_bn(&self.bns[i - 1], frozen), train);
-            }
-            h = tape.leaky_relu(&h, 0.2);
-        }
-        let h = tape.reshape(&h, &[batch, self.arch.d_top_channels() * 16]); // C order, NCHW
+        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, train, frozen); // [B, top*16]
         let fc = use_layer(&self.fc, frozen);
         let z = tape.linear(&h, &fc.weight, Some(&fc.bias)); //                  [B, z_dim]
         tape.tanh(&z)

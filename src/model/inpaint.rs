@@ -9,7 +9,8 @@
 //! z gets its own gradient whatever the batch.
 
 use super::{Discriminator, Generator};
-use crate::engine::ops::{elementwise, project};
+use crate::engine::ops::elementwise;
+use crate::engine::ops::project::L1Ball;
 use crate::engine::optim::Adam;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
@@ -75,10 +76,9 @@ pub fn losses(tape: &mut Tape, g: &Generator, d: &Discriminator, x: &Tensor, tar
 /// One iteration, recorded but not submitted: the losses at x and G(x), then (with `adam`,
 /// built over `[x]`) an Adam update of x and its projection: z is clipped to [-1, 1]; an
 /// intermediate activation is projected onto an L1 ball around its starting value `x0`,
-/// non-negative like the ReLU output it is (`ball`: x0 and the per-row budgets of
-/// `project::l1_budgets`).
+/// non-negative like the ReLU output it is (`ball`, made once per phase).
 #[allow(clippy::too_many_arguments)]
-pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, ball: Option<(&Tensor, &Tensor)>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
+pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut Adam>, target: &Tensor, weight: &Tensor, obj: &Objective, ball: Option<&L1Ball>, tape: &mut Tape) -> (Tensor, Tensor, Tensor) {
     let (contextual, prior, gz) = losses(tape, g, d, x, target, weight, obj);
     if let Some(adam) = adam {
         let total = tape.add(&contextual, &prior);
@@ -88,7 +88,7 @@ pub fn iteration(g: &Generator, d: &Discriminator, x: &Tensor, adam: Option<&mut
         adam.step(gpu, &[x], &grads);
         match ball {
             None => elementwise::clamp(gpu, x, -1.0, 1.0),
-            Some((x0, budgets)) => project::l1_ball_nonneg(gpu, x, x0, budgets),
+            Some(ball) => ball.project(gpu, x),
         }
     }
     (contextual, prior, gz)

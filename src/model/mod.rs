@@ -342,38 +342,49 @@ pub struct Discriminator {
     pub fc: Layer,
 }
 
+/// D's convolution stack, which the encoder shares: `stages` x (conv k, stride 2, "SAME"
+/// -> BN except after the first -> leaky-ReLU 0.2), widths df, 2df, ..., top, from `c_in`
+/// channels. Weights [out, in, k, k].
+fn conv_stack_init(gpu: &Gpu, arch: &Architecture, c_in: usize, rng: &mut Rng) -> (Vec<Layer>, Vec<BatchNorm>) {
+    let (mut convs, mut bns, mut c_in) = (Vec::new(), Vec::new(), c_in);
+    for i in 0..arch.stages() {
+        let c_out = arch.df << i;
+        convs.push(Layer::init(gpu, rng, &[c_out, c_in, arch.kernel, arch.kernel], c_out));
+        if i > 0 {
+            bns.push(BatchNorm::new(gpu, c_out));
+        }
+        c_in = c_out;
+    }
+    (convs, bns)
+}
+
+/// x [B, c_in, s, s] through the stack -> features flattened C-order, NCHW [B, top*16].
+fn conv_stack_forward(tape: &mut Tape, x: &Tensor, convs: &[Layer], bns: &[BatchNorm], arch: &Architecture, train: bool, frozen: bool) -> Tensor {
+    let batch = x.shape()[0];
+    let mut h = x.clone();
+    for (i, layer) in convs.iter().enumerate() {
+        let l = use_layer(layer, frozen);
+        let size = h.shape()[2];
+        let pad = Padding::same(size, size, arch.kernel, 2);
+        h = tape.conv2d(&h, &l.weight, Some(&l.bias), 2, pad); //                size /2, width x2
+        if i > 0 {
+            h = tape.batch_norm(&h, &use_bn(&bns[i - 1], frozen), train);
+        }
+        h = tape.leaky_relu(&h, 0.2);
+    }
+    tape.reshape(&h, &[batch, arch.d_top_channels() * 16]) //                   [B, top*16]
+}
+
 impl Discriminator {
     pub fn init(gpu: &Gpu, arch: &Architecture, rng: &mut Rng) -> Discriminator {
-        let mut convs = Vec::new();
-        let mut bns = Vec::new();
-        let mut c_in = arch.channels;
-        for i in 0..arch.stages() {
-            let c_out = arch.df << i;
-            convs.push(Layer::init(gpu, rng, &[c_out, c_in, arch.kernel, arch.kernel], c_out));
-            if i > 0 {
-                bns.push(BatchNorm::new(gpu, c_out));
-            }
-            c_in = c_out;
-        }
+        let (convs, bns) = conv_stack_init(gpu, arch, arch.channels, rng);
         let fc = Layer::init(gpu, rng, &[1, arch.d_top_channels() * 16], 1);
         Discriminator { arch: *arch, convs, bns, fc }
     }
 
     /// images [B, c, s, s] -> logits [B, 1].
     pub fn forward(&self, tape: &mut Tape, x: &Tensor, train: bool, frozen: bool) -> Tensor {
-        let batch = x.shape()[0];
-        let mut h = x.clone();
-        for (i, layer) in self.convs.iter().enumerate() {
-            let l = use_layer(layer, frozen);
-            let size = h.shape()[2];
-            let pad = Padding::same(size, size, self.arch.kernel, 2);
-            h = tape.conv2d(&h, &l.weight, Some(&l.bias), 2, pad); //            size /2, width x2
-            if i > 0 {
-                h = tape.batch_norm(&h, &use_bn(&self.bns[i - 1], frozen), train);
-            }
-            h = tape.leaky_relu(&h, 0.2);
-        }
-        let h = tape.reshape(&h, &[batch, self.arch.d_top_channels() * 16]); // C order, NCHW
+        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, train, frozen);
         let fc = use_layer(&self.fc, frozen);
         tape.linear(&h, &fc.weight, Some(&fc.bias)) //                            [B, 1]
     }

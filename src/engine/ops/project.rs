@@ -1,7 +1,7 @@
 //! Projection onto an L1 ball in the non-negative orthant, per row (shaders/project.wgsl):
 //! what intermediate-layer optimisation does after each update of a freed activation.
 //!
-//!   l1_ball_nonneg  x[B, n], x0[B, n] >= 0, budget[B]  ->  x in place:
+//!   L1Ball::project  x[B, n], x0[B, n] >= 0, budget[B]  ->  x in place:
 //!       x0 + d,  d the point nearest x - x0 with |d|_1 <= budget and x0 + d >= 0
 //!
 //! An element-wise (L-infinity) box lets every activation jump by the full radius, and
@@ -29,32 +29,44 @@ crate::kernel_params! {
     pub struct ProjectParams { rows: u32, n: u32, chunk: u32, chunks: u32 }
 }
 
-/// Per-row search state for `l1_ball_nonneg`: [rows, 3] = (lo, hi, budget); made once per
-/// phase, since the budgets stay fixed while x moves.
-pub fn l1_budgets(gpu: &Gpu, budgets: &[f32]) -> Tensor {
-    let state: Vec<f32> = budgets.iter().flat_map(|&b| [0.0, -1.0, b]).collect();
-    Tensor::from_slice(gpu, &[budgets.len(), 3], &state)
+/// The ball of one optimisation phase: its centre x0 [B, ...] and each row's L1 budget, with
+/// the search state [B, 3] = (lo, hi, budget) and the partial sums [B, chunks, 2] allocated
+/// once, not at every update.
+pub struct L1Ball {
+    x0: Tensor,
+    state: Tensor,
+    partials: Tensor,
+    params: ProjectParams,
 }
 
-/// Project each row of `x` [B, ...] onto { x0 + d : |d|_1 <= budget, x0 + d >= 0 }, with
-/// `state` from `l1_budgets` (B rows). Recorded, not submitted: 2 + 2 x BISECTION_STEPS
-/// dispatches.
-pub fn l1_ball_nonneg(gpu: &Gpu, x: &Tensor, x0: &Tensor, state: &Tensor) {
-    assert_eq!(x.shape(), x0.shape(), "projection of {:?} around {:?}", x.shape(), x0.shape());
-    let rows = x.shape()[0];
-    assert_eq!(state.shape(), [rows, 3], "projection state for {rows} rows");
-    let n = x.numel() / rows.max(1);
-    // Chunks of about sqrt(n) items: both the chunk loop and the per-row loop stay short.
-    let chunk = (n as f64).sqrt().ceil().max(1.0) as usize;
-    let chunks = n.div_ceil(chunk).max(1);
-    let params = ProjectParams { rows: u32_of(rows), n: u32_of(n), chunk: u32_of(chunk), chunks: u32_of(chunks) };
-    let partials = Tensor::empty(gpu, &[rows, chunks, 2]);
-    launch_1d(gpu, RESET, &params, &[arg("state", state)], rows);
-    for _ in 0..BISECTION_STEPS {
-        launch_1d(gpu, PARTIALS, &params, &[arg("x", x), arg("x0", x0), arg("partials", &partials), arg("state", state)], rows * chunks);
-        launch_1d(gpu, BISECT, &params, &[arg("partials", &partials), arg("state", state)], rows);
+impl L1Ball {
+    pub fn new(gpu: &Gpu, x0: Tensor, budgets: &[f32]) -> L1Ball {
+        let rows = x0.shape()[0];
+        assert_eq!(budgets.len(), rows, "one budget per row of {:?}", x0.shape());
+        let n = x0.numel() / rows.max(1);
+        // Chunks of about sqrt(n) items: both the chunk loop and the per-row loop stay short.
+        let chunk = (n as f64).sqrt().ceil().max(1.0) as usize;
+        let chunks = n.div_ceil(chunk).max(1);
+        let params = ProjectParams { rows: u32_of(rows), n: u32_of(n), chunk: u32_of(chunk), chunks: u32_of(chunks) };
+        let state: Vec<f32> = budgets.iter().flat_map(|&b| [0.0, -1.0, b]).collect();
+        let state = Tensor::from_slice(gpu, &[rows, 3], &state);
+        let partials = Tensor::empty(gpu, &[rows, chunks, 2]);
+        L1Ball { x0, state, partials, params }
     }
-    launch_1d(gpu, APPLY, &params, &[arg("x", x), arg("x0", x0), arg("state", state)], rows * n);
+
+    /// Project each row of `x` (the shape of x0) onto { x0 + d : |d|_1 <= budget,
+    /// x0 + d >= 0 }, in place. Recorded, not submitted: 2 + 2 x BISECTION_STEPS dispatches.
+    pub fn project(&self, gpu: &Gpu, x: &Tensor) {
+        assert_eq!(x.shape(), self.x0.shape(), "projection of {:?} around {:?}", x.shape(), self.x0.shape());
+        let (rows, chunks) = (self.params.rows as usize, self.params.chunks as usize);
+        let (x0, state, partials) = (&self.x0, &self.state, &self.partials);
+        launch_1d(gpu, RESET, &self.params, &[arg("state", state)], rows);
+        for _ in 0..BISECTION_STEPS {
+            launch_1d(gpu, PARTIALS, &self.params, &[arg("x", x), arg("x0", x0), arg("partials", partials), arg("state", state)], rows * chunks);
+            launch_1d(gpu, BISECT, &self.params, &[arg("partials", partials), arg("state", state)], rows);
+        }
+        launch_1d(gpu, APPLY, &self.params, &[arg("x", x), arg("x0", x0), arg("state", state)], x.numel());
+    }
 }
 
 /// CPU reference in f64: the same optimality condition solved by sorting the breakpoints

@@ -179,6 +179,8 @@ pub struct Job {
     /// What the request earned (sent with `start`).
     pub warnings: Vec<String>,
     pub created: Instant,
+    /// Rows it takes in a batch (`rows`), worked out once: the queue asks at every batching.
+    rows: usize,
     cancel: AtomicBool,
     /// The position last announced (`announce`).
     last_position: std::sync::atomic::AtomicUsize,
@@ -199,7 +201,10 @@ pub fn random_token() -> String {
 
 impl Job {
     pub fn new(model: usize, item: Item, kind: MaskKind, settings: Settings, photo: PhotoJob, warnings: Vec<String>) -> Arc<Job> {
+        let s = (item.mask.len() as f64).sqrt() as usize;
+        let rows = settings.restarts * crate::inpaint::rows_per_image(&item.mask, &settings, &kind, s).max(1);
         Arc::new(Job {
+            rows,
             id: random_token(),
             model,
             item,
@@ -223,8 +228,7 @@ impl Job {
     /// Rows this job takes in a batch: its restarts, and for auto with a wide hole, those of
     /// its validation copy (right after them).
     pub fn rows(&self) -> usize {
-        let s = (self.item.mask.len() as f64).sqrt() as usize;
-        self.settings.restarts * crate::inpaint::rows_per_image(&self.item.mask, &self.settings, &self.kind, s).max(1)
+        self.rows
     }
 
     /// Iterations its batch runs (with the final evaluation; 0 for a classical fill).
