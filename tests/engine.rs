@@ -95,10 +95,10 @@ fn repeated_step_allocates_nothing(gpu: Gpu) {
 }
 
 fn frozen_backward(gpu: &Gpu) {
-    // Linear layers run as 1x1 convolutions on the simd8 kernel set (see ops::linear).
+    // Linear layers run as 1x1 convolutions on the simd8 and tiled sets (ops::linear::as_conv).
     let (input_kernel, weight_kernel) = match gpu.kernels.name {
-        "simd8" => ("conv2d_grad_input", "conv2d_grad_weight"),
-        _ => ("linear_grad_input", "linear_grad_weight"),
+        "portable" => ("linear_grad_input", "linear_grad_weight"),
+        _ => ("conv2d_grad_input", "conv2d_grad_weight"),
     };
     let net = Mlp::new(gpu, false);
     let (x, targets) = batch(gpu);
@@ -160,7 +160,7 @@ fn an_unknown_kernel_set_is_a_clear_error_and_portable_runs_anywhere() {
     let choice = AdapterChoice { kernels: Some("fastest".into()), ..Default::default() };
     let err = Gpu::new(&choice).err().expect("must fail").to_string();
     assert!(err.contains("unknown kernel set 'fastest'") && err.contains(&variants::names()), "{err}");
-    assert_eq!(variants::names(), "auto, simd8, portable");
+    assert_eq!(variants::names(), "auto, simd8, tiled64, tiled128, tiled32, portable");
     let portable = Gpu::new(&AdapterChoice { kernels: Some("portable".into()), ..Default::default() }).unwrap();
     assert_eq!(portable.kernels, &variants::PORTABLE);
 }

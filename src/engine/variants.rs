@@ -2,9 +2,12 @@
 //!
 //! A *kernel set* is a family of kernel implementations written for one kind of adapter
 //! (`portable`: storage buffers only, any adapter; `simd8`: texture operands and 8-lane
-//! subgroup shuffles for lavapipe). [`KERNEL_SETS`] lists them in the order `auto` prefers
-//! them; that one table makes the `--kernels` names, `info`, the auto choice and the error
-//! texts.
+//! subgroup shuffles for lavapipe; `tiled32` / `tiled64` / `tiled128`: implicit GEMMs with
+//! workgroup-memory tiles for GPUs, one set per tile shape). [`KERNEL_SETS`] lists them in
+//! the order the device prefers them when nothing is measured; that one table makes the
+//! `--kernels` names, `info`, the auto choice and the error texts. With `--kernels auto`
+//! the device enables every set its adapter can run and `tune` picks one per product and
+//! shape by timing them there.
 //!
 //! Each op family declares its implementations in one place, a `&[Variant<F>]` in
 //! preference order (like burn's `TunableSet`): `F` is whatever the family needs to run a
@@ -40,6 +43,45 @@ pub struct KernelSet {
     pub unsupported: fn(&wgpu::Adapter) -> Option<String>,
     /// Whether `auto` picks this set on an adapter that can run it.
     pub auto_picks: fn(&wgpu::AdapterInfo) -> bool,
+    /// The tile shape of a tiled set (shaders/conv_tiled.wgsl), `None` for the others.
+    pub tile: Option<TileShape>,
+}
+
+/// The tile of C one workgroup of a tiled set computes: `bm` x `bn` outputs, `tm` x 4 per
+/// invocation, staged `bk` deep in workgroup memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileShape {
+    pub bm: u32,
+    pub bn: u32,
+    pub tm: u32,
+    pub bk: u32,
+}
+
+impl TileShape {
+    /// Invocations per workgroup.
+    pub const fn invocations(&self) -> u32 {
+        (self.bm / self.tm) * (self.bn / 4)
+    }
+    /// Bytes of workgroup memory: the A and B tiles.
+    pub const fn workgroup_bytes(&self) -> u32 {
+        4 * self.bk * (self.bm + self.bn)
+    }
+}
+
+/// Why a tiled set with tile `t` cannot run on `adapter`, or `None` when it can.
+fn tiled_unsupported(adapter: &wgpu::Adapter, t: TileShape) -> Option<String> {
+    let limits = adapter.limits();
+    if limits.max_compute_invocations_per_workgroup < t.invocations() || limits.max_compute_workgroup_size_x < t.invocations() {
+        return Some(format!("its workgroups hold at most {} invocations, the tile needs {}", limits.max_compute_invocations_per_workgroup, t.invocations()));
+    }
+    if limits.max_compute_workgroup_storage_size < t.workgroup_bytes() {
+        return Some(format!("it has {} bytes of workgroup memory, the tile needs {}", limits.max_compute_workgroup_storage_size, t.workgroup_bytes()));
+    }
+    None
+}
+
+fn is_gpu(info: &wgpu::AdapterInfo) -> bool {
+    matches!(info.device_type, wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu)
 }
 
 impl PartialEq for KernelSet {
@@ -56,6 +98,7 @@ pub static PORTABLE: KernelSet = KernelSet {
     about: "storage buffers only; any adapter (chosen for GPUs)",
     unsupported: |_| None,
     auto_picks: |_| true,
+    tile: None,
 };
 
 /// Texture operands and 8-lane subgroup shuffles (shaders/conv_simd8.wgsl). On lavapipe
@@ -68,18 +111,57 @@ pub static SIMD8: KernelSet = KernelSet {
     about: "texture operands and 8-lane subgroup shuffles; CPU adapters with 8-lane subgroups (lavapipe on AVX2)",
     unsupported: simd8_unsupported,
     auto_picks: |info| info.device_type == wgpu::DeviceType::Cpu,
+    tile: None,
 };
 
-/// Every kernel set, in the order `auto` tries them.
-pub static KERNEL_SETS: [&KernelSet; 2] = [&SIMD8, &PORTABLE];
+const TILE32: TileShape = TileShape { bm: 32, bn: 32, tm: 4, bk: 16 };
+const TILE64: TileShape = TileShape { bm: 64, bn: 64, tm: 4, bk: 16 };
+const TILE128: TileShape = TileShape { bm: 128, bn: 64, tm: 8, bk: 16 };
+
+/// Implicit GEMM, 64x64 tiles of 256 invocations with 4x4 register blocks
+/// (shaders/conv_tiled.wgsl): the GPU default before anything is measured.
+pub static TILED64: KernelSet = KernelSet {
+    name: "tiled64",
+    about: "implicit GEMM, 64x64 workgroup tiles in workgroup memory, 4x4 per invocation; GPUs",
+    unsupported: |a| tiled_unsupported(a, TILE64),
+    auto_picks: is_gpu,
+    tile: Some(TILE64),
+};
+
+/// 128x64 tiles, 8x4 per invocation: for the wide layers of large GPUs.
+pub static TILED128: KernelSet = KernelSet {
+    name: "tiled128",
+    about: "implicit GEMM, 128x64 workgroup tiles, 8x4 per invocation; large GPUs, wide layers",
+    unsupported: |a| tiled_unsupported(a, TILE128),
+    auto_picks: |_| false,
+    tile: Some(TILE128),
+};
+
+/// 32x32 tiles of 64 invocations: narrow layers and small batches.
+pub static TILED32: KernelSet = KernelSet {
+    name: "tiled32",
+    about: "implicit GEMM, 32x32 workgroup tiles of 64 invocations, 4x4 each; narrow layers, small GPUs",
+    unsupported: |a| tiled_unsupported(a, TILE32),
+    auto_picks: |_| false,
+    tile: Some(TILE32),
+};
+
+/// Every kernel set, in the order the device prefers them when nothing has been measured.
+pub static KERNEL_SETS: [&KernelSet; 5] = [&SIMD8, &TILED64, &TILED128, &TILED32, &PORTABLE];
+
+/// The tiled sets, for the families that implement them with one generic module.
+pub static TILED_SETS: [&KernelSet; 3] = [&TILED64, &TILED128, &TILED32];
 
 /// The kernel sets' names at compile time, for code that makes one item per set (the tests'
-/// `kernel_set_tests!`): `for_each_kernel_set!(m)` expands to `m!(simd8); m!(portable);`,
+/// `kernel_set_tests!`): `for_each_kernel_set!(m)` expands to `m!(simd8); m!(tiled64); ...`,
 /// in `KERNEL_SETS` order (tests/engine.rs checks that the two agree).
 #[macro_export]
 macro_rules! for_each_kernel_set {
     ($m:ident) => {
         $m!(simd8);
+        $m!(tiled64);
+        $m!(tiled128);
+        $m!(tiled32);
         $m!(portable);
     };
 }

@@ -24,17 +24,28 @@ use std::sync::{Arc, Mutex};
 pub struct Family {
     pub file: &'static str,
     pub source: &'static str,
+    /// WGSL `const` declarations appended to the source (a tiled kernel set's tile shape):
+    /// one file, compiled once per set of constants.
+    pub constants: &'static str,
+}
+
+impl Family {
+    /// The same file compiled with `constants` appended (e.g. "const BM: u32 = 64u; ...").
+    pub const fn with_constants(self, constants: &'static str) -> Family {
+        Family { constants, ..self }
+    }
 }
 
 impl PartialEq for Family {
     fn eq(&self, other: &Self) -> bool {
-        self.file == other.file
+        self.file == other.file && self.constants == other.constants
     }
 }
 impl Eq for Family {}
 impl std::hash::Hash for Family {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.file.hash(state)
+        self.file.hash(state);
+        self.constants.hash(state)
     }
 }
 
@@ -42,7 +53,7 @@ impl std::hash::Hash for Family {
 #[macro_export]
 macro_rules! family {
     ($file:literal) => {
-        $crate::engine::gpu::Family { file: $file, source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)) }
+        $crate::engine::gpu::Family { file: $file, source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/", $file)), constants: "" }
     };
 }
 
@@ -79,7 +90,7 @@ impl Element {
 
     /// The source the device compiles: the family's file plus this element's prelude.
     pub fn source(self, family: Family) -> String {
-        format!("{}{}", family.source, self.prelude())
+        format!("{}\n{}{}", family.source, family.constants, self.prelude())
     }
 }
 

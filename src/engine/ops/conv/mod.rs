@@ -20,16 +20,18 @@
 //!   filter     dW from both       conv2d_grad_weight, conv_transpose2d_grad_weight
 //!
 //! Each kernel set implements the three in its own module ([`portable`]: shaders/conv.wgsl,
-//! [`simd8`]: shaders/conv_simd8.wgsl), listed in [`VARIANTS`]; all are checked against the
-//! same CPU reference, [`cpu`]. The bias gradients are plain reductions (portable only).
+//! [`simd8`]: shaders/conv_simd8.wgsl, [`tiled`]: shaders/conv_tiled.wgsl for the three
+//! tile shapes), listed in [`VARIANTS`]; all are checked against the same CPU reference,
+//! [`cpu`]. The bias gradients are plain reductions (portable only).
 
 pub mod portable;
 pub mod simd8;
+pub mod tiled;
 
 use super::reduce;
 use crate::engine::gpu::{Family, Gpu, Kernel, arg, u32_of};
 use crate::engine::tensor::Tensor;
-use crate::engine::variants::{self, PORTABLE, SIMD8, Variant};
+use crate::engine::variants::{self, PORTABLE, SIMD8, TILED_SETS, Variant};
 
 /// Which op a product serves: the same body runs with the roles of its operands swapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +55,11 @@ pub struct ConvProducts {
 }
 
 /// The conv family's implementations, most preferred first; `portable` takes everything.
-pub static VARIANTS: [Variant<ConvProducts>; 2] = [
+pub static VARIANTS: [Variant<ConvProducts>; 5] = [
     Variant { set: &SIMD8, imp: simd8::PRODUCTS },
+    Variant { set: TILED_SETS[0], imp: tiled::products::<0>() },
+    Variant { set: TILED_SETS[1], imp: tiled::products::<1>() },
+    Variant { set: TILED_SETS[2], imp: tiled::products::<2>() },
     Variant { set: &PORTABLE, imp: portable::PRODUCTS },
 ];
 
@@ -184,12 +189,12 @@ impl ConvGeometry {
     }
 
     /// Images per split of the weight gradient (at least one image per split).
-    fn images_per_split(&self) -> usize {
+    pub(crate) fn images_per_split(&self) -> usize {
         (REDUCTION_CHUNK / (self.h_feat * self.w_feat).max(1)).max(1)
     }
 
     /// Splits of the portable weight gradient, each writing one partial weight.
-    fn weight_gradient_splits(&self) -> usize {
+    pub(crate) fn weight_gradient_splits(&self) -> usize {
         self.n.div_ceil(self.images_per_split()).max(1)
     }
 
@@ -203,7 +208,7 @@ impl ConvGeometry {
         self.weight_gradient_splits().saturating_mul(weight).max(bias_chunks.saturating_mul(self.c_feat.max(self.c_img)))
     }
 
-    fn params(&self) -> ConvParams {
+    pub(crate) fn params(&self) -> ConvParams {
         ConvParams {
             n: u32_of(self.n),
             c_img: u32_of(self.c_img),

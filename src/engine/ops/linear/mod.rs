@@ -5,17 +5,17 @@
 //!   grad_weight  dy[M, N], x[M, K]       ->  dW[N, K] = dy^T x
 //!   grad_bias    dy[M, N]                ->  db[N]    = sum over rows of dy
 //!
-//! The three products run on the kernel sets in [`VARIANTS`]: [`portable`] (a tiled GEMM,
-//! shaders/matmul.wgsl) and [`simd8`] (a linear layer is a 1x1 convolution of M one-pixel
-//! images, run on the conv family's simd8 products where their textures fit). The bias
-//! gradient is a plain reduction (portable only).
+//! The three products run on the kernel sets in [`VARIANTS`]: [`portable`] (a register-
+//! blocked GEMM, shaders/matmul.wgsl) and, through [`as_conv`], simd8 and the tiled sets (a
+//! linear layer is a 1x1 convolution of M one-pixel images, run on the conv family's
+//! products for the same set). The bias gradient is a plain reduction (portable only).
 
+pub mod as_conv;
 pub mod portable;
-pub mod simd8;
 
 use crate::engine::gpu::Gpu;
 use crate::engine::tensor::Tensor;
-use crate::engine::variants::{self, PORTABLE, SIMD8, Variant};
+use crate::engine::variants::{self, PORTABLE, Variant};
 
 /// One kernel set's linear products over (m, n, k) = (rows, outputs, inputs); `None` when
 /// the set cannot take these operands.
@@ -29,8 +29,11 @@ pub struct LinearProducts {
 }
 
 /// The linear family's implementations, most preferred first; `portable` takes everything.
-pub static VARIANTS: [Variant<LinearProducts>; 2] = [
-    Variant { set: &SIMD8, imp: simd8::PRODUCTS },
+pub static VARIANTS: [Variant<LinearProducts>; 5] = [
+    Variant { set: as_conv::SETS[0], imp: as_conv::products::<0>() },
+    Variant { set: as_conv::SETS[1], imp: as_conv::products::<1>() },
+    Variant { set: as_conv::SETS[2], imp: as_conv::products::<2>() },
+    Variant { set: as_conv::SETS[3], imp: as_conv::products::<3>() },
     Variant { set: &PORTABLE, imp: portable::PRODUCTS },
 ];
 
