@@ -36,6 +36,10 @@ pub struct GpuFlags {
     pub adapter: Option<String>,
     #[arg(long, global = true, help = dcgan_inpaint::engine::variants::help())]
     pub kernels: Option<String>,
+    /// With --kernels auto: time every kernel set again instead of using the winners cached
+    /// for this adapter (DCGAN_TUNE_CACHE names the cache file, or "off" to measure nothing).
+    #[arg(long, global = true)]
+    pub retune: bool,
 }
 
 /// On every command "-1" is a number given to a flag (then refused with the flag's range),
@@ -559,7 +563,7 @@ fn blend_of(b: BlendArg, hybrid_weight: f32) -> Blend {
 
 impl From<GpuFlags> for AdapterChoice {
     fn from(f: GpuFlags) -> AdapterChoice {
-        AdapterChoice { backend: f.backend, adapter: f.adapter, kernels: f.kernels }
+        AdapterChoice { backend: f.backend, adapter: f.adapter, kernels: f.kernels, tune_cache: None, retune: f.retune }
     }
 }
 

@@ -358,6 +358,15 @@ fn bench(choice: &AdapterChoice, a: BenchArgs, stop: &AtomicBool) -> Result<()> 
     Ok(())
 }
 
+/// The adapter `gpu` was opened on, among those `enumerate` listed.
+fn adapter_of(adapters: &[(wgpu::Adapter, context::AdapterReport)], gpu: &Gpu) -> wgpu::Adapter {
+    adapters
+        .iter()
+        .find(|(_, r)| r.info.name == gpu.info.name && r.info.backend == gpu.info.backend)
+        .map(|(a, _)| a.clone())
+        .unwrap_or_else(|| unreachable!("the chosen adapter was among those enumerated"))
+}
+
 fn info(choice: &AdapterChoice) -> Result<()> {
     let (_instance, adapters) = context::enumerate(choice)?;
     println!("Adapters seen ({}):", adapters.len());
@@ -374,9 +383,28 @@ fn info(choice: &AdapterChoice) -> Result<()> {
     println!("  driver:       {} ({})", i.driver, i.driver_info);
     println!("  vendor/device: {:#06x}/{:#06x}", i.vendor, i.device);
     println!("  subgroups:    {}..{} lanes", i.subgroup_min_size, i.subgroup_max_size);
-    println!("  kernels:      {} (--kernels {})", gpu.kernels.name, dcgan_inpaint::engine::variants::names().replace(", ", "|"));
+    let enabled: Vec<&str> = gpu.enabled_sets().iter().map(|s| s.name).collect();
+    let runnable: Vec<&str> = dcgan_inpaint::engine::variants::KERNEL_SETS.iter().filter(|s| (s.unsupported)(&adapter_of(&adapters, &gpu)).is_none()).map(|s| s.name).collect();
+    match gpu.tuning() {
+        Some(_) => println!("  kernels:      auto, timed per product and shape among {} (--kernels {})", enabled.join(", "), dcgan_inpaint::engine::variants::names().replace(", ", "|")),
+        None => println!("  kernels:      {}, portable where it declines (--kernels {})", gpu.kernels.name, dcgan_inpaint::engine::variants::names().replace(", ", "|")),
+    }
+    println!("  runnable:     {}", runnable.join(","));
     for set in dcgan_inpaint::engine::variants::KERNEL_SETS {
         println!("    {:<10} {}", set.name, set.about);
+    }
+    match gpu.tuning() {
+        Some(t) => {
+            let choices = t.choices();
+            let path = t.path().map(|p| p.display().to_string()).unwrap_or_else(|| "none (kept in memory)".into());
+            println!("Tuning cache:   {path}{}", if t.retune() { " (--retune: measuring again)" } else { "" });
+            println!("  {} product shapes measured on this adapter and build", choices.len());
+            for (key, c) in &choices {
+                let margin = c.margin().map(|m| format!("{m:.2}x over the runner-up")).unwrap_or_else(|| "alone".into());
+                println!("    {key:<64} {:<9} {:>9.3} ms  {margin}", c.set, c.ms.get(&c.set).copied().unwrap_or(f64::NAN));
+            }
+        }
+        None => println!("Tuning cache:   not used (a fixed --kernels set, or DCGAN_TUNE_CACHE=off)"),
     }
     println!("Limits:");
     let mib = |b: u64| format!("{} MiB", b >> 20);

@@ -1,7 +1,8 @@
 //! The compute engine, bottom to top:
 //!
 //! - `gpu`       adapter and device, pipeline cache (naga reflection), buffer pool, recorder
-//! - `variants`  the kernel sets (portable, simd8, ...) and which adapters run each
+//! - `variants`  the kernel sets (portable, simd8, tiled*) and which adapters run each
+//! - `tune`      `--kernels auto`: each product's set per shape, measured and cached
 //! - `tensor`    shape + dtype + pooled storage
 //! - `ops`       one module per op family: named bindings, typed params, forward and
 //!   backward side by side, the CPU reference; a family with several kernel sets lists
@@ -14,4 +15,5 @@ pub mod ops;
 pub mod optim;
 pub mod tape;
 pub mod tensor;
+pub mod tune;
 pub mod variants;

@@ -19,6 +19,7 @@
 //! Adding a kernel set: one row here, one module per family it implements
 //! (`ops/<family>/<set>.rs`) with its row in that family's list, and its shader file.
 
+use super::tune::{self, Tuner};
 use crate::error::{Error, Result};
 
 /// Texel format of the packed operands the simd8 kernels read: four f32 channels, 16 bytes
@@ -32,6 +33,16 @@ pub trait Runs {
     fn enables(&self, set: &KernelSet) -> bool;
     /// Called by `run`: `product` ran on `set`.
     fn note_variant(&self, product: &'static str, set: &'static str);
+    /// The tuner when the device measures its sets (`--kernels auto`).
+    fn tuner(&self) -> Option<&Tuner>;
+    /// Whether a new measurement may run now: not while a trace or a timing is under way
+    /// (it would disturb both); cached winners are used all the same.
+    fn can_measure(&self) -> bool;
+    /// Run everything recorded and wait for it.
+    fn wait_idle(&self);
+    /// Seconds the device takes to run what `record` records (timestamps where they can
+    /// be trusted, else the host's clock around a wait).
+    fn seconds(&self, record: &dyn Fn()) -> f64;
 }
 
 /// One kernel set: its name, what it is for, and which adapters can run it.
@@ -95,7 +106,7 @@ impl Eq for KernelSet {}
 /// the fallback of every family.
 pub static PORTABLE: KernelSet = KernelSet {
     name: "portable",
-    about: "storage buffers only; any adapter (chosen for GPUs)",
+    about: "storage buffers only, 4x4 register blocks; any adapter, and every family's fallback",
     unsupported: |_| None,
     auto_picks: |_| true,
     tile: None,
@@ -183,6 +194,11 @@ fn simd8_unsupported(adapter: &wgpu::Adapter) -> Option<String> {
     None
 }
 
+/// Every set `adapter` can run, in registry order.
+pub fn runnable(adapter: &wgpu::Adapter) -> Vec<&'static KernelSet> {
+    KERNEL_SETS.iter().copied().filter(|s| (s.unsupported)(adapter).is_none()).collect()
+}
+
 /// The names `--kernels` takes.
 pub fn names() -> String {
     let mut names = vec!["auto"];
@@ -193,7 +209,10 @@ pub fn names() -> String {
 /// The help of `--kernels`: every set with what it is for.
 pub fn help() -> String {
     let sets: Vec<String> = KERNEL_SETS.iter().map(|s| format!("{} ({})", s.name, s.about)).collect();
-    format!("Kernel set: auto (the first set the adapter can run that picks itself for it), or one of: {}. Overrides DCGAN_KERNELS", sets.join("; "))
+    format!(
+        "Kernel set: auto (every set the adapter can run, timed per product and shape on first use and the winner cached; see --retune), or one of: {}. Overrides DCGAN_KERNELS",
+        sets.join("; ")
+    )
 }
 
 /// The set called `name`.
@@ -233,10 +252,33 @@ pub struct Variant<F: 'static> {
     pub imp: F,
 }
 
-/// Run `product` with the first row of `variants` that `gpu` enables and that accepts the
-/// operands (`call` returns `Some`); the recorder notes which set ran it. The family's
-/// portable row must accept everything, so a product always runs.
-pub fn run<F, R>(gpu: &impl Runs, product: &'static str, variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
+/// Run `product` at `shape` (the dimensions that decide its cost). A tuning device runs the
+/// row that measured fastest at this shape, measuring every enabled row the first time;
+/// otherwise, or where that row declines, the first row of `variants` that `gpu` enables
+/// and that accepts the operands (`call` returns `Some`). The recorder notes which set ran
+/// it. The family's portable row must accept everything, so a product always runs.
+pub fn run<F, R>(gpu: &impl Runs, product: &'static str, shape: &[usize], variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
+    if let Some(tuner) = gpu.tuner() {
+        let enabled: Vec<&Variant<F>> = variants.iter().filter(|v| gpu.enables(v.set)).collect();
+        if enabled.len() > 1 {
+            let key = tune::product_key(product, shape);
+            let choice = tuner.get(&key).or_else(|| {
+                if !gpu.can_measure() {
+                    return None;
+                }
+                let names: Vec<&'static str> = enabled.iter().map(|v| v.set.name).collect();
+                tuner.measure(key, &names, |i, best| {
+                    tune::time_candidate(&|| gpu.wait_idle(), &|f| gpu.seconds(f), best, &|| call(&enabled[i].imp).is_some())
+                })
+            });
+            if let Some(v) = choice.and_then(|c| enabled.iter().find(|v| v.set.name == c.set).copied()) {
+                if let Some(r) = call(&v.imp) {
+                    gpu.note_variant(product, v.set.name);
+                    return r;
+                }
+            }
+        }
+    }
     for v in variants.iter().filter(|v| gpu.enables(v.set)) {
         if let Some(r) = call(&v.imp) {
             gpu.note_variant(product, v.set.name);

@@ -20,6 +20,7 @@ use crate::engine::ops::conv::{self, ConvGeometry, Padding};
 use crate::engine::ops::linear;
 use crate::rng::Rng;
 use crate::engine::tensor::Tensor;
+use crate::engine::tune;
 
 /// What to measure: the model (gf = df is the width the kernel table uses), the batch, and
 /// timed repetitions per kernel and step (the median is reported).
@@ -41,12 +42,24 @@ pub struct KernelTiming {
     pub gflops: Option<f64>,
     /// Bytes the op must move per second, where it is memory-bound.
     pub gbps: Option<f64>,
+    /// Floating-point operations and the fewest bytes the op must move (its operands and
+    /// result once): the roofline's arithmetic intensity is their ratio.
+    pub flops: f64,
+    pub bytes: f64,
+    /// Whether a completion iteration runs this product (forward and input gradients).
+    pub in_completion: bool,
+    /// The kernel set that ran it, and with `--kernels auto` how much slower the runner-up
+    /// was when it was tuned (1.25: 25% slower).
+    pub set: Option<String>,
+    pub margin: Option<f64>,
 }
 
-/// What a timed op does: multiply-adds (compute-bound) or bytes it must move (memory-bound).
+/// What a timed op does: multiply-adds over operands of `numel` floats in all
+/// (compute-bound), or bytes it must move with about `flops_per_byte` operations per byte
+/// (memory-bound).
 enum Work {
-    Macs(usize),
-    Bytes(usize),
+    Macs { macs: usize, numel: usize },
+    Bytes { bytes: usize, flops_per_byte: f64 },
 }
 
 fn random(gpu: &Gpu, rng: &mut Rng, shape: &[usize]) -> Tensor {
@@ -81,18 +94,30 @@ fn median_seconds(gpu: &Gpu, reps: usize, op: &dyn Fn()) -> f64 {
 pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: impl FnMut(&str)) -> Vec<KernelTiming> {
     let mut rng = Rng::new(1);
     let mut out = Vec::new();
-    let mut record = |name: String, shape: String, work: Work, op: &dyn Fn()| {
+    let mut record = |name: String, shape: String, work: Work, key: Option<String>, op: &dyn Fn()| {
         if stop.load(Ordering::Relaxed) {
             return;
         }
         progress(&name);
         let s = median_seconds(gpu, o.reps, op);
-        let (gflops, gbps) = match work {
-            Work::Macs(m) => (Some(2.0 * m as f64 / s / 1e9), None),
-            Work::Bytes(b) => (None, Some(b as f64 / s / 1e9)),
+        let ((), ran) = gpu.trace_variants(op);
+        let set = ran.first().map(|(_, set)| set.to_string());
+        let margin = key.and_then(|k| gpu.tuning()?.get(&k)).filter(|c| Some(&c.set) == set.as_ref()).and_then(|c| c.margin());
+        let (gflops, gbps, flops, bytes) = match work {
+            Work::Macs { macs, numel } => {
+                let flops = 2.0 * macs as f64;
+                (Some(flops / s / 1e9), None, flops, 4.0 * numel as f64)
+            }
+            Work::Bytes { bytes, flops_per_byte } => (None, Some(bytes as f64 / s / 1e9), flops_per_byte * bytes as f64, bytes as f64),
         };
-        out.push(KernelTiming { name, shape, ms: s * 1e3, gflops, gbps });
+        let in_completion = !name.contains("grad_weight") && !name.contains("(train)");
+        out.push(KernelTiming { name, shape, ms: s * 1e3, gflops, gbps, flops, bytes, in_completion, set, margin });
     };
+    let conv_work = |g: &ConvGeometry| {
+        let numel = |s: [usize; 4]| s.iter().product::<usize>();
+        Work::Macs { macs: g.macs(), numel: numel(g.img_shape()) + numel(g.feat_shape()) + numel(g.weight_shape()) }
+    };
+    let key = |product: &str, g: &ConvGeometry| Some(tune::product_key(product, &g.key()));
     let stages = (o.arch.image_size as f64).log2() as usize - 2;
     let (b, k) = (o.batch, o.arch.kernel);
 
@@ -107,13 +132,13 @@ pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: imp
         let g = ConvGeometry::conv2d(x.shape(), w.shape(), 2, Padding::same(size, size, k, 2));
         let dy = random(gpu, &mut rng, &g.feat_shape());
         let shape = format!("{b}x{c_in}x{size}² -> {c_out}x{}², k{k}", g.h_feat);
-        record(format!("conv{i} forward"), shape.clone(), Work::Macs(g.macs()), &|| {
+        record(format!("conv{i} forward"), shape.clone(), conv_work(&g), key("conv2d_forward", &g), &|| {
             conv::conv2d_forward(gpu, &x, &w, Some(&bias), &g);
         });
-        record(format!("conv{i} grad_input"), shape.clone(), Work::Macs(g.macs()), &|| {
+        record(format!("conv{i} grad_input"), shape.clone(), conv_work(&g), key("conv2d_grad_input", &g), &|| {
             conv::conv2d_grad_input(gpu, &dy, &w, &g);
         });
-        record(format!("conv{i} grad_weight"), shape, Work::Macs(g.macs()), &|| {
+        record(format!("conv{i} grad_weight"), shape, conv_work(&g), key("conv2d_grad_weight", &g), &|| {
             conv::conv2d_grad_weight(gpu, &dy, &x, &g);
         });
         size /= 2;
@@ -131,13 +156,13 @@ pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: imp
         let g = ConvGeometry::conv_transpose2d_same(x.shape(), w.shape(), 2);
         let dy = random(gpu, &mut rng, &g.img_shape());
         let shape = format!("{b}x{c_in}x{size}² -> {c_out}x{}², k{k}", g.h_img);
-        record(format!("deconv{i} forward"), shape.clone(), Work::Macs(g.macs()), &|| {
+        record(format!("deconv{i} forward"), shape.clone(), conv_work(&g), key("conv_transpose2d_forward", &g), &|| {
             conv::conv_transpose2d_forward(gpu, &x, &w, Some(&bias), &g);
         });
-        record(format!("deconv{i} grad_input"), shape.clone(), Work::Macs(g.macs()), &|| {
+        record(format!("deconv{i} grad_input"), shape.clone(), conv_work(&g), key("conv_transpose2d_grad_input", &g), &|| {
             conv::conv_transpose2d_grad_input(gpu, &dy, &w, &g);
         });
-        record(format!("deconv{i} grad_weight"), shape, Work::Macs(g.macs()), &|| {
+        record(format!("deconv{i} grad_weight"), shape, conv_work(&g), key("conv_transpose2d_grad_weight", &g), &|| {
             conv::conv_transpose2d_grad_weight(gpu, &dy, &x, &g);
         });
         size *= 2;
@@ -152,21 +177,24 @@ pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: imp
         let bias = random(gpu, &mut rng, &[n]);
         let dy = random(gpu, &mut rng, &[m, n]);
         let shape = format!("{m}x{kk} -> {m}x{n}");
-        let macs = m * n * kk;
-        record(format!("{name} forward"), shape.clone(), Work::Macs(macs), &|| {
+        let work = || Work::Macs { macs: m * n * kk, numel: m * kk + n * kk + m * n };
+        let key = |product: &str| Some(tune::product_key(product, &[m, n, kk]));
+        record(format!("{name} forward"), shape.clone(), work(), key("linear_forward"), &|| {
             linear::forward(gpu, &x, &w, Some(&bias));
         });
-        record(format!("{name} grad_input"), shape.clone(), Work::Macs(macs), &|| {
+        record(format!("{name} grad_input"), shape.clone(), work(), key("linear_grad_input"), &|| {
             linear::grad_input(gpu, &dy, &w);
         });
-        record(format!("{name} grad_weight"), shape, Work::Macs(macs), &|| {
+        record(format!("{name} grad_weight"), shape, work(), key("linear_grad_weight"), &|| {
             linear::grad_weight(gpu, &dy, &x);
         });
     }
 
     // Batchnorm on the largest activation of the generator (train mode), memory-bound: the
     // forward reads x twice (statistics, then normalising) and writes y; the backward reads
-    // dy and x twice (sums, then dx) and writes dx.
+    // dy and x twice (sums, then dx) and writes dx. Operations per element, counted in
+    // batchnorm.wgsl: forward 3 (sum, square, sum) + 4 (subtract, scale, shift, store) over
+    // 12 bytes; backward 4 (the two sums) + 6 (dx) over 20 bytes.
     let c = o.arch.gf;
     let s = o.arch.image_size / 2;
     let x = random(gpu, &mut rng, &[b, c, s, s]);
@@ -174,11 +202,11 @@ pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: imp
     let bn = BatchNorm::new(gpu, c);
     let shape = format!("{b}x{c}x{s}²");
     let bytes = 4 * x.numel();
-    record("batchnorm forward (train)".into(), shape.clone(), Work::Bytes(3 * bytes), &|| {
+    record("batchnorm forward (train)".into(), shape.clone(), Work::Bytes { bytes: 3 * bytes, flops_per_byte: 7.0 / 12.0 }, None, &|| {
         batchnorm::forward(gpu, &x, &bn, true);
     });
     let (_, stats) = batchnorm::forward(gpu, &x, &bn, true);
-    record("batchnorm backward (train)".into(), shape, Work::Bytes(5 * bytes), &|| {
+    record("batchnorm backward (train)".into(), shape, Work::Bytes { bytes: 5 * bytes, flops_per_byte: 10.0 / 20.0 }, None, &|| {
         let (dgamma, dbeta) = batchnorm::grad_reduce(gpu, &dy, &x, &stats, &bn);
         batchnorm::grad_input(gpu, &dy, &x, &stats, &bn, &dgamma, &dbeta);
     });
@@ -188,10 +216,12 @@ pub fn kernels(gpu: &Gpu, o: &BenchOptions, stop: &AtomicBool, mut progress: imp
 pub fn print_table(gpu: &Gpu, timings: &[KernelTiming]) {
     let timer = if gpu.has_timestamps() { "GPU timestamps" } else { "host wall clock" };
     println!("{} ({:?}, {:?}), {timer}, median", gpu.info.name, gpu.info.backend, gpu.info.device_type);
-    println!("{:<28} {:<32} {:>10} {:>10} {:>8}", "kernel", "shape", "ms", "GFLOP/s", "GB/s");
+    println!("{:<28} {:<32} {:>10} {:>10} {:>8}  {:<9} {}", "kernel", "shape", "ms", "GFLOP/s", "GB/s", "set", "margin");
     let show = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for t in timings {
-        println!("{:<28} {:<32} {:>10.3} {:>10} {:>8}", t.name, t.shape, t.ms, show(t.gflops), show(t.gbps));
+        let set = t.set.as_deref().unwrap_or("-");
+        let margin = t.margin.map(|m| format!("{m:.2}x over the runner-up")).unwrap_or_else(|| "-".into());
+        println!("{:<28} {:<32} {:>10.3} {:>10} {:>8}  {set:<9} {margin}", t.name, t.shape, t.ms, show(t.gflops), show(t.gbps));
     }
 }
 
@@ -212,6 +242,8 @@ pub struct StepTiming {
     pub dispatch_overhead_ms: f64,
     /// Wall time per entry point with each dispatch run on its own (see `Gpu::profile`).
     pub profile: Vec<KernelProfile>,
+    /// Products of one step per kernel set that ran them.
+    pub sets: std::collections::BTreeMap<String, usize>,
 }
 
 fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> StepTiming {
@@ -235,7 +267,11 @@ fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> St
         on_gpu.extend(busy);
     }
     let w = median(wall);
-    let ((), profile) = gpu.profile(&mut *step);
+    let ((), profile, ran) = gpu.profile_variants(&mut *step);
+    let mut sets = std::collections::BTreeMap::new();
+    for (_, set) in ran {
+        *sets.entry(set.to_string()).or_insert(0) += 1;
+    }
     StepTiming {
         wall_ms: w * 1e3,
         gpu_ms: (!on_gpu.is_empty()).then(|| median(on_gpu) * 1e3),
@@ -244,6 +280,7 @@ fn time_step(gpu: &Gpu, reps: usize, items: usize, step: &mut dyn FnMut()) -> St
         submissions,
         dispatch_overhead_ms: empty_dispatches_seconds(gpu, dispatches as usize) * 1e3,
         profile,
+        sets,
     }
 }
 
@@ -270,6 +307,8 @@ pub fn print_step(what: &str, unit: &str, t: &StepTiming) {
         t.dispatch_overhead_ms,
         100.0 * t.dispatch_overhead_ms / t.wall_ms
     );
+    let sets: Vec<String> = t.sets.iter().map(|(s, n)| format!("{s} x{n}")).collect();
+    println!("{:<22}conv and linear products by kernel set: {}", "", sets.join(", "));
     let total: f64 = t.profile.iter().map(|k| k.seconds).sum();
     println!("{:<22}where the time goes (each dispatch run alone, {:.1} ms in all):", "", total * 1e3);
     for k in t.profile.iter().take(12) {
@@ -336,6 +375,8 @@ pub struct AdapterReport {
     pub device_type: String,
     pub kernels: String,
     pub timer: &'static str,
+    /// With `--kernels auto`: the product shapes this run measured, and the seconds it took.
+    pub tuning: Option<tune::TuneStats>,
 }
 
 /// The training step as `--json` writes it: the model, then the timing.
@@ -388,8 +429,9 @@ pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, stop: &AtomicBool, m
         name: gpu.info.name.clone(),
         backend: format!("{:?}", gpu.info.backend),
         device_type: format!("{:?}", gpu.info.device_type),
-        kernels: gpu.kernels.name.to_string(),
+        kernels: if gpu.tuning().is_some() { "auto".to_string() } else { gpu.kernels.name.to_string() },
         timer: if gpu.has_timestamps() { "timestamps" } else { "wall clock" },
+        tuning: gpu.tuning().map(|t| t.stats()),
     };
     Ok(BenchReport {
         adapter,
@@ -408,6 +450,9 @@ pub fn print_report(gpu: &Gpu, r: &BenchReport) {
     println!("\nmodel {}, {} kernels", r.train_step.model.to_json(), r.adapter.kernels);
     print_step("training step:", "images/s", &r.train_step.timing);
     print_step("completion iteration:", "images x iterations/s", &r.complete_iter.timing);
+    if let Some(t) = &r.adapter.tuning {
+        println!("autotuning:            {} product shapes measured in {:.1} s this run (the rest came from the cache)", t.shapes_tuned, t.seconds);
+    }
     let mib = |b: u64| b as f64 / 1048576.0;
     println!("training step memory:  peak {:.1} MiB held by tensors, minimum about {:.1} MiB", mib(r.memory.peak_bytes), mib(r.memory.minimum_bytes));
 }

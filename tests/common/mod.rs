@@ -6,14 +6,17 @@ pub mod server;
 use std::sync::OnceLock;
 
 use dcgan_inpaint::engine::gpu::AdapterChoice;
+use dcgan_inpaint::engine::tune::TuneCache;
 use dcgan_inpaint::{Gpu, Tape, Tensor};
 
-/// The adapter the tests run on (lavapipe in CI), with the kernels it would choose. No
-/// adapter is a failure, never a skip.
+/// The adapter the tests run on (lavapipe in CI), with the kernels it prefers when nothing
+/// is measured: `auto` without tuning, so no result depends on a timing (tests/tune.rs
+/// covers the tuning). No adapter is a failure, never a skip.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        let gpu = Gpu::default_adapter().unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
+        let choice = AdapterChoice { tune_cache: Some(TuneCache::Off), ..AdapterChoice::default() };
+        let gpu = Gpu::new(&choice).unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"));
         eprintln!("tests run on: {} ({:?}, {:?}), {} kernels", gpu.info.name, gpu.info.backend, gpu.info.device_type, gpu.kernels.name);
         gpu
     })

@@ -14,8 +14,14 @@ pub struct AdapterChoice {
     pub backend: Option<String>,
     /// Case-insensitive substring of the adapter name, e.g. "llvmpipe" or "nvidia".
     pub adapter: Option<String>,
-    /// Kernel set: "auto" (by adapter) or a name from `variants::KERNEL_SETS`.
+    /// Kernel set: "auto" (measured per product and shape on this adapter) or a name from
+    /// `variants::KERNEL_SETS`.
     pub kernels: Option<String>,
+    /// Where `auto` keeps its measurements; `None` falls back to `DCGAN_TUNE_CACHE`, then
+    /// the user's cache directory.
+    pub tune_cache: Option<crate::engine::tune::TuneCache>,
+    /// Measure again, ignoring what the cache holds for this adapter.
+    pub retune: bool,
 }
 
 impl AdapterChoice {
@@ -26,6 +32,8 @@ impl AdapterChoice {
             backend: self.backend.clone().or_else(|| env("WGPU_BACKEND")),
             adapter: self.adapter.clone().or_else(|| env("WGPU_ADAPTER_NAME")),
             kernels: self.kernels.clone().or_else(|| env("DCGAN_KERNELS")),
+            tune_cache: Some(self.tune_cache.clone().unwrap_or_else(crate::engine::tune::TuneCache::from_env)),
+            retune: self.retune,
         }
     }
 }

@@ -28,6 +28,7 @@ pub use pipelines::{Element, Family, Kernel, ResourceKind};
 pub use pool::{BufferPool, PoolStats, PooledBuffer, PooledTexture};
 pub use profile::KernelProfile;
 
+use super::tune::{self, TuneCache, Tuner};
 use super::variants::{self, KernelSet, PORTABLE};
 use crate::error::{Error, Result};
 use pipelines::PipelineCache;
@@ -130,6 +131,9 @@ pub struct Gpu {
     pub features: wgpu::Features,
     /// The kernel set this device prefers (see `variants`); `portable` runs the rest.
     pub kernels: &'static KernelSet,
+    /// With `--kernels auto` (unless tuning is off): every set this adapter runs, and the
+    /// tuner that picks among them per product and shape.
+    tuning: Option<(Vec<&'static KernelSet>, Tuner)>,
     pipelines: PipelineCache,
     pool: BufferPool,
     recorder: Mutex<recorder::Recorder>,
@@ -142,13 +146,38 @@ pub struct Gpu {
 }
 
 impl variants::Runs for Gpu {
-    /// Its own set, and `portable`.
+    /// Every set the adapter runs when tuning; else its own set, and `portable`.
     fn enables(&self, set: &KernelSet) -> bool {
-        set == self.kernels || set == &PORTABLE
+        match &self.tuning {
+            Some((sets, _)) => sets.contains(&set),
+            None => set == self.kernels || set == &PORTABLE,
+        }
     }
 
     fn note_variant(&self, product: &'static str, set: &'static str) {
         self.record_variant(product, set);
+    }
+
+    fn tuner(&self) -> Option<&Tuner> {
+        self.tuning.as_ref().map(|(_, t)| t)
+    }
+
+    fn can_measure(&self) -> bool {
+        !self.is_tracing_or_timing()
+    }
+
+    fn wait_idle(&self) {
+        self.finish();
+    }
+
+    fn seconds(&self, record: &dyn Fn()) -> f64 {
+        self.time(record).unwrap_or_else(|| {
+            self.finish();
+            let start = std::time::Instant::now();
+            record();
+            self.finish();
+            start.elapsed().as_secs_f64()
+        })
     }
 }
 
@@ -156,7 +185,19 @@ impl Gpu {
     /// Open the adapter `choice` selects (see [`context::select`]).
     pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
         let (_instance, adapter) = context::select(choice)?;
-        let kernels = variants::choose(&adapter, choice.resolved().kernels.as_deref())?;
+        let resolved = choice.resolved();
+        let kernels = variants::choose(&adapter, resolved.kernels.as_deref())?;
+        let auto = resolved.kernels.as_deref().is_none_or(|k| k.trim().is_empty() || k.trim().eq_ignore_ascii_case("auto"));
+        let tuning = match resolved.tune_cache.unwrap_or(TuneCache::Default) {
+            TuneCache::Off => None,
+            _ if !auto => None,
+            cache => {
+                let sets = variants::runnable(&adapter);
+                let names: Vec<&str> = sets.iter().map(|s| s.name).collect();
+                let device = tune::device_key(&adapter.get_info(), &names);
+                Some((sets, Tuner::open(cache.path(), device, resolved.retune)))
+            }
+        };
         let (device, queue) = context::open_device(&adapter)?;
         let limits = device.limits();
         let recorder = recorder::Recorder::new(&device, limits.min_uniform_buffer_offset_alignment as usize);
@@ -164,6 +205,7 @@ impl Gpu {
             info: adapter.get_info(),
             features: device.features(),
             kernels,
+            tuning,
             limits,
             pipelines: PipelineCache::default(),
             pool: BufferPool::new(),
@@ -180,6 +222,17 @@ impl Gpu {
     /// The best adapter, honouring `WGPU_BACKEND` / `WGPU_ADAPTER_NAME`.
     pub fn default_adapter() -> Result<Gpu> {
         Gpu::new(&AdapterChoice::default())
+    }
+
+    /// The tuner, when this device measures its kernel sets (`--kernels auto`).
+    pub fn tuning(&self) -> Option<&Tuner> {
+        self.tuning.as_ref().map(|(_, t)| t)
+    }
+
+    /// The sets this device chooses among: all the adapter runs when tuning, else its own
+    /// and `portable`.
+    pub fn enabled_sets(&self) -> Vec<&'static KernelSet> {
+        variants::KERNEL_SETS.iter().copied().filter(|s| variants::Runs::enables(self, s)).collect()
     }
 
     pub fn pool(&self) -> &BufferPool {

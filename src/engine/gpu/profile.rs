@@ -45,6 +45,11 @@ impl Gpu {
         }
     }
 
+    /// Whether a trace, profile or timestamp timing is under way (tuning then waits).
+    pub(super) fn is_tracing_or_timing(&self) -> bool {
+        self.trace.lock().unwrap().is_some() || self.recorder.lock().unwrap().timing.is_some()
+    }
+
     /// Called by `variants::run` (through `Runs::note_variant`): `product` ran on `set`.
     pub(super) fn record_variant(&self, product: &'static str, set: &'static str) {
         if let Some(trace) = self.trace.lock().unwrap().as_mut() {
@@ -148,6 +153,12 @@ impl Gpu {
     /// time per entry point, most first. Slower than running `f` as it is (one submission
     /// per dispatch), but it shows where a step's time goes on any adapter.
     pub fn profile<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<KernelProfile>) {
+        let (r, kernels, _) = self.profile_variants(f);
+        (r, kernels)
+    }
+
+    /// [`Gpu::profile`], and which kernel set ran each product (as [`Gpu::trace_variants`]).
+    pub fn profile_variants<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<KernelProfile>, Vec<(&'static str, &'static str)>) {
         self.finish();
         let (r, trace) = self.traced(true, || {
             let r = f();
@@ -165,7 +176,7 @@ impl Gpu {
             }
         }
         by_entry.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
-        (r, by_entry)
+        (r, by_entry, trace.variants)
     }
 
 }

@@ -183,6 +183,12 @@ impl ConvGeometry {
     pub fn weight_shape(&self) -> [usize; 4] {
         [self.c_feat, self.c_img, self.kh, self.kw]
     }
+    /// Everything that decides a product's cost: its autotuning key (`tune`).
+    pub fn key(&self) -> [usize; 14] {
+        let p = self.pad;
+        [self.n, self.c_img, self.h_img, self.w_img, self.c_feat, self.h_feat, self.w_feat, self.kh, self.kw, self.stride, p.top, p.left, p.bottom, p.right]
+    }
+
     /// Multiply-accumulates of one product (forward or either gradient).
     pub fn macs(&self) -> usize {
         self.n * self.c_feat * self.h_feat * self.w_feat * self.c_img * self.kh * self.kw
@@ -245,15 +251,15 @@ fn bias_or_zeros(gpu: &Gpu, b: Option<&Tensor>, channels: usize) -> Tensor {
 }
 
 fn correlate(gpu: &Gpu, product: &'static str, op: Op, img: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &VARIANTS, |v| (v.correlate)(gpu, op, img, w, b, g))
+    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.correlate)(gpu, op, img, w, b, g))
 }
 
 fn scatter(gpu: &Gpu, product: &'static str, op: Op, feat: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &VARIANTS, |v| (v.scatter)(gpu, op, feat, w, b, g))
+    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.scatter)(gpu, op, feat, w, b, g))
 }
 
 fn filter(gpu: &Gpu, product: &'static str, op: Op, feat: &Tensor, img: &Tensor, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &VARIANTS, |v| (v.filter)(gpu, op, feat, img, g))
+    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.filter)(gpu, op, feat, img, g))
 }
 
 // ---- conv2d ----
