@@ -14,7 +14,7 @@ fn env(name: &str, default: usize) -> usize {
 fn main() {
     let gpu = Gpu::default_adapter().unwrap_or_else(|e| panic!("the benchmark needs a GPU adapter: {e}"));
     let (batch, reps) = (env("BENCH_BATCH", 64), env("BENCH_REPS", 5));
-    let opts = bench::BenchOptions { arch: Architecture::default(), batch, reps, g_steps: 2 };
+    let opts = bench::BenchOptions { arch: Architecture::default(), batch, reps, g_steps: 2, roofline: true };
     let never = std::sync::atomic::AtomicBool::new(false);
     let report = bench::run(&gpu, &opts, true, &never, |what| eprintln!("timing {what}")).unwrap_or_else(|e| panic!("{e}"));
     bench::print_report(&gpu, &report);

@@ -484,6 +484,10 @@ pub struct BenchArgs {
     /// Also write the results as JSON (for tools/compare.py).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Measure the adapter's peak FLOP/s and bandwidth, and draw every timed kernel of the
+    /// training step and the completion iteration under those roofs (.svg or .png).
+    #[arg(long)]
+    pub roofline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -720,6 +724,7 @@ impl From<&BenchArgs> for BenchOptions {
             batch: a.batch,
             reps: a.reps,
             g_steps: a.g_steps,
+            roofline: a.roofline.is_some(),
         }
     }
 }

@@ -346,6 +346,13 @@ fn bench(choice: &AdapterChoice, a: BenchArgs, stop: &AtomicBool) -> Result<()> 
     if let Some(path) = &a.json {
         dcgan_inpaint::io::output::check(path, "json", "the benchmark report", &[])?;
     }
+    if let Some(path) = &a.roofline {
+        if a.no_kernels {
+            return Err(Error::new("--roofline places the timed kernels under the roofs; leave out --no-kernels"));
+        }
+        let ext = if bench::roofline::has_extension(path, "png") { "png" } else { "svg" };
+        dcgan_inpaint::io::output::check(path, ext, "the roofline (.svg or .png)", &[])?;
+    }
     let gpu = open_gpu(choice)?;
     opts.arch.check_fits(&gpu, opts.batch, "use a smaller --batch", "use a smaller --width or --image-size")?;
     let report = bench::run(&gpu, &opts, !a.no_kernels, stop, |what| eprintln!("timing {what}"))?;
@@ -353,6 +360,14 @@ fn bench(choice: &AdapterChoice, a: BenchArgs, stop: &AtomicBool) -> Result<()> 
     if let Some(path) = &a.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(format!("cannot encode the report: {e}")))?;
         dcgan_inpaint::io::output::write_atomic(path, json.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    if let (Some(path), Some(rl)) = (&a.roofline, &report.roofline) {
+        let title = format!(
+            "{}, {} kernels: model s{} c{} w{} k{}, batch {}",
+            gpu.info.name, report.adapter.kernels, opts.arch.image_size, opts.arch.channels, opts.arch.gf, opts.arch.kernel, opts.batch
+        );
+        bench::roofline::write(path, &rl.roofs, &rl.points, &title)?;
         println!("wrote {}", path.display());
     }
     Ok(())

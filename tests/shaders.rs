@@ -4,6 +4,7 @@
 
 use dcgan_inpaint::engine::gpu::Element;
 use dcgan_inpaint::engine::gpu::pipelines::validate_wgsl;
+use dcgan_inpaint::engine::ops::conv::tiled;
 
 /// The Rust sources under src/, concatenated (to find `family!("...")` declarations).
 fn sources(dir: &std::path::Path, out: &mut String) {
@@ -29,10 +30,14 @@ fn every_shader_file_validates() {
         if path.extension().is_some_and(|e| e == "wgsl") {
             let file = path.file_name().unwrap().to_string_lossy().into_owned();
             let source = std::fs::read_to_string(&path).unwrap();
-            for element in Element::ALL {
-                let compiled = format!("{source}{}", element.prelude());
-                if let Err(e) = validate_wgsl(&compiled, &format!("shaders/{file} ({element:?})")) {
-                    failures.push(e);
+            // The tiled sets' shader takes its tile shape as appended constants.
+            let constant_sets: &[&str] = if file == "conv_tiled.wgsl" { tiled::constants() } else { &[""] };
+            for constants in constant_sets {
+                for element in Element::ALL {
+                    let compiled = format!("{source}\n{constants}{}", element.prelude());
+                    if let Err(e) = validate_wgsl(&compiled, &format!("shaders/{file} ({element:?})")) {
+                        failures.push(e);
+                    }
                 }
             }
             assert!(src.contains(&format!("family!(\"{file}\")")), "shaders/{file} is not declared by any op (family!(\"{file}\"))");

@@ -11,6 +11,10 @@ F.pad / cropping as in tools/torch_fixtures.py, the same training step (a D upda
 and a generated batch, then g_steps G updates with the non-saturating loss, Adam 2e-4/0.5)
 and the same completion iteration (contextual + paper prior, gradient to z only, Adam, clip).
 Times are medians after a warm-up; on CUDA they are synchronised wall times.
+
+--precision strict turns TF32 off for cuDNN convolutions and matmuls (true FP32, what our
+kernels compute); --precision default leaves PyTorch's settings as they are (cuDNN
+convolutions in TF32 on Ampere and later). The JSON records the flags in force.
 """
 import argparse
 import json
@@ -164,10 +168,17 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--g-steps", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", choices=["default", "strict"], default="default",
+                   help="strict: no TF32 in cuDNN convolutions or matmuls; default: PyTorch's own settings")
     p.add_argument("--no-kernels", action="store_true")
     p.add_argument("--json")
     a = p.parse_args()
     dev = a.device
+    if a.precision == "strict":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    precision = {"mode": a.precision, "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+                 "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32)}
     torch.manual_seed(0)
     g = G(a.image_size, a.channels, a.z_dim, a.width, a.kernel).to(dev)
     d = D(a.image_size, a.channels, a.width, a.kernel).to(dev)
@@ -212,7 +223,7 @@ def main():
     g.train(), d.train()
     name = torch.cuda.get_device_name() if dev == "cuda" else f"PyTorch CPU ({torch.get_num_threads()} threads)"
     result = {
-        "adapter": {"name": name, "backend": f"PyTorch {torch.__version__}", "device_type": dev},
+        "adapter": {"name": name, "backend": f"PyTorch {torch.__version__}", "device_type": dev, "precision": precision},
         "train_step": {"image_size": a.image_size, "channels": a.channels, "z_dim": a.z_dim, "gf": a.width, "df": a.width,
                        "kernel": a.kernel, "batch": a.batch, "g_steps": a.g_steps, "images_per_s": a.batch / step_ms * 1e3,
                        "wall_ms": step_ms},

@@ -172,7 +172,7 @@ fn glyph(c: char) -> Option<[u8; 5]> {
     })
 }
 
-fn text(img: &mut image::RgbImage, x: i64, y: i64, s: &str, color: image::Rgb<u8>, scale: i64) {
+pub(crate) fn text(img: &mut image::RgbImage, x: i64, y: i64, s: &str, color: image::Rgb<u8>, scale: i64) {
     for (k, c) in s.chars().enumerate() {
         let Some(rows) = glyph(c) else { continue };
         for (r, bits) in rows.iter().enumerate() {
@@ -193,7 +193,7 @@ fn text(img: &mut image::RgbImage, x: i64, y: i64, s: &str, color: image::Rgb<u8
     }
 }
 
-fn line(img: &mut image::RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), color: image::Rgb<u8>) {
+pub(crate) fn line(img: &mut image::RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), color: image::Rgb<u8>) {
     let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
     for i in 0..=steps {
         let t = i as f64 / steps as f64;

@@ -36,8 +36,13 @@ fn tile<const T: usize>() -> TileShape {
 
 /// conv_tiled.wgsl compiled with the tile of `TILED_SETS[T]`.
 fn family<const T: usize>() -> Family {
+    crate::family!("conv_tiled.wgsl").with_constants(constants()[T])
+}
+
+/// The constants conv_tiled.wgsl is compiled with, one per tiled set (in `TILED_SETS` order).
+pub fn constants() -> &'static [&'static str] {
     static CONSTANTS: OnceLock<Vec<&'static str>> = OnceLock::new();
-    let constants = CONSTANTS.get_or_init(|| {
+    CONSTANTS.get_or_init(|| {
         TILED_SETS
             .iter()
             .map(|s| {
@@ -46,8 +51,7 @@ fn family<const T: usize>() -> Family {
                 &*Box::leak(text.into_boxed_str())
             })
             .collect()
-    });
-    crate::family!("conv_tiled.wgsl").with_constants(constants[T])
+    })
 }
 
 /// The grid for C[m, n] in tiles, `z` deep; `None` when the adapter allows fewer workgroups.

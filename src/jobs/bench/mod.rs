@@ -1,6 +1,9 @@
 //! Kernel benchmarks at the DCGAN's layer shapes: every conv / deconv product, the linear
 //! layers and batchnorm, timed with GPU timestamps where the adapter has them (host wall
-//! clock otherwise), after a warm-up run that also pays the shader compilation.
+//! clock otherwise), after a warm-up run that also pays the shader compilation; and the
+//! adapter's roofline with every timed kernel on it ([`roofline`]).
+
+pub mod roofline;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -31,6 +34,8 @@ pub struct BenchOptions {
     pub reps: usize,
     /// Generator updates per discriminator update in the timed training step.
     pub g_steps: usize,
+    /// Also measure the adapter's roofs and place every timed kernel under them.
+    pub roofline: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -408,6 +413,14 @@ pub struct BenchReport {
     pub complete_iter: CompleteIterReport,
     pub kernels: Vec<KernelTiming>,
     pub memory: StepMemory,
+    pub roofline: Option<RooflineReport>,
+}
+
+/// The roofs and every timed kernel under them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RooflineReport {
+    pub roofs: roofline::Roofs,
+    pub points: Vec<roofline::Point>,
 }
 
 /// The most timed repetitions `--reps` takes.
@@ -425,6 +438,12 @@ pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, stop: &AtomicBool, m
     progress(&format!("a completion iteration (batch {})", o.batch));
     let complete_iter = complete_iter_timing(gpu, &o.arch, o.batch, o.reps);
     interrupted()?;
+    let roofline = o.roofline.then(|| {
+        progress("the roofs: peak FLOP/s and streaming bandwidth");
+        let roofs = roofline::measure(gpu);
+        RooflineReport { roofs, points: roofline::points(&roofs, &kernels) }
+    });
+    interrupted()?;
     let adapter = AdapterReport {
         name: gpu.info.name.clone(),
         backend: format!("{:?}", gpu.info.backend),
@@ -439,6 +458,7 @@ pub fn run(gpu: &Gpu, o: &BenchOptions, with_kernels: bool, stop: &AtomicBool, m
         complete_iter: CompleteIterReport { batch: o.batch, images_iters_per_s: complete_iter.per_s, timing: complete_iter },
         kernels,
         memory,
+        roofline,
     })
 }
 
@@ -450,6 +470,9 @@ pub fn print_report(gpu: &Gpu, r: &BenchReport) {
     println!("\nmodel {}, {} kernels", r.train_step.model.to_json(), r.adapter.kernels);
     print_step("training step:", "images/s", &r.train_step.timing);
     print_step("completion iteration:", "images x iterations/s", &r.complete_iter.timing);
+    if let Some(rl) = &r.roofline {
+        roofline::print(&rl.roofs, &rl.points);
+    }
     if let Some(t) = &r.adapter.tuning {
         println!("autotuning:            {} product shapes measured in {:.1} s this run (the rest came from the cache)", t.shapes_tuned, t.seconds);
     }
