@@ -4,7 +4,9 @@
 // for `iters` rounds (64 floating-point operations a round: 8 x 4 lanes x multiply + add),
 // enough independent work to hide the latency of each operation, and stores one value so
 // the compiler cannot drop the work. The multiplier and the addend come from the
-// parameters, so nothing folds.
+// parameters, so nothing folds. fma_peak_narrow runs 3 chains (24 operations a round, 4 rounds a trip):
+// on a CPU adapter, where an invocation is one SIMD lane, 8 vec4 chains do not fit the
+// vector registers and spill. `measure` keeps the faster of the two.
 // stream_copy: memory only, dst[i] = src[i] over vec4s.
 
 struct Params {
@@ -47,9 +49,43 @@ fn fma_peak(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 @compute @workgroup_size(64)
-fn stream_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn fma_peak_narrow(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = gid.x + gid.y * groups.x * 64u;
+    let m = vec4<f32>(p.mul);
+    let c = vec4<f32>(p.add);
+    var a0 = vec4<f32>(f32(i & 255u) * 1e-3);
+    var a1 = a0 + vec4<f32>(1.0);
+    var a2 = a0 + vec4<f32>(2.0);
+    // 4 rounds a trip: the loop's own bookkeeping is a large share of a short body on a CPU.
+    for (var k = 0u; k < p.iters; k += 4u) {
+        a0 = a0 * m + c;
+        a1 = a1 * m + c;
+        a2 = a2 * m + c;
+        a0 = a0 * m + c;
+        a1 = a1 * m + c;
+        a2 = a2 * m + c;
+        a0 = a0 * m + c;
+        a1 = a1 * m + c;
+        a2 = a2 * m + c;
+        a0 = a0 * m + c;
+        a1 = a1 * m + c;
+        a2 = a2 * m + c;
+    }
     if (i < p.n) {
-        dst[i] = src[i];
+        dst[i] = a0 + a1 + a2;
+    }
+}
+
+// Each invocation copies `iters` vec4s, a grid's width apart (consecutive invocations
+// touch consecutive vec4s at every step): fewer, longer invocations cost less to launch.
+@compute @workgroup_size(64)
+fn stream_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let invocations = groups.x * groups.y * 64u;
+    let first = gid.x + gid.y * groups.x * 64u;
+    for (var k = 0u; k < p.iters; k++) {
+        let i = first + k * invocations;
+        if (i < p.n) {
+            dst[i] = src[i];
+        }
     }
 }
