@@ -204,17 +204,29 @@ pub fn svg(roofs: &Roofs, points: &[Point], title: &str) -> String {
     );
     let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">peak {:.1} GFLOP/s (fma_peak)</text>"#, px(ridge) + 6.0, py(roofs.gflops) - 8.0, roofs.gflops);
     let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" transform="rotate(-20 {:.1} {:.1})">{:.1} GB/s (stream_copy)</text>"#, px(xa) + 8.0, py(roofs.roof(xa)) - 10.0, px(xa) + 8.0, py(roofs.roof(xa)) - 10.0, roofs.gbps);
-    // The kernels: filled if a completion iteration runs them too.
-    for p in points {
+    // The kernels: filled if a completion iteration runs them too. Labels of nearby points
+    // are pushed down until they no longer overlap, with a leader line to their point.
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    let mut order: Vec<&Point> = points.iter().collect();
+    order.sort_by(|a, b| b.gflops.total_cmp(&a.gflops));
+    for p in order {
         let [r, g, b] = colour(&p.name);
         let (x, y) = (px(p.intensity), py(p.gflops));
+        let mut label_y = y + 3.0;
+        while placed.iter().any(|&(lx, ly)| (lx - x).abs() < 90.0 && (ly - label_y).abs() < 11.0) {
+            label_y += 11.0;
+        }
+        placed.push((x, label_y));
+        if label_y > y + 6.0 {
+            let _ = writeln!(s, r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{:.1}" stroke="rgb({r},{g},{b})" stroke-width="0.5"/>"#, x + 7.0, label_y - 3.0);
+        }
         let fill = if p.in_completion { format!("rgb({r},{g},{b})") } else { "white".into() };
         let _ = writeln!(
             s,
             r#"<circle cx="{x:.1}" cy="{y:.1}" r="5" fill="{fill}" stroke="rgb({r},{g},{b})" stroke-width="2"><title>{}: {:.2} FLOP/byte, {:.1} GFLOP/s, {:.0}% of its roof{}</title></circle>"#,
             escape(&p.name), p.intensity, p.gflops, 100.0 * p.fraction, p.set.as_ref().map(|s| format!(", {s} kernels")).unwrap_or_default()
         );
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="rgb({r},{g},{b})">{}</text>"#, x + 7.0, y + 3.0, escape(&short(&p.name)));
+        let _ = writeln!(s, r#"<text x="{:.1}" y="{label_y:.1}" font-size="10" fill="rgb({r},{g},{b})">{}</text>"#, x + 7.0, escape(&short(&p.name)));
     }
     // Legend.
     let lx = w - right + 20.0;
