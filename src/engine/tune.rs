@@ -189,6 +189,11 @@ impl Tuner {
         if let Some(c) = self.get(&key) {
             return Some(c); // another thread measured it meanwhile
         }
+        static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+        ANNOUNCED.call_once(|| {
+            let cache = self.path.as_ref().map(|p| format!("cached in {}", p.display())).unwrap_or_else(|| "kept for this run".into());
+            eprintln!("autotune: timing each kernel set at every new product shape on this adapter, once ({cache}; --kernels NAME skips it)");
+        });
         let start = Instant::now();
         let mut ms = BTreeMap::new();
         let mut best = f64::INFINITY;
