@@ -3,6 +3,9 @@
 // A[M, K] B[K, N]; each step of BK along K it stages an A tile and a B tile in workgroup
 // memory (as vec4 along M and N), waits at a barrier, and each invocation accumulates a
 // TM x 4 register block from vec4 reads of the two tiles (TM/4 + 1 vec4 loads per 4*TM FMAs).
+// Where A's rows are contiguous and 16-byte aligned (correlate's W, filter's feature map,
+// when K is a multiple of 4), A is read from memory as vec4s too (`a_vec4`); B is always a
+// gather.
 //
 // The tile shape comes from constants the Rust side appends (ops/conv/tiled.rs):
 //   BM, BN   the workgroup's tile of C (BN/4 invocations along N, BM/TM along M)
@@ -37,7 +40,7 @@ struct Params {
     pad_top: u32,
     pad_left: u32,
     images_per_split: u32,  // filter: images per workgroup z
-    items_per_chunk: u32,   // unused here (conv.wgsl's bias gradient)
+    a_vec4: u32,            // 1: A's rows are contiguous along K in 16-byte steps (see stage_a4)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,6 +48,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> in0: array<f32>;   // image side (correlate), feature side (scatter, filter)
 @group(0) @binding(3) var<storage, read> in1: array<f32>;   // W (correlate, scatter), image side (filter)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+// The same buffers as in0 and in1, read 4 floats at a time where A allows it.
+@group(0) @binding(5) var<storage, read> in0v: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> in1v: array<vec4<f32>>;
 
 const WG_N: u32 = BN / 4u;
 const WG_M: u32 = BM / TM;
@@ -180,6 +186,33 @@ fn load_a(j: Job, i: u32, k: u32) -> f32 {
     return in0[(item / hw_feat()) * p.c_feat * hw_feat() + a_off[i] + item % hw_feat()];
 }
 
+// A[m, k..k+4] as one vec4 load (a_vec4: correlate reads W's rows, filter the feature map's
+// rows; both contiguous along K, and K and each row start are multiples of 4).
+fn load_a4(j: Job, m: u32, k: u32) -> vec4<f32> {
+    if (m >= j.m_len || k >= j.k_len) { return vec4<f32>(0.0); }
+    if (j.mode == CORRELATE) {
+        return in1v[(m * j.k_len + k) / 4u];
+    }
+    let item = j.k_first + k;
+    return in0v[((item / hw_feat()) * p.c_feat * hw_feat() + m * hw_feat() + item % hw_feat()) / 4u];
+}
+
+// Stage the A tile with vec4 loads: BM rows x BK/4 vec4s, 4 consecutive invocations per row
+// (consecutive addresses), each vec4 spread over 4 k rows of the tile.
+fn stage_a4(j: Job, m0: u32, k0: u32, lid: u32) {
+    for (var s = lid; s < BM * (BK / 4u); s += WG) {
+        let m = s / (BK / 4u);
+        let kk = 4u * (s % (BK / 4u));
+        let v = load_a4(j, m0 + m, k0 + kk);
+        let slot = kk * BM4 + m / 4u;
+        let c = m % 4u;
+        a_tile[slot][c] = v.x;
+        a_tile[slot + BM4][c] = v.y;
+        a_tile[slot + 2u * BM4][c] = v.z;
+        a_tile[slot + 3u * BM4][c] = v.w;
+    }
+}
+
 // B[k, n] for staged column i.
 fn load_b(j: Job, i: u32, k: u32) -> f32 {
     if (!b_ok[i] || k >= j.k_len) { return 0.0; }
@@ -220,9 +253,13 @@ fn gemm(j: Job, m0: u32, n0: u32, lid: u32) -> array<vec4<f32>, TM> {
     prepare(j, m0 + 4u * a_col, n0 + 4u * b_col);
     var acc: array<vec4<f32>, TM>;
     for (var k0 = 0u; k0 < j.k_len; k0 += BK) {
-        for (var kk = lid / BM4; kk < BK; kk += A_ROWS_PER_PASS) {
-            let k = k0 + kk;
-            a_tile[kk * BM4 + a_col] = vec4<f32>(load_a(j, 0u, k), load_a(j, 1u, k), load_a(j, 2u, k), load_a(j, 3u, k));
+        if (p.a_vec4 != 0u) {
+            stage_a4(j, m0, k0, lid);
+        } else {
+            for (var kk = lid / BM4; kk < BK; kk += A_ROWS_PER_PASS) {
+                let k = k0 + kk;
+                a_tile[kk * BM4 + a_col] = vec4<f32>(load_a(j, 0u, k), load_a(j, 1u, k), load_a(j, 2u, k), load_a(j, 3u, k));
+            }
         }
         for (var kk = lid / BN4; kk < BK; kk += B_ROWS_PER_PASS) {
             let k = k0 + kk;

@@ -58,8 +58,14 @@ kernel_set_tests! {
 
 fn conv_and_transpose_on_random_geometries(g: &Gpu) {
     let mut rng = Rng::new(2024);
+    // The tiled sets read A as vec4s when its rows are whole vec4s (K = c_img kh kw, or a
+    // feature map's pixels, a multiple of 4) and gather it otherwise: both must occur.
+    let (mut vec4_rows, mut gathered_rows) = (0, 0);
     for case in 0..60 {
         let geo = random_geometry(&mut rng);
+        for k in [geo.c_img * geo.kh * geo.kw, geo.h_feat * geo.w_feat] {
+            if k % 4 == 0 { vec4_rows += 1 } else { gathered_rows += 1 }
+        }
         let label = format!("case {case}: {geo:?}");
         let img: usize = geo.img_shape().iter().product();
         let feat: usize = geo.feat_shape().iter().product();
@@ -93,6 +99,7 @@ fn conv_and_transpose_on_random_geometries(g: &Gpu) {
         check("deconv grad_weight", &|| conv::conv_transpose2d_grad_weight(g, &tx, &tf, &geo), conv::cpu::conv_transpose2d_grad_weight(&x, &dy, &geo));
         close(g, &format!("deconv grad_bias {label}"), &conv::conv_transpose2d_grad_bias(g, &tx, &geo), &conv::cpu::channel_sums(&x, geo.n, geo.c_img, ihw));
     }
+    assert!(vec4_rows >= 10 && gathered_rows >= 10, "the random geometries must exercise both ways of staging A: {vec4_rows} vec4, {gathered_rows} gathered");
 }
 
 

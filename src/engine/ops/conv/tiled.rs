@@ -62,9 +62,26 @@ fn grid<const T: usize>(gpu: &Gpu, m: usize, n: usize, z: usize) -> Option<[u32;
     groups.iter().all(|&g| g <= max).then(|| groups.map(|g| g as u32))
 }
 
-fn run<const T: usize>(gpu: &Gpu, entry: &'static str, g: &ConvGeometry, out: &Tensor, in0: &Tensor, in1: &Tensor, bias: &Tensor, groups: [u32; 3]) {
-    let args = [arg("dst", out), arg("in0", in0), arg("in1", in1), arg("bias", bias)];
-    gpu.dispatch(Kernel::new(family::<T>(), entry), &g.params(), &args, groups);
+crate::kernel_params! {
+    /// shaders/conv_tiled.wgsl `Params`: conv.wgsl's geometry, and whether A is read as vec4s.
+    pub struct TiledParams {
+        n: u32, c_img: u32, h_img: u32, w_img: u32, c_feat: u32, h_feat: u32, w_feat: u32,
+        kh: u32, kw: u32, sh: u32, sw: u32, pad_top: u32, pad_left: u32,
+        images_per_split: u32, a_vec4: u32,
+    }
+}
+
+/// Launch `entry`; `a_vec4` when A's rows are contiguous along K in whole vec4s.
+#[allow(clippy::too_many_arguments)]
+fn run<const T: usize>(gpu: &Gpu, entry: &'static str, g: &ConvGeometry, out: &Tensor, in0: &Tensor, in1: &Tensor, bias: &Tensor, a_vec4: bool, groups: [u32; 3]) {
+    let c = g.params();
+    let params = TiledParams {
+        n: c.n, c_img: c.c_img, h_img: c.h_img, w_img: c.w_img, c_feat: c.c_feat, h_feat: c.h_feat, w_feat: c.w_feat,
+        kh: c.kh, kw: c.kw, sh: c.sh, sw: c.sw, pad_top: c.pad_top, pad_left: c.pad_left,
+        images_per_split: c.images_per_split, a_vec4: a_vec4 as u32,
+    };
+    let args = [arg("dst", out), arg("in0", in0), arg("in1", in1), arg("bias", bias), arg("in0v", in0), arg("in1v", in1)];
+    gpu.dispatch(Kernel::new(family::<T>(), entry), &params, &args, groups);
 }
 
 /// in0 = the image side, in1 = W: conv2d_forward (with bias) or conv_transpose2d_grad_input.
@@ -78,7 +95,9 @@ fn correlate<const T: usize>(gpu: &Gpu, op: Op, img: &Tensor, w: &Tensor, b: Opt
         Op::ConvTranspose2d => "conv_transpose2d_grad_input",
     };
     let out = Tensor::empty(gpu, &g.feat_shape());
-    run::<T>(gpu, entry, g, &out, img, w, &bias_or_zeros(gpu, b, g.c_feat), groups);
+    // A = W[c_feat, c_img*kh*kw]: its rows start at multiples of 4 when K is one.
+    let a_vec4 = (g.c_img * g.kh * g.kw) % 4 == 0;
+    run::<T>(gpu, entry, g, &out, img, w, &bias_or_zeros(gpu, b, g.c_feat), a_vec4, groups);
     Some(out)
 }
 
@@ -95,7 +114,7 @@ fn scatter<const T: usize>(gpu: &Gpu, op: Op, feat: &Tensor, w: &Tensor, b: Opti
         Op::ConvTranspose2d => "conv_transpose2d_forward",
     };
     let out = Tensor::empty(gpu, &g.img_shape());
-    run::<T>(gpu, entry, g, &out, feat, w, &bias_or_zeros(gpu, b, g.c_img), groups);
+    run::<T>(gpu, entry, g, &out, feat, w, &bias_or_zeros(gpu, b, g.c_img), false, groups);
     Some(out)
 }
 
@@ -113,6 +132,9 @@ fn filter<const T: usize>(gpu: &Gpu, op: Op, feat: &Tensor, img: &Tensor, g: &Co
     };
     let w = g.weight_shape();
     let partials = Tensor::empty(gpu, &[splits, w[0], w[1], w[2], w[3]]);
-    run::<T>(gpu, entry, g, &partials, feat, img, &bias_or_zeros(gpu, None, g.c_feat), groups);
+    // A = the feature map's rows (n, pixel): 4 items never straddle two images when a
+    // feature map is a multiple of 4 pixels.
+    let a_vec4 = (g.h_feat * g.w_feat) % 4 == 0;
+    run::<T>(gpu, entry, g, &partials, feat, img, &bias_or_zeros(gpu, None, g.c_feat), a_vec4, groups);
     Some(reduce::sum_partials(gpu, &partials, &w))
 }
