@@ -25,6 +25,8 @@ pub const TIMED_RUNS: usize = 3;
 pub const DROP_FACTOR: f64 = 2.0;
 
 const FORMAT: &str = "dcgan-inpaint kernel tuning v1";
+/// Measurements longer than this (seconds) are reported one line each.
+const SLOW_MEASUREMENT_S: f64 = 2.0;
 
 /// Where the winners are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +194,7 @@ impl Tuner {
         static ANNOUNCED: std::sync::Once = std::sync::Once::new();
         ANNOUNCED.call_once(|| {
             let cache = self.path.as_ref().map(|p| format!("cached in {}", p.display())).unwrap_or_else(|| "kept for this run".into());
-            eprintln!("autotune: timing each kernel set at every new product shape on this adapter, once ({cache}; --kernels NAME skips it)");
+            eprintln!("autotune: timing each kernel set at every new product shape on this adapter, once ({cache}; --kernels NAME skips it; on a CPU adapter this can take minutes)");
         });
         let start = Instant::now();
         let mut ms = BTreeMap::new();
@@ -205,6 +207,13 @@ impl Tuner {
         }
         let set = ms.iter().min_by(|a, b| a.1.total_cmp(b.1))?.0.clone();
         let choice = Choice { set, ms };
+        // A measurement that took long says so: on a CPU adapter a losing set can take
+        // seconds at one shape, and the first step of a run would otherwise sit silent.
+        let took = start.elapsed().as_secs_f64();
+        if took > SLOW_MEASUREMENT_S {
+            let margin = choice.margin().map(|m| format!(", {m:.1}x ahead of the next")).unwrap_or_default();
+            eprintln!("autotune: {key}: {} in {took:.1} s of timing{margin}", choice.set);
+        }
         self.choices.lock().unwrap().insert(key.clone(), choice.clone());
         {
             let mut stats = self.stats.lock().unwrap();
