@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use crate::engine::gpu::Gpu;
 use crate::engine::ops::adam::AdamConfig;
-use crate::engine::ops::elementwise;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::error::{Error, Result};
@@ -21,12 +20,10 @@ use crate::io::picture;
 use crate::io::weights::{self, HostTensor};
 use crate::model::weights as model_weights;
 use crate::model::Architecture;
-use crate::model::gan::{GanState, train_step, uniform_z};
+use crate::model::gan::{GanState, Trainer, uniform_z};
 use crate::rng::Rng;
 
-// Tags naming the random streams (see Rng::derived); 1 is the model's initialisation.
-const Z: u64 = 2;
-const FLIP: u64 = 3;
+// The random stream of the sample grid's z (see Rng::derived; model::gan names the others).
 const SAMPLE_Z: u64 = 4;
 
 #[derive(Debug, Clone)]
@@ -235,21 +232,17 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::new(format!("cannot create {}: {e}", cfg.out.display())))?;
     crate::io::output::mark_results_folder(&cfg.out, "train")?;
 
-    let mut state = GanState::new(gpu, &cfg.arch, cfg.seed, cfg.adam);
-    let start = if cfg.resume { load_checkpoint(gpu, cfg, &dataset, &mut state, &mut |w| report(TrainEvent::Warning(w)))? } else { 0 };
-    let per_epoch = (dataset.len() / cfg.batch) as u64;
+    let mut trainer = Trainer::new(gpu, &cfg.arch, cfg.batch, cfg.g_steps, cfg.seed, cfg.flip, cfg.adam);
+    let start = if cfg.resume { load_checkpoint(gpu, cfg, &dataset, &mut trainer.state, &mut |w| report(TrainEvent::Warning(w)))? } else { 0 };
+    trainer.steps = start;
+    let per_epoch = trainer.steps_per_epoch(&dataset);
     let total = cfg.steps.unwrap_or(cfg.epochs * per_epoch);
     let mut log = open_log(&log_path(&cfg.out), start)?;
 
-    let (b, c, s, zd) = (cfg.batch, cfg.arch.channels, cfg.arch.image_size, cfg.arch.z_dim);
-    let real = Tensor::empty(gpu, &[b, c, s, s]);
-    let z = Tensor::empty(gpu, &[b, zd]);
-    let ones = elementwise::full(gpu, &[b, 1], 1.0);
-    let zeros = Tensor::zeros(gpu, &[b, 1]);
+    let (b, zd) = (cfg.batch, cfg.arch.z_dim);
     let sample_z = Tensor::from_slice(gpu, &[64, zd], &uniform_z(&mut Rng::derived(cfg.seed, &[SAMPLE_Z]), 64, zd));
 
     let mut summary = TrainSummary { steps: start, d_loss: f32::NAN, g_loss: f32::NAN, images_per_s: 0.0, interrupted: false };
-    let mut order: Option<(u64, Vec<usize>)> = None;
     let mut rate = None::<f64>;
     for step in start..total {
         if stop.load(Ordering::Relaxed) {
@@ -258,17 +251,7 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         }
         let t0 = Instant::now();
         let epoch = step / per_epoch;
-        if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            order = Some((epoch, dataset.epoch_order(cfg.seed, epoch)));
-        }
-        let k = (step % per_epoch) as usize;
-        let indices = &order.as_ref().unwrap().1[k * b..(k + 1) * b];
-        let mut flip_rng = Rng::derived(cfg.seed, &[FLIP, step]);
-        let flips: Vec<bool> = (0..b).map(|_| cfg.flip && flip_rng.uniform() < 0.5).collect();
-        real.write(gpu, &dataset.batch(indices, &flips));
-        z.write(gpu, &uniform_z(&mut Rng::derived(cfg.seed, &[Z, step]), b, zd));
-
-        let (d_loss, g_loss) = train_step(gpu, &mut state, &real, &z, &ones, &zeros, cfg.g_steps);
+        let (d_loss, g_loss) = trainer.record_step(gpu, &dataset);
         gpu.flush();
 
         // A lost device cannot hand back its state: say where the last good one is.
@@ -295,16 +278,16 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, stop: &AtomicBool, mut report: impl F
         report(TrainEvent::Step(Progress { step: completed, total, epoch, summary: summary.clone() }));
 
         if cfg.sample_every > 0 && completed % cfg.sample_every == 0 {
-            write_samples(gpu, cfg, &state, &sample_z, completed)?;
+            write_samples(gpu, cfg, &trainer.state, &sample_z, completed)?;
         }
         if cfg.checkpoint_every > 0 && completed % cfg.checkpoint_every == 0 {
-            save_checkpoint(gpu, cfg, &dataset, &state, completed, completed / per_epoch)?;
+            save_checkpoint(gpu, cfg, &dataset, &trainer.state, completed, completed / per_epoch)?;
         }
     }
     log.flush().ok();
     if summary.steps > start || !checkpoint_path(&cfg.out).exists() {
-        save_checkpoint(gpu, cfg, &dataset, &state, summary.steps, summary.steps / per_epoch)?;
-        write_samples(gpu, cfg, &state, &sample_z, summary.steps)?;
+        save_checkpoint(gpu, cfg, &dataset, &trainer.state, summary.steps, summary.steps / per_epoch)?;
+        write_samples(gpu, cfg, &trainer.state, &sample_z, summary.steps)?;
     }
     if summary.steps > 0 {
         picture::plot_log(&log_path(&cfg.out), &cfg.out.join("loss.png"))?;

@@ -8,11 +8,16 @@ use crate::engine::gpu::Gpu;
 use crate::engine::ops::adam::AdamConfig;
 use crate::engine::optim::Adam;
 use crate::engine::tape::{Gradients, Tape};
+use crate::engine::ops::elementwise;
 use crate::engine::tensor::Tensor;
+use crate::io::data::Dataset;
 use crate::rng::Rng;
 
 /// The random stream of the weights' initialisation (see `Rng::derived`).
 pub const INIT_STREAM: u64 = 1;
+/// The random streams of each step's z and horizontal flips.
+const Z_STREAM: u64 = 2;
+const FLIP_STREAM: u64 = 3;
 
 /// The model pair with both optimisers: everything a checkpoint holds besides counters.
 pub struct GanState {
@@ -91,4 +96,70 @@ pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, on
     }
     let Some(g_loss) = g_loss else { unreachable!("g_steps.max(1) runs at least once") };
     (d_loss, g_loss)
+}
+
+/// A training run taken one step at a time: the models with their optimisers, the step's
+/// buffers and the batch order. Every random draw comes from (seed, what, step), so a run
+/// continued from a checkpoint at step k goes on bit for bit like one that never stopped.
+/// `train` loops over it; the page's Lab steps it between completion jobs.
+pub struct Trainer {
+    pub state: GanState,
+    pub batch: usize,
+    pub g_steps: usize,
+    pub seed: u64,
+    /// Flip each real image left-right with probability 1/2.
+    pub flip: bool,
+    /// Steps completed.
+    pub steps: u64,
+    real: Tensor,
+    z: Tensor,
+    ones: Tensor,
+    zeros: Tensor,
+    /// The epoch whose shuffled order `order` holds.
+    order: Option<(u64, Vec<usize>)>,
+}
+
+impl Trainer {
+    pub fn new(gpu: &Gpu, arch: &Architecture, batch: usize, g_steps: usize, seed: u64, flip: bool, adam: AdamConfig) -> Trainer {
+        let (c, s) = (arch.channels, arch.image_size);
+        Trainer {
+            state: GanState::new(gpu, arch, seed, adam),
+            batch,
+            g_steps,
+            seed,
+            flip,
+            steps: 0,
+            real: Tensor::empty(gpu, &[batch, c, s, s]),
+            z: Tensor::empty(gpu, &[batch, arch.z_dim]),
+            ones: elementwise::full(gpu, &[batch, 1], 1.0),
+            zeros: Tensor::zeros(gpu, &[batch, 1]),
+            order: None,
+        }
+    }
+
+    /// Whole batches in one pass over `data` (at least 1).
+    pub fn steps_per_epoch(&self, data: &Dataset) -> u64 {
+        ((data.len() / self.batch) as u64).max(1)
+    }
+
+    /// Record the next step on the next batch of `data` (not submitted) and count it;
+    /// returns the D loss and the last G loss, still on the GPU.
+    pub fn record_step(&mut self, gpu: &Gpu, data: &Dataset) -> (Tensor, Tensor) {
+        let (b, step) = (self.batch, self.steps);
+        let per_epoch = self.steps_per_epoch(data);
+        let epoch = step / per_epoch;
+        if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.order = Some((epoch, data.epoch_order(self.seed, epoch)));
+        }
+        let k = (step % per_epoch) as usize;
+        let Some((_, order)) = &self.order else { unreachable!("the order was just made") };
+        let indices = &order[k * b..(k + 1) * b];
+        let mut flip_rng = Rng::derived(self.seed, &[FLIP_STREAM, step]);
+        let flips: Vec<bool> = (0..b).map(|_| self.flip && flip_rng.uniform() < 0.5).collect();
+        self.real.write(gpu, &data.batch(indices, &flips));
+        let zd = self.z.shape()[1];
+        self.z.write(gpu, &uniform_z(&mut Rng::derived(self.seed, &[Z_STREAM, step]), b, zd));
+        self.steps += 1;
+        train_step(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps)
+    }
 }
