@@ -416,6 +416,9 @@ pub struct ServeArgs {
     /// app served elsewhere: http://localhost:3000. Every other origin is refused.
     #[arg(long)]
     pub cors_origin: Option<String>,
+    /// The images the Lab (/lab) trains on: the faces that come with the project.
+    #[arg(long, default_value = "data/olivetti")]
+    pub lab_data: PathBuf,
 }
 
 #[derive(Args)]
@@ -713,6 +716,7 @@ impl From<ServeArgs> for ServeConfig {
             token: a.token,
             allow_hosts: a.allow_host,
             cors_origin: a.cors_origin,
+            lab_data: a.lab_data,
         }
     }
 }

@@ -13,6 +13,7 @@
 pub mod access;
 pub mod api;
 pub mod jobs;
+pub mod lab;
 pub mod queue;
 
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ pub struct ServeConfig {
     /// A web page's origin allowed to call the API from the browser (CORS), e.g. an IOPaint
     /// web app served elsewhere.
     pub cors_origin: Option<String>,
+    /// The images the Lab trains on (the bundled faces by default).
+    pub lab_data: PathBuf,
 }
 
 /// The largest `--max-body-mib`: uploads are images of at most 16384 pixels a side.
@@ -116,7 +119,7 @@ fn check(cfg: &ServeConfig) -> Result<()> {
 /// `open_gpu` runs on the worker thread, which owns the GPU.
 pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &ServeConfig, stop: Arc<AtomicBool>, listening: impl FnOnce(&Listening)) -> Result<()> {
     check(cfg)?;
-    let queue = Arc::new(Queue::new(cfg.queue, cfg.max_rows));
+    let queue = Arc::new(Queue::new(cfg.queue, cfg.max_rows, cfg.lab_data.clone()));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(Vec<ModelInfo>, String)>>();
     let worker = {
         let (queue, stop, specs, max_rows) = (queue.clone(), stop.clone(), cfg.models.clone(), cfg.max_rows);

@@ -85,6 +85,8 @@ impl State {
 pub struct Queue {
     state: Mutex<State>,
     ready: Condvar,
+    /// The Lab's training run: chunks of it run when nothing else waits.
+    pub lab: super::lab::Lab,
     capacity: usize,
     /// Rows one batch may hold (images x restarts).
     max_rows: usize,
@@ -100,10 +102,13 @@ pub enum Refused {
 enum Work {
     Batch(Vec<Arc<Job>>),
     Generate(Generate),
+    /// A chunk of the Lab's training.
+    Lab,
 }
 
 impl Queue {
-    pub fn new(capacity: usize, max_rows: usize) -> Queue {
+    /// `lab_data`: the images the Lab trains on.
+    pub fn new(capacity: usize, max_rows: usize, lab_data: std::path::PathBuf) -> Queue {
         let state = State {
             jobs: VecDeque::new(),
             generates: VecDeque::new(),
@@ -113,7 +118,7 @@ impl Queue {
             running_left: 0,
             seconds_per_iteration: None,
         };
-        Queue { state: Mutex::new(state), ready: Condvar::new(), capacity, max_rows }
+        Queue { state: Mutex::new(state), ready: Condvar::new(), lab: super::lab::Lab::new(lab_data), capacity, max_rows }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -170,6 +175,12 @@ impl Queue {
 
     pub fn stats(&self) -> Stats {
         self.lock().stats
+    }
+
+    /// Tell the worker that the Lab may have work now.
+    pub fn wake(&self) {
+        let _st = self.lock();
+        self.ready.notify_one();
     }
 
     /// No more work is taken; waiting jobs end and the worker stops.
@@ -249,6 +260,10 @@ impl Queue {
                 st.stats.largest_batch = st.stats.largest_batch.max(live.len());
                 return Some(Work::Batch(live));
             }
+            // The Lab trains only when no completion job or G(z) request waits.
+            if st.generates.is_empty() && self.lab.has_work() {
+                return Some(Work::Lab);
+            }
             if st.generates.is_empty() {
                 st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
             }
@@ -278,10 +293,19 @@ impl Queue {
 
 /// The worker: takes work until the queue is closed. `stop` (a signal) interrupts a batch.
 pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool) {
+    let mut lab_session = None;
     while let Some(work) = queue.take() {
         let jobs = match work {
             Work::Generate(g) => {
                 answer_generate(queue, gpu, models, g);
+                continue;
+            }
+            Work::Lab => {
+                let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::lab::run_chunk(gpu, &queue.lab, &mut lab_session)));
+                if chunk.is_err() {
+                    lab_session = None;
+                    queue.lab.failed("internal error while training (see the server's log)");
+                }
                 continue;
             }
             Work::Batch(jobs) => jobs,
@@ -477,7 +501,7 @@ mod tests {
     /// free their place.
     #[test]
     fn generate_requests_wait_in_a_bounded_queue() {
-        let q = Queue::new(4, 4);
+        let q = Queue::new(4, 4, "data/olivetti".into());
         let mut waiting: Vec<_> = (0..GENERATE_QUEUE).map(|_| generate()).map(|(g, rx)| (q.submit_generate(g).is_ok(), rx)).collect();
         assert!(waiting.iter().all(|(ok, _)| *ok));
         assert!(matches!(q.submit_generate(generate().0), Err(Refused::Full { capacity: GENERATE_QUEUE })));
@@ -491,7 +515,7 @@ mod tests {
     /// of either never starves the other.
     #[test]
     fn generate_requests_and_batches_alternate() {
-        let q = Queue::new(8, 1);
+        let q = Queue::new(8, 1, "data/olivetti".into());
         let mut receivers = Vec::new();
         for _ in 0..3 {
             let (g, rx) = generate();
@@ -517,7 +541,7 @@ mod tests {
     /// its place at once and ends it as cancelled.
     #[test]
     fn a_cancelled_waiting_job_frees_its_place() {
-        let q = Queue::new(2, 1);
+        let q = Queue::new(2, 1, "data/olivetti".into());
         let (a, b) = (job(5), job(6));
         assert!(q.submit(a.clone()).is_ok() && q.submit(b.clone()).is_ok());
         assert!(matches!(q.submit(job(7)), Err(Refused::Full { capacity: 2 })));

@@ -25,6 +25,7 @@ use axum::{Json, Router};
 
 use super::access::{self, Access};
 use super::jobs::Job;
+use super::lab;
 use super::queue::Queue;
 use crate::inpaint::{MaskKind, Settings, blend::HYBRID_WEIGHT, mask};
 use crate::io::{data, picture};
@@ -161,6 +162,8 @@ pub fn router(app: Arc<App>, access: Arc<Access>) -> Router {
         .route("/api/v1/jobs/{id}/progress.gif", get(completion::progress_gif))
         .route("/api/v1/generate", post(completion::generate))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/lab", get(lab_state).post(lab_command))
+        .route("/api/v1/lab/samples/{file}", get(lab_sample))
         .route("/api/v1/server-config", get(iopaint::server_config))
         .route("/api/v1/model", get(iopaint::current_model).post(iopaint::switch_model))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -292,6 +295,60 @@ async fn stats(State(app): State<Arc<App>>) -> Json<super::queue::Stats> {
     Json(app.queue.stats())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabQuery {
+    /// Only the loss rows after this step.
+    since: Option<u64>,
+}
+
+fn lab_answer(snapshot: lab::Snapshot) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "presets": lab::PRESETS, "chunk_steps": lab::CHUNK_STEPS, "sample_every": lab::SAMPLE_EVERY, "run": snapshot }))
+}
+
+/// Where the Lab's run stands: its step, loss rows (after `since`), sample grids, error.
+async fn lab_state(State(app): State<Arc<App>>, query: Result<Query<LabQuery>, QueryRejection>) -> ApiResult<Json<serde_json::Value>> {
+    let Query(q) = query.map_err(|e| ApiError::bad(format!("{}: the query takes since (a step number)", e.body_text())))?;
+    Ok(lab_answer(app.queue.lab.snapshot(q.since.unwrap_or(0))))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabRequest {
+    action: String,
+    preset: Option<String>,
+}
+
+/// `{"action": "start", "preset": "tiny"}`, `pause`, `step` (one step, while paused), `reset`.
+async fn lab_command(State(app): State<Arc<App>>, body: Result<Json<LabRequest>, axum::extract::rejection::JsonRejection>) -> ApiResult<Json<serde_json::Value>> {
+    let Json(r) = body.map_err(|e| ApiError::bad(format!("{}: send JSON like {{\"action\": \"start\", \"preset\": \"tiny\"}}", e.body_text())))?;
+    let names: Vec<&str> = lab::PRESETS.iter().map(|p| p.name).collect();
+    let command = match r.action.as_str() {
+        "start" => {
+            let name = r.preset.as_deref().unwrap_or(lab::PRESETS[0].name);
+            let preset = lab::Lab::preset(name).ok_or_else(|| ApiError::bad(format!("unknown preset '{name}': use one of {}", names.join(", "))))?;
+            lab::Command::Start(preset)
+        }
+        "pause" => lab::Command::Pause,
+        "step" => lab::Command::Step,
+        "reset" => lab::Command::Reset,
+        other => return Err(ApiError::bad(format!("unknown action '{other}': use start, pause, step or reset"))),
+    };
+    if r.preset.is_some() && r.action != "start" {
+        return Err(ApiError::bad("only start takes a preset"));
+    }
+    let snapshot = app.queue.lab.command(command).map_err(|m| ApiError::new(StatusCode::CONFLICT, m))?;
+    app.queue.wake();
+    Ok(lab_answer(snapshot))
+}
+
+/// The sample grid of the fixed z at one step: `/api/v1/lab/samples/120.png`.
+async fn lab_sample(State(app): State<Arc<App>>, Path(file): Path<String>) -> ApiResult<Response> {
+    let step = file.strip_suffix(".png").and_then(|n| n.parse::<u64>().ok()).ok_or_else(|| ApiError::bad(format!("'{file}' is not STEP.png")))?;
+    let png_bytes = app.queue.lab.sample(step).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no sample grid at step {step}: the run's `samples` lists the steps that have one")))?;
+    Ok(png(png_bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +358,7 @@ mod tests {
     /// (results of 10 MB each here); unfinished ones are never dropped.
     #[test]
     fn finished_jobs_keep_a_bounded_number_of_bytes() {
-        let app = App::new(Arc::new(Queue::new(4, 4)), Vec::new(), Limits { max_body: 1 << 20, max_rows: 4 });
+        let app = App::new(Arc::new(Queue::new(4, 4, "data/olivetti".into())), Vec::new(), Limits { max_body: 1 << 20, max_rows: 4 });
         let running = crate::jobs::serve::jobs::tests::job();
         app.remember(running.clone());
         for _ in 0..100 {
