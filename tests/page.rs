@@ -65,12 +65,11 @@ impl Drop for Driver {
     }
 }
 
-#[test]
-fn paint_a_stroke_complete_and_only_the_stroke_changes() {
-    let server = Server::start(&[]);
+/// Run `f` with a WebDriver session in headless Chromium (its own profile folder).
+fn in_browser<Fut: std::future::Future<Output = ()>>(profile: &str, f: impl FnOnce(fantoccini::Client) -> Fut) {
     let driver = Driver::start();
     let browser = find_program(&["chromium", "chromium-browser", "google-chrome"], "CHROME");
-    let profile = common::scratch("chrome-profile");
+    let profile = common::scratch(profile);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let mut caps = serde_json::Map::new();
@@ -86,10 +85,102 @@ fn paint_a_stroke_complete_and_only_the_stroke_changes() {
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("a WebDriver session in headless Chromium");
-        let result = drive(&client, &server, &common::scratch("page")).await;
+        f(client.clone()).await;
         let _ = client.close().await;
-        result
     });
+}
+
+#[test]
+fn paint_a_stroke_complete_and_only_the_stroke_changes() {
+    let server = Server::start(&[]);
+    let server = &server;
+    in_browser("chrome-profile", |client| async move { drive(&client, server, &common::scratch("page")).await });
+}
+
+/// The Lab page: Start a tiny run, the step counter advances and the samples change; Pause
+/// stops it within one chunk; Step adds exactly one step and one loss row. Saves a
+/// screenshot (with DCGAN_UPDATE_SCREENSHOT=1 also docs/lab-page.png, the README's).
+#[test]
+fn the_lab_page_trains_pauses_and_steps() {
+    let server = Server::start(&[]);
+    let server = &server;
+    in_browser("chrome-profile-lab", |client| async move { drive_lab(&client, server, &common::scratch("lab-page")).await });
+}
+
+async fn lab_snapshot(client: &fantoccini::Client) -> serde_json::Value {
+    client.execute("return window.lab ? window.lab.snapshot() : null", vec![]).await.expect("the Lab page's snapshot")
+}
+
+async fn lab_until(client: &fantoccini::Client, what: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let s = lab_snapshot(client).await;
+        if !s.is_null() && ready(&s) {
+            return s;
+        }
+        assert!(s.is_null() || s["error"].is_null(), "the run failed: {s}");
+        if start.elapsed() > Duration::from_secs(300) {
+            let status = client.find(Locator::Id("status")).await.ok();
+            let text = match status { Some(e) => e.text().await.unwrap_or_default(), None => String::new() };
+            panic!("{what}: not reached; the page says: {text}; last snapshot {s}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(client: &fantoccini::Client, id: &str) {
+    client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap_or_else(|e| panic!("click #{id}: {e}"));
+}
+
+async fn drive_lab(client: &fantoccini::Client, server: &Server, out: &std::path::Path) {
+    // Linked from the completion page.
+    client.goto(&format!("{}/", server.url)).await.expect("the page loads");
+    client.find(Locator::Css("a[href='/lab']")).await.expect("a link to the Lab").click().await.unwrap();
+    lab_until(client, "the Lab page loads", |s| s["step"] == 0).await;
+    let chunk = server.get("/api/v1/lab").json()["chunk_steps"].as_u64().unwrap();
+
+    click(client, "start").await; // the first preset: tiny
+    let first = lab_until(client, "training shows a sample grid", |s| s["step"].as_u64().unwrap() >= 2 && !s["image"].is_null()).await;
+    let changed = lab_until(client, "the samples change", |s| !s["image"].is_null() && s["image"] != first["image"] && s["samples"].as_u64().unwrap() >= 2).await;
+    assert!(changed["step"].as_u64() > first["step"].as_u64(), "the step counter advances: {first} -> {changed}");
+
+    // Pause, then a Step that waits behind the chunk under way: once it has run, nothing else does.
+    click(client, "pause").await;
+    let paused = lab_until(client, "paused", |s| s["running"] == false).await;
+    let answered = paused["answered"].as_u64().unwrap();
+    click(client, "step").await;
+    lab_until(client, "the Step is accepted", |s| s["answered"].as_u64() > Some(answered)).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let settled = loop {
+        let r = server.get("/api/v1/lab").json()["run"].clone();
+        if r["pending_steps"] == 0 {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the Step never ran: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let settled_step = settled["step"].as_u64().unwrap();
+    assert!(settled_step <= paused["step"].as_u64().unwrap() + chunk + 1, "Pause at step {}, training went on to {settled_step}", paused["step"]);
+    let before = lab_until(client, "the page shows the paused run", |s| s["step"].as_u64() == Some(settled_step) && s["pending"] == 0).await;
+
+    // Step: exactly one more step and one more loss row.
+    click(client, "step").await;
+    let after = lab_until(client, "one Step", |s| s["step"].as_u64() == Some(settled_step + 1) && s["pending"] == 0).await;
+    assert_eq!(after["rows"].as_u64(), Some(before["rows"].as_u64().unwrap() + 1), "{before} -> {after}");
+    assert_eq!(server.get("/api/v1/lab").json()["run"]["step"].as_u64(), Some(settled_step + 1), "nothing ran after the Step");
+
+    let shot = client.screenshot().await.expect("a screenshot");
+    let path = out.join("lab-page.png");
+    std::fs::write(&path, &shot).unwrap();
+    eprintln!("screenshot: {}", path.display());
+    if std::env::var_os("DCGAN_UPDATE_SCREENSHOT").is_some() {
+        let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab-page.png");
+        let tmp = readme.with_extension("png.tmp");
+        std::fs::write(&tmp, &shot).and_then(|_| std::fs::rename(&tmp, &readme)).expect("docs/lab-page.png is written");
+        eprintln!("updated {}", readme.display());
+    }
+    let violations = accessibility_violations(client).await;
+    assert!(violations.is_empty(), "axe-core on the Lab page: {}", serde_json::to_string_pretty(&violations).unwrap());
 }
 
 async fn snapshot(client: &fantoccini::Client) -> serde_json::Value {

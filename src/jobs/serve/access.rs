@@ -43,7 +43,7 @@ const CORS_ALLOW_HEADERS: &str = "content-type, authorization";
 const CORS_EXPOSE_HEADERS: &str = "x-seed, x-ignored-fields, x-warnings";
 
 /// The page's own files, served without the token (they hold no data; the page asks for it).
-const PUBLIC: [&str; 3] = ["/", "/app.js", "/style.css"];
+const PUBLIC: [&str; 5] = ["/", "/app.js", "/style.css", "/lab", "/lab.js"];
 
 impl Access {
     pub fn new(token: Option<String>, hosts: &[String], bound: IpAddr, port: u16) -> Access {

@@ -230,20 +230,19 @@ pub fn run_chunk(gpu: &Gpu, lab: &Lab, session: &mut Option<Session>) {
         return;
     };
     for _ in 0..CHUNK_STEPS {
-        // Take one step's permission: running, or one pending Step.
-        {
-            let mut sh = lab.lock();
+        // One more step while it runs by itself, or for a pending Step (counted off when
+        // its row is published, so a client never sees a Step done before its step is).
+        let stepping = {
+            let sh = lab.lock();
             if sh.generation != s.generation {
                 return; // reset or restarted meanwhile: the next chunk rebuilds
             }
-            if !sh.snapshot.running {
-                if sh.snapshot.pending_steps == 0 {
-                    lab.work.store(false, Ordering::SeqCst);
-                    return;
-                }
-                sh.snapshot.pending_steps -= 1;
+            if !sh.snapshot.running && sh.snapshot.pending_steps == 0 {
+                lab.work.store(false, Ordering::SeqCst);
+                return;
             }
-        }
+            !sh.snapshot.running
+        };
         let t0 = Instant::now();
         let (d_loss, g_loss) = s.trainer.record_step(gpu, &s.data);
         gpu.flush();
@@ -255,36 +254,33 @@ pub fn run_chunk(gpu: &Gpu, lab: &Lab, session: &mut Option<Session>) {
         };
         let step = s.trainer.steps;
         let row = Row { step, d_loss: d, g_loss: g, images_per_s: s.preset.batch as f64 / t0.elapsed().as_secs_f64() };
+        // The sample grid first, so a row and its grid are published together.
+        let png = if step % SAMPLE_EVERY == 0 || step == 1 || stepping {
+            match sample_png(gpu, s) {
+                Ok(png) => Some(png),
+                Err(e) => return fail(lab, s.generation, e.to_string()),
+            }
+        } else {
+            None
+        };
         let mut sh = lab.lock();
         if sh.generation != s.generation {
             return;
         }
-        let stepped = !sh.snapshot.running;
+        if stepping {
+            sh.snapshot.pending_steps = sh.snapshot.pending_steps.saturating_sub(1);
+        }
         sh.snapshot.step = step;
         sh.snapshot.rows.push(row);
         if sh.snapshot.rows.len() > KEEP_ROWS {
             sh.snapshot.rows.remove(0);
         }
-        if step % SAMPLE_EVERY == 0 || step == 1 || stepped {
-            drop(sh);
-            let png = sample_png(gpu, s);
-            let mut sh = lab.lock();
-            if sh.generation != s.generation {
-                return;
+        if let Some(png) = png {
+            sh.sample_png.insert(step, png);
+            while sh.sample_png.len() > KEEP_SAMPLES {
+                sh.sample_png.pop_first();
             }
-            match png {
-                Ok(png) => {
-                    sh.sample_png.insert(step, png);
-                    while sh.sample_png.len() > KEEP_SAMPLES {
-                        sh.sample_png.pop_first();
-                    }
-                    sh.snapshot.samples = sh.sample_png.keys().copied().collect();
-                }
-                Err(e) => {
-                    drop(sh);
-                    return fail(lab, s.generation, e.to_string());
-                }
-            }
+            sh.snapshot.samples = sh.sample_png.keys().copied().collect();
         }
     }
 }

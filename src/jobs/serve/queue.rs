@@ -532,9 +532,30 @@ mod tests {
                     q.done_running(0, 0.0);
                     "B"
                 }
+                Work::Lab => "L",
             })
             .collect();
         assert_eq!(kinds, ["G", "B", "G", "B", "G", "B"]);
+    }
+
+    /// The Lab trains only when no completion job or G(z) request waits.
+    #[test]
+    fn completion_jobs_go_before_the_lab_s_training() {
+        let q = Queue::new(8, 1, "data/olivetti".into());
+        assert!(q.lab.command(crate::jobs::serve::lab::Command::Start(&crate::jobs::serve::lab::PRESETS[0])).is_ok());
+        assert!(q.submit(job(5)).is_ok() && q.submit(job(5)).is_ok());
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            kinds.push(match q.take().expect("work") {
+                Work::Batch(_) => {
+                    q.done_running(0, 0.0);
+                    "B"
+                }
+                Work::Generate(_) => "G",
+                Work::Lab => "L",
+            });
+        }
+        assert_eq!(kinds, ["B", "B", "L"]);
     }
 
     /// The queue's capacity counts waiting and running jobs; cancelling a waiting one frees

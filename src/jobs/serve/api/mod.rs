@@ -149,6 +149,8 @@ pub fn router(app: Arc<App>, access: Arc<Access>) -> Router {
         .route("/", get(|| async { page(PAGE_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { page(PAGE_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { page(PAGE_CSS, "text/css; charset=utf-8") }))
+        .route("/lab", get(|| async { page(LAB_HTML, "text/html; charset=utf-8") }))
+        .route("/lab.js", get(|| async { page(LAB_JS, "text/javascript; charset=utf-8") }))
         .route("/api/v1/models", get(models))
         .route("/api/v1/models/{model}/examples/{file}", get(example))
         .route("/api/v1/models/{model}/masks/{preset}", get(preset_mask))
@@ -179,6 +181,8 @@ pub fn router(app: Arc<App>, access: Arc<Access>) -> Router {
 const PAGE_HTML: &str = include_str!("../page/index.html");
 const PAGE_JS: &str = include_str!("../page/app.js");
 const PAGE_CSS: &str = include_str!("../page/style.css");
+const LAB_HTML: &str = include_str!("../page/lab.html");
+const LAB_JS: &str = include_str!("../page/lab.js");
 
 fn page(body: &'static str, kind: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")], body).into_response()
