@@ -52,6 +52,11 @@ fn a_tiny_run_trains_pauses_and_steps_one_at_a_time() {
     for (k, row) in rows.iter().enumerate() {
         assert_eq!(row["step"].as_u64(), Some(k as u64 + 1));
         assert!(row["d_loss"].as_f64().unwrap().is_finite() && row["g_loss"].as_f64().unwrap().is_finite(), "{row}");
+        // D(x) and D(G(z)) are the probabilities behind this step's D loss: by Jensen,
+        // mean(-ln p) >= -ln(mean p), so the loss bounds them.
+        let (real, fake, d_loss) = (row["d_real"].as_f64().unwrap(), row["d_fake"].as_f64().unwrap(), row["d_loss"].as_f64().unwrap());
+        assert!(real > 0.0 && real < 1.0 && fake > 0.0 && fake < 1.0, "{row}");
+        assert!(d_loss >= -real.ln() - (1.0 - fake).ln() - 1e-4, "D(x) and D(G(z)) do not match the D loss: {row}");
     }
     // The samples of the fixed z change as it learns.
     let samples: Vec<u64> = run["samples"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();

@@ -61,6 +61,13 @@ pub fn uniform_z(rng: &mut Rng, n: usize, z_dim: usize) -> Vec<f32> {
 /// The discriminator's loss (real -> 1, G(z) -> 0) and its gradients, recorded on `tape`;
 /// G is frozen, so it gets no gradient kernels. `ones` / `zeros` are [B, 1] labels.
 pub fn d_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor) -> (Tensor, Gradients) {
+    let (loss, grads, _) = d_loss_gradients_and_logits(tape, g, d, real, z, ones, zeros);
+    (loss, grads)
+}
+
+/// [`d_loss_and_gradients`], and D's logits for the real and the generated batch ([B, 1]
+/// each): sigmoid of their means is what D makes of each, D(x) and D(G(z)).
+pub fn d_loss_gradients_and_logits(tape: &mut Tape, g: &Generator, d: &Discriminator, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor) -> (Tensor, Gradients, (Tensor, Tensor)) {
     let real_logits = d.forward(tape, real, true, false);
     let fake = g.forward(tape, z, true, true);
     let fake_logits = d.forward(tape, &fake, true, false);
@@ -68,7 +75,7 @@ pub fn d_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, r
     let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, zeros);
     let d_loss = tape.add(&loss_real, &loss_fake);
     let grads = tape.backward(&d_loss);
-    (d_loss, grads)
+    (d_loss, grads, (real_logits, fake_logits))
 }
 
 /// The generator's non-saturating loss (G(z) -> 1) and its gradients, D frozen.
@@ -83,9 +90,15 @@ pub fn g_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, z
 /// One training step, recorded but not submitted: a discriminator update, then `g_steps`
 /// generator updates. Returns the D loss and the last G loss, still on the GPU.
 pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
+    let (d_loss, g_loss, _) = train_step_with_logits(gpu, state, real, z, ones, zeros, g_steps);
+    (d_loss, g_loss)
+}
+
+/// [`train_step`], and D's logits on the real and the generated batch of its D update.
+pub fn train_step_with_logits(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor, (Tensor, Tensor)) {
     let d_params = trainable(&state.d.named());
     let g_params = trainable(&state.g.named());
-    let (d_loss, grads) = d_loss_and_gradients(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
+    let (d_loss, grads, logits) = d_loss_gradients_and_logits(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
     state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
     drop(grads);
     let mut g_loss = None;
@@ -95,7 +108,7 @@ pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, on
         g_loss = Some(loss);
     }
     let Some(g_loss) = g_loss else { unreachable!("g_steps.max(1) runs at least once") };
-    (d_loss, g_loss)
+    (d_loss, g_loss, logits)
 }
 
 /// A training run taken one step at a time: the models with their optimisers, the step's
@@ -111,6 +124,8 @@ pub struct Trainer {
     pub flip: bool,
     /// Steps completed.
     pub steps: u64,
+    /// D's logits on the last step's real and generated batch ([B, 1] each).
+    pub last_logits: Option<(Tensor, Tensor)>,
     real: Tensor,
     z: Tensor,
     ones: Tensor,
@@ -129,6 +144,7 @@ impl Trainer {
             seed,
             flip,
             steps: 0,
+            last_logits: None,
             real: Tensor::empty(gpu, &[batch, c, s, s]),
             z: Tensor::empty(gpu, &[batch, arch.z_dim]),
             ones: elementwise::full(gpu, &[batch, 1], 1.0),
@@ -160,6 +176,8 @@ impl Trainer {
         let zd = self.z.shape()[1];
         self.z.write(gpu, &uniform_z(&mut Rng::derived(self.seed, &[Z_STREAM, step]), b, zd));
         self.steps += 1;
-        train_step(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps)
+        let (d_loss, g_loss, logits) = train_step_with_logits(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps);
+        self.last_logits = Some(logits);
+        (d_loss, g_loss)
     }
 }

@@ -60,6 +60,10 @@ pub struct Row {
     pub step: u64,
     pub d_loss: f32,
     pub g_loss: f32,
+    /// D's mean probability that the real batch is real, and that G's batch is (before D's
+    /// update): D(x) near 1 and D(G(z)) near 0 means D wins; both near 0.5, a standoff.
+    pub d_real: f32,
+    pub d_fake: f32,
     pub images_per_s: f64,
 }
 
@@ -247,13 +251,22 @@ pub fn run_chunk(gpu: &Gpu, lab: &Lab, session: &mut Option<Session>) {
         let (d_loss, g_loss) = s.trainer.record_step(gpu, &s.data);
         gpu.flush();
         let read = |t: &Tensor| t.try_to_vec(gpu).map(|v| v[0]);
+        // D's mean probability of "real" on a batch of logits.
+        let mean_sigmoid = |t: &Tensor| t.try_to_vec(gpu).map(|v| v.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / v.len().max(1) as f32);
+        let (d_real, d_fake) = match &s.trainer.last_logits {
+            Some((real, fake)) => match (mean_sigmoid(real), mean_sigmoid(fake)) {
+                (Ok(r), Ok(f)) => (r, f),
+                (Err(e), _) | (_, Err(e)) => return fail(lab, s.generation, e.to_string()),
+            },
+            None => (f32::NAN, f32::NAN),
+        };
         let (d, g) = match (read(&d_loss), read(&g_loss)) {
             (Ok(d), Ok(g)) if d.is_finite() && g.is_finite() => (d, g),
             (Ok(d), Ok(g)) => return fail(lab, s.generation, format!("training diverged at step {}: d_loss = {d}, g_loss = {g}; reset and start again", s.trainer.steps)),
             (Err(e), _) | (_, Err(e)) => return fail(lab, s.generation, e.to_string()),
         };
         let step = s.trainer.steps;
-        let row = Row { step, d_loss: d, g_loss: g, images_per_s: s.preset.batch as f64 / t0.elapsed().as_secs_f64() };
+        let row = Row { step, d_loss: d, g_loss: g, d_real, d_fake, images_per_s: s.preset.batch as f64 / t0.elapsed().as_secs_f64() };
         // The sample grid first, so a row and its grid are published together.
         let png = if step % SAMPLE_EVERY == 0 || step == 1 || stepping {
             match sample_png(gpu, s) {

@@ -35,6 +35,8 @@
     $("rate").textContent = last ? last.images_per_s.toFixed(1) : "–";
     $("d-loss").textContent = last ? last.d_loss.toFixed(3) : "–";
     $("g-loss").textContent = last ? last.g_loss.toFixed(3) : "–";
+    $("d-real").textContent = last ? last.d_real.toFixed(3) : "–";
+    $("d-fake").textContent = last ? last.d_fake.toFixed(3) : "–";
     const state = run.error ? "Stopped: " + run.error
       : run.running ? "Training (" + (run.preset || "") + ")…"
       : run.pending_steps > 0 ? "Stepping…"
@@ -63,17 +65,23 @@
   }
 
   function drawLosses() {
-    const c = $("losses"), g = c.getContext("2d");
+    chart($("losses"), [["d_loss", "#c82828"], ["g_loss", "#1e3cc8"]], null);
+    chart($("probs"), [["d_real", "#1e8c3c"], ["d_fake", "#e07814"]], [0, 1]);
+  }
+
+  // Series of `rows` on `c`: [key, colour] pairs, from 0 (or `range`) to their largest value.
+  function chart(c, series, range) {
+    const g = c.getContext("2d");
     g.fillStyle = "#fff"; g.fillRect(0, 0, c.width, c.height);
     if (rows.length < 2) return;
-    const values = rows.flatMap((r) => [r.d_loss, r.g_loss]);
-    const hi = Math.max(...values), lo = Math.min(0, ...values);
+    const values = rows.flatMap((r) => series.map(([key]) => r[key]));
+    const [lo, hi] = range || [Math.min(0, ...values), Math.max(...values)];
     const x = (i) => 30 + (i / (rows.length - 1)) * (c.width - 40);
     const y = (v) => c.height - 20 - ((v - lo) / (hi - lo || 1)) * (c.height - 30);
     g.fillStyle = "#555"; g.font = "11px sans-serif";
     g.fillText(hi.toFixed(2), 2, 12); g.fillText(lo.toFixed(2), 2, c.height - 20);
     g.fillText("step " + rows[rows.length - 1].step, c.width - 70, c.height - 4);
-    for (const [key, colour] of [["d_loss", "#c82828"], ["g_loss", "#1e3cc8"]]) {
+    for (const [key, colour] of series) {
       g.strokeStyle = colour; g.beginPath();
       rows.forEach((r, i) => (i ? g.lineTo(x(i), y(r[key])) : g.moveTo(x(i), y(r[key]))));
       g.stroke();
