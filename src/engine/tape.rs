@@ -7,8 +7,9 @@
 //! back to the host; forward, backward and the optimiser step end up in one submission.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::engine::gpu::Gpu;
+use crate::engine::gpu::{Gpu, Scope};
 use crate::engine::ops::activation::{self, Activation};
 use crate::engine::ops::batchnorm::{self, BatchNorm};
 use crate::engine::ops::conv::{self, ConvGeometry};
@@ -36,6 +37,8 @@ enum Op {
 struct Node {
     out: Tensor,
     op: Op,
+    /// The profiler scope it was recorded in (its layer): its gradient kernels get it too.
+    scope: Option<Arc<str>>,
 }
 
 /// Gradients by tensor id, as returned by [`Tape::backward`].
@@ -111,7 +114,7 @@ impl<'g> Tape<'g> {
         };
         let out = out.with_grad(needs_grad);
         if needs_grad {
-            self.nodes.push(Node { out: out.clone(), op });
+            self.nodes.push(Node { out: out.clone(), op, scope: Scope::current() });
         }
         out
     }
@@ -238,105 +241,114 @@ impl<'g> Tape<'g> {
             return grads;
         }
         grads.by_id.insert(loss.id(), elementwise::full(gpu, loss.shape(), 1.0));
-        for Node { out, op } in self.nodes.drain(..).rev() {
-            // A node's output is never a leaf, so its gradient can go once it is used.
-            let Some(dy) = grads.by_id.remove(&out.id()) else { continue };
-            match op {
-                Op::Reshape { x } => grads.accumulate(gpu, &x, dy.view(x.shape())),
-                Op::Add { a, b } => {
-                    if a.requires_grad() {
-                        grads.accumulate(gpu, &a, dy.clone());
-                    }
-                    if b.requires_grad() {
-                        grads.accumulate(gpu, &b, dy);
-                    }
+        let nodes: Vec<Node> = self.nodes.drain(..).rev().collect();
+        Scope::backward(|| {
+            for node in nodes {
+                let _scope = Scope::restore(node.scope.clone());
+                Self::backward_node(gpu, &mut grads, node);
+            }
+        });
+        grads
+    }
+
+    /// One node of `backward`: the gradients of its inputs from its output's.
+    fn backward_node(gpu: &Gpu, grads: &mut Gradients, Node { out, op, .. }: Node) {
+        // A node's output is never a leaf, so its gradient can go once it is used.
+        let Some(dy) = grads.by_id.remove(&out.id()) else { return };
+        match op {
+            Op::Reshape { x } => grads.accumulate(gpu, &x, dy.view(x.shape())),
+            Op::Add { a, b } => {
+                if a.requires_grad() {
+                    grads.accumulate(gpu, &a, dy.clone());
                 }
-                Op::Sub { a, b } => {
-                    if a.requires_grad() {
-                        grads.accumulate(gpu, &a, dy.clone());
-                    }
-                    if b.requires_grad() {
-                        grads.accumulate(gpu, &b, elementwise::scale(gpu, &dy, -1.0));
-                    }
-                }
-                Op::AvgPool { x, f } => grads.accumulate(gpu, &x, pool::avg_pool_grad_input(gpu, &dy, x.shape(), f)),
-                Op::Mul { a, b } => {
-                    if a.requires_grad() {
-                        grads.accumulate(gpu, &a, elementwise::mul(gpu, &dy, &b));
-                    }
-                    if b.requires_grad() {
-                        grads.accumulate(gpu, &b, elementwise::mul(gpu, &dy, &a));
-                    }
-                }
-                Op::Scale { x, alpha } => grads.accumulate(gpu, &x, elementwise::scale(gpu, &dy, alpha)),
-                Op::Activation { x, act } => {
-                    grads.accumulate(gpu, &x, activation::grad_input(gpu, act, &x, &out, &dy));
-                }
-                Op::Linear { x, w, b } => {
-                    if x.requires_grad() {
-                        grads.accumulate(gpu, &x, linear::grad_input(gpu, &dy, &w));
-                    }
-                    if w.requires_grad() {
-                        grads.accumulate(gpu, &w, linear::grad_weight(gpu, &dy, &x));
-                    }
-                    if let Some(b) = b.filter(|b| b.requires_grad()) {
-                        grads.accumulate(gpu, &b, linear::grad_bias(gpu, &dy));
-                    }
-                }
-                Op::Conv2d { x, w, b, geometry: g } => {
-                    if x.requires_grad() {
-                        grads.accumulate(gpu, &x, conv::conv2d_grad_input(gpu, &dy, &w, &g));
-                    }
-                    if w.requires_grad() {
-                        grads.accumulate(gpu, &w, conv::conv2d_grad_weight(gpu, &dy, &x, &g));
-                    }
-                    if let Some(b) = b.filter(|b| b.requires_grad()) {
-                        grads.accumulate(gpu, &b, conv::conv2d_grad_bias(gpu, &dy, &g));
-                    }
-                }
-                Op::ConvTranspose2d { x, w, b, geometry: g } => {
-                    if x.requires_grad() {
-                        grads.accumulate(gpu, &x, conv::conv_transpose2d_grad_input(gpu, &dy, &w, &g));
-                    }
-                    if w.requires_grad() {
-                        grads.accumulate(gpu, &w, conv::conv_transpose2d_grad_weight(gpu, &dy, &x, &g));
-                    }
-                    if let Some(b) = b.filter(|b| b.requires_grad()) {
-                        grads.accumulate(gpu, &b, conv::conv_transpose2d_grad_bias(gpu, &dy, &g));
-                    }
-                }
-                Op::BatchNorm { x, bn, stats, train } => {
-                    let params_need = bn.gamma.requires_grad() || bn.beta.requires_grad();
-                    // Training-mode dx needs the channel sums too; eval-mode dx does not.
-                    let sums = (params_need || (train && x.requires_grad()))
-                        .then(|| batchnorm::grad_reduce(gpu, &dy, &x, &stats, &bn));
-                    if x.requires_grad() {
-                        let dx = match &sums {
-                            Some((dgamma, dbeta)) if train => batchnorm::grad_input(gpu, &dy, &x, &stats, &bn, dgamma, dbeta),
-                            _ => batchnorm::eval_grad_input(gpu, &dy, &stats, &bn),
-                        };
-                        grads.accumulate(gpu, &x, dx);
-                    }
-                    if let Some((dgamma, dbeta)) = sums {
-                        if bn.gamma.requires_grad() {
-                            grads.accumulate(gpu, &bn.gamma, dgamma);
-                        }
-                        if bn.beta.requires_grad() {
-                            grads.accumulate(gpu, &bn.beta, dbeta);
-                        }
-                    }
-                }
-                Op::SumAll { x, scale } => {
-                    grads.accumulate(gpu, &x, reduce::sum_all_grad_input(gpu, &dy, x.shape(), scale));
-                }
-                Op::SumAxis { x, axis, scale } => {
-                    grads.accumulate(gpu, &x, reduce::sum_axis_grad_input(gpu, &dy, x.shape(), axis, scale));
-                }
-                Op::SigmoidCe { logits, targets } => {
-                    grads.accumulate(gpu, &logits, loss::sigmoid_ce_grad_input(gpu, &logits, &targets, &dy));
+                if b.requires_grad() {
+                    grads.accumulate(gpu, &b, dy);
                 }
             }
+            Op::Sub { a, b } => {
+                if a.requires_grad() {
+                    grads.accumulate(gpu, &a, dy.clone());
+                }
+                if b.requires_grad() {
+                    grads.accumulate(gpu, &b, elementwise::scale(gpu, &dy, -1.0));
+                }
+            }
+            Op::AvgPool { x, f } => grads.accumulate(gpu, &x, pool::avg_pool_grad_input(gpu, &dy, x.shape(), f)),
+            Op::Mul { a, b } => {
+                if a.requires_grad() {
+                    grads.accumulate(gpu, &a, elementwise::mul(gpu, &dy, &b));
+                }
+                if b.requires_grad() {
+                    grads.accumulate(gpu, &b, elementwise::mul(gpu, &dy, &a));
+                }
+            }
+            Op::Scale { x, alpha } => grads.accumulate(gpu, &x, elementwise::scale(gpu, &dy, alpha)),
+            Op::Activation { x, act } => {
+                grads.accumulate(gpu, &x, activation::grad_input(gpu, act, &x, &out, &dy));
+            }
+            Op::Linear { x, w, b } => {
+                if x.requires_grad() {
+                    grads.accumulate(gpu, &x, linear::grad_input(gpu, &dy, &w));
+                }
+                if w.requires_grad() {
+                    grads.accumulate(gpu, &w, linear::grad_weight(gpu, &dy, &x));
+                }
+                if let Some(b) = b.filter(|b| b.requires_grad()) {
+                    grads.accumulate(gpu, &b, linear::grad_bias(gpu, &dy));
+                }
+            }
+            Op::Conv2d { x, w, b, geometry: g } => {
+                if x.requires_grad() {
+                    grads.accumulate(gpu, &x, conv::conv2d_grad_input(gpu, &dy, &w, &g));
+                }
+                if w.requires_grad() {
+                    grads.accumulate(gpu, &w, conv::conv2d_grad_weight(gpu, &dy, &x, &g));
+                }
+                if let Some(b) = b.filter(|b| b.requires_grad()) {
+                    grads.accumulate(gpu, &b, conv::conv2d_grad_bias(gpu, &dy, &g));
+                }
+            }
+            Op::ConvTranspose2d { x, w, b, geometry: g } => {
+                if x.requires_grad() {
+                    grads.accumulate(gpu, &x, conv::conv_transpose2d_grad_input(gpu, &dy, &w, &g));
+                }
+                if w.requires_grad() {
+                    grads.accumulate(gpu, &w, conv::conv_transpose2d_grad_weight(gpu, &dy, &x, &g));
+                }
+                if let Some(b) = b.filter(|b| b.requires_grad()) {
+                    grads.accumulate(gpu, &b, conv::conv_transpose2d_grad_bias(gpu, &dy, &g));
+                }
+            }
+            Op::BatchNorm { x, bn, stats, train } => {
+                let params_need = bn.gamma.requires_grad() || bn.beta.requires_grad();
+                // Training-mode dx needs the channel sums too; eval-mode dx does not.
+                let sums = (params_need || (train && x.requires_grad()))
+                    .then(|| batchnorm::grad_reduce(gpu, &dy, &x, &stats, &bn));
+                if x.requires_grad() {
+                    let dx = match &sums {
+                        Some((dgamma, dbeta)) if train => batchnorm::grad_input(gpu, &dy, &x, &stats, &bn, dgamma, dbeta),
+                        _ => batchnorm::eval_grad_input(gpu, &dy, &stats, &bn),
+                    };
+                    grads.accumulate(gpu, &x, dx);
+                }
+                if let Some((dgamma, dbeta)) = sums {
+                    if bn.gamma.requires_grad() {
+                        grads.accumulate(gpu, &bn.gamma, dgamma);
+                    }
+                    if bn.beta.requires_grad() {
+                        grads.accumulate(gpu, &bn.beta, dbeta);
+                    }
+                }
+            }
+            Op::SumAll { x, scale } => {
+                grads.accumulate(gpu, &x, reduce::sum_all_grad_input(gpu, &dy, x.shape(), scale));
+            }
+            Op::SumAxis { x, axis, scale } => {
+                grads.accumulate(gpu, &x, reduce::sum_axis_grad_input(gpu, &dy, x.shape(), axis, scale));
+            }
+            Op::SigmoidCe { logits, targets } => {
+                grads.accumulate(gpu, &logits, loss::sigmoid_ce_grad_input(gpu, &logits, &targets, &dy));
+            }
         }
-        grads
     }
 }

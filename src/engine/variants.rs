@@ -252,12 +252,46 @@ pub struct Variant<F: 'static> {
     pub imp: F,
 }
 
-/// Run `product` at `shape` (the dimensions that decide its cost). A tuning device runs the
+/// The product a thread is running, for the profiler to put on each of its dispatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductRun {
+    pub product: &'static str,
+    pub set: &'static str,
+    /// Multiply-accumulates of the whole product (its dispatches together).
+    pub macs: u64,
+    /// Which call of `run` this is on its thread, so dispatches of one product group.
+    pub call: u64,
+}
+
+thread_local! {
+    static CURRENT: std::cell::Cell<Option<ProductRun>> = const { std::cell::Cell::new(None) };
+    static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The product this thread is running, if any (dispatches outside products have none).
+pub fn current_product() -> Option<ProductRun> {
+    CURRENT.with(|c| c.get())
+}
+
+/// `call` with `current_product` saying it runs `product` on `set`.
+fn within<R>(product: &'static str, set: &'static str, macs: u64, call: impl FnOnce() -> R) -> R {
+    let id = CALLS.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    let outer = CURRENT.with(|c| c.replace(Some(ProductRun { product, set, macs, call: id })));
+    let r = call();
+    CURRENT.with(|c| c.set(outer));
+    r
+}
+
+/// Run `product` at `shape` (the dimensions that decide its cost; `macs` its
+/// multiply-accumulates). A tuning device runs the
 /// row that measured fastest at this shape, measuring every enabled row the first time;
 /// otherwise, or where that row declines, the first row of `variants` that `gpu` enables
 /// and that accepts the operands (`call` returns `Some`). The recorder notes which set ran
 /// it. The family's portable row must accept everything, so a product always runs.
-pub fn run<F, R>(gpu: &impl Runs, product: &'static str, shape: &[usize], variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
+pub fn run<F, R>(gpu: &impl Runs, product: &'static str, shape: &[usize], macs: usize, variants: &'static [Variant<F>], call: impl Fn(&F) -> Option<R>) -> R {
     if let Some(tuner) = gpu.tuner() {
         let enabled: Vec<&Variant<F>> = variants.iter().filter(|v| gpu.enables(v.set)).collect();
         if enabled.len() > 1 {
@@ -272,7 +306,7 @@ pub fn run<F, R>(gpu: &impl Runs, product: &'static str, shape: &[usize], varian
                 })
             });
             if let Some(v) = choice.and_then(|c| enabled.iter().find(|v| v.set.name == c.set).copied()) {
-                if let Some(r) = call(&v.imp) {
+                if let Some(r) = within(product, v.set.name, macs as u64, || call(&v.imp)) {
                     gpu.note_variant(product, v.set.name);
                     return r;
                 }
@@ -280,7 +314,7 @@ pub fn run<F, R>(gpu: &impl Runs, product: &'static str, shape: &[usize], varian
         }
     }
     for v in variants.iter().filter(|v| gpu.enables(v.set)) {
-        if let Some(r) = call(&v.imp) {
+        if let Some(r) = within(product, v.set.name, macs as u64, || call(&v.imp)) {
             gpu.note_variant(product, v.set.name);
             return r;
         }

@@ -52,7 +52,7 @@ impl Encoder {
     /// x [B, c+1, s, s] -> z [B, z_dim]. `train`: batch statistics in BN (and running-stat
     /// updates); `frozen`: no gradients to E's parameters.
     pub fn forward(&self, tape: &mut Tape, x: &Tensor, train: bool, frozen: bool) -> Tensor {
-        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, train, frozen); // [B, top*16]
+        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, "e", train, frozen, None); // [B, top*16]
         let fc = use_layer(&self.fc, frozen);
         let z = tape.linear(&h, &fc.weight, Some(&fc.bias)); //                  [B, z_dim]
         tape.tanh(&z)

@@ -4,7 +4,7 @@
 //! generator updates (non-saturating loss), all recorded into one submission.
 
 use super::{Architecture, Discriminator, Generator, Named, trainable};
-use crate::engine::gpu::Gpu;
+use crate::engine::gpu::{Gpu, Scope};
 use crate::engine::ops::adam::AdamConfig;
 use crate::engine::optim::Adam;
 use crate::engine::tape::{Gradients, Tape};
@@ -71,9 +71,12 @@ pub fn d_loss_gradients_and_logits(tape: &mut Tape, g: &Generator, d: &Discrimin
     let real_logits = d.forward(tape, real, true, false);
     let fake = g.forward(tape, z, true, true);
     let fake_logits = d.forward(tape, &fake, true, false);
-    let loss_real = tape.sigmoid_cross_entropy(&real_logits, ones);
-    let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, zeros);
-    let d_loss = tape.add(&loss_real, &loss_fake);
+    let d_loss = {
+        let _scope = Scope::enter("loss");
+        let loss_real = tape.sigmoid_cross_entropy(&real_logits, ones);
+        let loss_fake = tape.sigmoid_cross_entropy(&fake_logits, zeros);
+        tape.add(&loss_real, &loss_fake)
+    };
     let grads = tape.backward(&d_loss);
     (d_loss, grads, (real_logits, fake_logits))
 }
@@ -82,7 +85,10 @@ pub fn d_loss_gradients_and_logits(tape: &mut Tape, g: &Generator, d: &Discrimin
 pub fn g_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, z: &Tensor, ones: &Tensor) -> (Tensor, Gradients) {
     let fake = g.forward(tape, z, true, false);
     let logits = d.forward(tape, &fake, true, true);
-    let loss = tape.sigmoid_cross_entropy(&logits, ones);
+    let loss = {
+        let _scope = Scope::enter("loss");
+        tape.sigmoid_cross_entropy(&logits, ones)
+    };
     let grads = tape.backward(&loss);
     (loss, grads)
 }
@@ -98,12 +104,19 @@ pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, on
 pub fn train_step_with_logits(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor, (Tensor, Tensor)) {
     let d_params = trainable(&state.d.named());
     let g_params = trainable(&state.g.named());
-    let (d_loss, grads, logits) = d_loss_gradients_and_logits(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
-    state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
-    drop(grads);
+    // The scopes label the step's dispatches for a profile (the Lab's kernel view).
+    let (d_loss, logits) = {
+        let _scope = Scope::enter("D step");
+        let (d_loss, grads, logits) = d_loss_gradients_and_logits(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
+        let _adam = Scope::enter("adam");
+        state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
+        (d_loss, logits)
+    };
     let mut g_loss = None;
     for _ in 0..g_steps.max(1) {
+        let _scope = Scope::enter("G step");
         let (loss, grads) = g_loss_and_gradients(&mut Tape::new(gpu), &state.g, &state.d, z, ones);
+        let _adam = Scope::enter("adam");
         state.adam_g.step(gpu, &g_params.iter().collect::<Vec<_>>(), &grads);
         g_loss = Some(loss);
     }

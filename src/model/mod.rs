@@ -16,7 +16,7 @@ pub mod inpaint;
 pub mod weights;
 
 use crate::error::{Error, Result};
-use crate::engine::gpu::Gpu;
+use crate::engine::gpu::{Gpu, Scope};
 use crate::engine::ops::batchnorm::BatchNorm;
 use crate::engine::ops::conv::{ConvGeometry, Padding};
 use crate::engine::ops::linear::portable as linear;
@@ -295,6 +295,7 @@ impl Generator {
     pub fn forward_between(&self, tape: &mut Tape, h: &Tensor, from: usize, to: usize, train: bool, frozen: bool) -> Tensor {
         let mut h = h.clone();
         if from == 0 && to > 0 {
+            let _scope = Scope::enter("g.fc");
             let batch = h.shape()[0];
             let fc = use_layer(&self.fc, frozen);
             let x = tape.linear(&h, &fc.weight, Some(&fc.bias)); //             [B, base*16]
@@ -303,6 +304,7 @@ impl Generator {
             h = tape.relu(&x);
         }
         for (i, layer) in self.deconvs.iter().enumerate().take(to.saturating_sub(1)).skip(from.saturating_sub(1)) {
+            let _scope = Scope::enter(&format!("g.deconv{}", i + 1));
             let l = use_layer(layer, frozen);
             let geometry = ConvGeometry::conv_transpose2d_same(h.shape(), l.weight.shape(), 2);
             h = tape.conv_transpose2d(&h, &l.weight, Some(&l.bias), geometry); // size x2, width /2
@@ -359,10 +361,13 @@ fn conv_stack_init(gpu: &Gpu, arch: &Architecture, c_in: usize, rng: &mut Rng) -
 }
 
 /// x [B, c_in, s, s] through the stack -> features flattened C-order, NCHW [B, top*16].
-fn conv_stack_forward(tape: &mut Tape, x: &Tensor, convs: &[Layer], bns: &[BatchNorm], arch: &Architecture, train: bool, frozen: bool) -> Tensor {
+/// `prefix` names the layers for the profiler ("d" -> d.conv0, ...); each layer's output
+/// (after its activation) is pushed onto `taps` when given (the Lab's layer view).
+fn conv_stack_forward(tape: &mut Tape, x: &Tensor, convs: &[Layer], bns: &[BatchNorm], arch: &Architecture, prefix: &str, train: bool, frozen: bool, mut taps: Option<&mut Vec<Tensor>>) -> Tensor {
     let batch = x.shape()[0];
     let mut h = x.clone();
     for (i, layer) in convs.iter().enumerate() {
+        let _scope = Scope::enter(&format!("{}.conv{i}", prefix));
         let l = use_layer(layer, frozen);
         let size = h.shape()[2];
         let pad = Padding::same(size, size, arch.kernel, 2);
@@ -371,6 +376,9 @@ fn conv_stack_forward(tape: &mut Tape, x: &Tensor, convs: &[Layer], bns: &[Batch
             h = tape.batch_norm(&h, &use_bn(&bns[i - 1], frozen), train);
         }
         h = tape.leaky_relu(&h, 0.2);
+        if let Some(taps) = taps.as_deref_mut() {
+            taps.push(h.clone());
+        }
     }
     tape.reshape(&h, &[batch, arch.d_top_channels() * 16]) //                   [B, top*16]
 }
@@ -384,7 +392,13 @@ impl Discriminator {
 
     /// images [B, c, s, s] -> logits [B, 1].
     pub fn forward(&self, tape: &mut Tape, x: &Tensor, train: bool, frozen: bool) -> Tensor {
-        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, train, frozen);
+        self.forward_with_taps(tape, x, train, frozen, None)
+    }
+
+    /// [`Discriminator::forward`], pushing each conv layer's output onto `taps`.
+    pub fn forward_with_taps(&self, tape: &mut Tape, x: &Tensor, train: bool, frozen: bool, taps: Option<&mut Vec<Tensor>>) -> Tensor {
+        let h = conv_stack_forward(tape, x, &self.convs, &self.bns, &self.arch, "d", train, frozen, taps);
+        let _scope = Scope::enter("d.fc");
         let fc = use_layer(&self.fc, frozen);
         tape.linear(&h, &fc.weight, Some(&fc.bias)) //                            [B, 1]
     }

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 pub use context::AdapterChoice;
 pub use pipelines::{Element, Family, Kernel, ResourceKind};
 pub use pool::{BufferPool, PoolStats, PooledBuffer, PooledTexture};
-pub use profile::KernelProfile;
+pub use profile::{DispatchProfile, KernelProfile, Scope};
 
 use super::tune::{self, TuneCache, Tuner};
 use super::variants::{self, KernelSet, PORTABLE};

@@ -1,13 +1,96 @@
 //! What ran and how long it took: [`Gpu::trace`] (entry points and kernel sets, in
-//! order), [`Gpu::profile`] (wall time per entry point) and [`Gpu::time`] (timestamps).
+//! order), [`Gpu::profile`] (wall time per entry point), [`Gpu::profile_dispatches`] (each
+//! dispatch with its [`Scope`] and product) and [`Gpu::time`] (timestamps).
+
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::{Gpu, Kernel};
 use super::recorder::TIMED_PASSES_MAX;
+use crate::engine::variants::{self, ProductRun};
+
+thread_local! {
+    /// The scope path each dispatch of this thread is labelled with ("G step / g.deconv1").
+    static SCOPE: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    static BACKWARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A label for the dispatches recorded while it lives (on this thread): a network layer, a
+/// loss, an optimiser step. Scopes nest into a path. The tape keeps the path an op was
+/// recorded under and restores it in `backward`, so a layer's gradient kernels carry its
+/// label too. Costs a string per scope; nothing is recorded unless a profile runs.
+pub struct Scope(());
+
+impl Scope {
+    /// Enter `label` inside the current scope.
+    pub fn enter(label: &str) -> Scope {
+        SCOPE.with(|s| {
+            let mut s = s.borrow_mut();
+            let path: Arc<str> = match s.last() {
+                Some(outer) => format!("{outer} / {label}").into(),
+                None => label.into(),
+            };
+            s.push(path);
+        });
+        Scope(())
+    }
+
+    /// Enter a whole path (from [`Scope::current`]) again; `None` leaves the scope as it is.
+    pub fn restore(path: Option<Arc<str>>) -> Scope {
+        SCOPE.with(|s| {
+            let mut s = s.borrow_mut();
+            let path = path.or_else(|| s.last().cloned());
+            s.push(path.unwrap_or_else(|| "".into()));
+        });
+        Scope(())
+    }
+
+    /// The path dispatches are labelled with now.
+    pub fn current() -> Option<Arc<str>> {
+        SCOPE.with(|s| s.borrow().last().cloned()).filter(|p| !p.is_empty())
+    }
+
+    /// Mark the dispatches of `f` as a backward pass.
+    pub fn backward<R>(f: impl FnOnce() -> R) -> R {
+        let outer = BACKWARD.with(|b| b.replace(true));
+        let r = f();
+        BACKWARD.with(|b| b.set(outer));
+        r
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        SCOPE.with(|s| s.borrow_mut().pop());
+    }
+}
+
+/// One dispatch of [`Gpu::profile_dispatches`].
+#[derive(Debug, Clone)]
+pub struct DispatchProfile {
+    pub entry: &'static str,
+    /// The [`Scope`] path it was recorded under.
+    pub scope: Option<Arc<str>>,
+    /// Recorded by a tape's backward pass.
+    pub backward: bool,
+    /// The conv or linear product it is part of, with the kernel set that ran it.
+    pub product: Option<ProductRun>,
+    /// Wall time with the dispatch run alone.
+    pub seconds: f64,
+}
+
+/// Where a traced dispatch came from.
+struct Origin {
+    scope: Option<Arc<str>>,
+    backward: bool,
+    product: Option<ProductRun>,
+}
 
 /// The dispatches of one thread while [`Gpu::trace`] or [`Gpu::profile`] runs.
 pub(super) struct Trace {
     thread: std::thread::ThreadId,
     kernels: Vec<Kernel>,
+    origins: Vec<Origin>,
     /// (product, kernel set) for each product an op family ran, in order.
     variants: Vec<(&'static str, &'static str)>,
     /// Profiling: each dispatch runs alone and its wall time is kept here.
@@ -33,6 +116,8 @@ impl Gpu {
         match self.trace.lock().unwrap().as_mut() {
             Some(trace) if trace.thread == std::thread::current().id() => {
                 trace.kernels.push(kernel);
+                let backward = BACKWARD.with(|b| b.get());
+                trace.origins.push(Origin { scope: Scope::current(), backward, product: variants::current_product() });
                 trace.seconds.is_some()
             }
             _ => false,
@@ -62,10 +147,10 @@ impl Gpu {
     fn traced<R>(&self, timed: bool, f: impl FnOnce() -> R) -> (R, Trace) {
         let thread = std::thread::current().id();
         let seconds = timed.then(Vec::new);
-        *self.trace.lock().unwrap() = Some(Trace { thread, kernels: Vec::new(), variants: Vec::new(), seconds });
+        *self.trace.lock().unwrap() = Some(Trace { thread, kernels: Vec::new(), origins: Vec::new(), variants: Vec::new(), seconds });
         let r = f();
         let trace = self.trace.lock().unwrap().take();
-        (r, trace.unwrap_or(Trace { thread, kernels: Vec::new(), variants: Vec::new(), seconds: None }))
+        (r, trace.unwrap_or(Trace { thread, kernels: Vec::new(), origins: Vec::new(), variants: Vec::new(), seconds: None }))
     }
 
     /// Run `f` and return which kernel set ran each product it computed, in order:
@@ -155,6 +240,22 @@ impl Gpu {
     pub fn profile<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<KernelProfile>) {
         let (r, kernels, _) = self.profile_variants(f);
         (r, kernels)
+    }
+
+    /// Run `f` as [`Gpu::profile`] does, and return every dispatch in order with its time,
+    /// the [`Scope`] it was recorded in and the product and kernel set it served.
+    pub fn profile_dispatches<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<DispatchProfile>) {
+        self.finish();
+        let (r, trace) = self.traced(true, || {
+            let r = f();
+            self.finish();
+            r
+        });
+        let seconds = trace.seconds.unwrap_or_default();
+        let dispatches = trace.kernels.iter().zip(trace.origins).zip(seconds)
+            .map(|((k, o), seconds)| DispatchProfile { entry: k.entry, scope: o.scope, backward: o.backward, product: o.product, seconds })
+            .collect();
+        (r, dispatches)
     }
 
     /// [`Gpu::profile`], and which kernel set ran each product (as [`Gpu::trace_variants`]).

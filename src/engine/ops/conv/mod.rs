@@ -251,15 +251,15 @@ fn bias_or_zeros(gpu: &Gpu, b: Option<&Tensor>, channels: usize) -> Tensor {
 }
 
 fn correlate(gpu: &Gpu, product: &'static str, op: Op, img: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.correlate)(gpu, op, img, w, b, g))
+    variants::run(gpu, product, &g.key(), g.macs(), &VARIANTS, |v| (v.correlate)(gpu, op, img, w, b, g))
 }
 
 fn scatter(gpu: &Gpu, product: &'static str, op: Op, feat: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.scatter)(gpu, op, feat, w, b, g))
+    variants::run(gpu, product, &g.key(), g.macs(), &VARIANTS, |v| (v.scatter)(gpu, op, feat, w, b, g))
 }
 
 fn filter(gpu: &Gpu, product: &'static str, op: Op, feat: &Tensor, img: &Tensor, g: &ConvGeometry) -> Tensor {
-    variants::run(gpu, product, &g.key(), &VARIANTS, |v| (v.filter)(gpu, op, feat, img, g))
+    variants::run(gpu, product, &g.key(), g.macs(), &VARIANTS, |v| (v.filter)(gpu, op, feat, img, g))
 }
 
 // ---- conv2d ----

@@ -52,21 +52,21 @@ pub fn forward(gpu: &Gpu, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor 
     if let Some(b) = b {
         assert_eq!(b.numel(), n, "linear: bias has {} items, expected {n}", b.numel());
     }
-    variants::run(gpu, "linear_forward", &[m, n, k], &VARIANTS, |v| (v.forward)(gpu, x, w, b, [m, n, k]))
+    variants::run(gpu, "linear_forward", &[m, n, k], m * n * k, &VARIANTS, |v| (v.forward)(gpu, x, w, b, [m, n, k]))
 }
 
 /// dx[M, K] = dy[M, N] W[N, K]
 pub fn grad_input(gpu: &Gpu, dy: &Tensor, w: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(w, "weight");
-    variants::run(gpu, "linear_grad_input", &[m, n, k], &VARIANTS, |v| (v.grad_input)(gpu, dy, w, [m, n, k]))
+    variants::run(gpu, "linear_grad_input", &[m, n, k], m * n * k, &VARIANTS, |v| (v.grad_input)(gpu, dy, w, [m, n, k]))
 }
 
 /// dW[N, K] = dy[M, N]^T x[M, K]
 pub fn grad_weight(gpu: &Gpu, dy: &Tensor, x: &Tensor) -> Tensor {
     let (m, n) = dims2(dy, "dy");
     let (_, k) = dims2(x, "input");
-    variants::run(gpu, "linear_grad_weight", &[m, n, k], &VARIANTS, |v| (v.grad_weight)(gpu, dy, x, [m, n, k]))
+    variants::run(gpu, "linear_grad_weight", &[m, n, k], m * n * k, &VARIANTS, |v| (v.grad_weight)(gpu, dy, x, [m, n, k]))
 }
 
 /// db[N] = sum_m dy[m, N]
