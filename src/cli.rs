@@ -12,7 +12,7 @@ use dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT;
 use dcgan_inpaint::inpaint::photo::Region;
 use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, Start, mask};
 use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
-use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig};
+use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig, lab::LabConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
 use dcgan_inpaint::model::Architecture;
 use dcgan_inpaint::model::inpaint::Prior;
@@ -419,6 +419,12 @@ pub struct ServeArgs {
     /// The images the Lab (/lab) trains on: the faces that come with the project.
     #[arg(long, default_value = "data/olivetti")]
     pub lab_data: PathBuf,
+    /// The emoji the Lab trains on when asked: tools/fetch_twemoji.sh fetches them here.
+    #[arg(long, default_value = "data/twemoji64")]
+    pub lab_emoji: PathBuf,
+    /// Where the Lab's Save writes models (a folder per model, never overwritten).
+    #[arg(long, default_value = "runs/lab")]
+    pub lab_out: PathBuf,
 }
 
 #[derive(Args)]
@@ -716,7 +722,7 @@ impl From<ServeArgs> for ServeConfig {
             token: a.token,
             allow_hosts: a.allow_host,
             cors_origin: a.cors_origin,
-            lab_data: a.lab_data,
+            lab: LabConfig { faces: a.lab_data, emoji: a.lab_emoji, out: a.lab_out },
         }
     }
 }

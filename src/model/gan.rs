@@ -96,32 +96,44 @@ pub fn g_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, z
 /// One training step, recorded but not submitted: a discriminator update, then `g_steps`
 /// generator updates. Returns the D loss and the last G loss, still on the GPU.
 pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
-    let (d_loss, g_loss, _) = train_step_with_logits(gpu, state, real, z, ones, zeros, g_steps);
-    (d_loss, g_loss)
+    let step = train_step_in_full(gpu, state, real, z, ones, zeros, g_steps);
+    (step.d_loss, step.g_loss)
 }
 
-/// [`train_step`], and D's logits on the real and the generated batch of its D update.
-pub fn train_step_with_logits(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor, (Tensor, Tensor)) {
+/// What one step computed, still on the GPU.
+pub struct StepOutput {
+    pub d_loss: Tensor,
+    /// The last G update's loss.
+    pub g_loss: Tensor,
+    /// D's logits on the real and the generated batch of its update ([B, 1] each).
+    pub logits: (Tensor, Tensor),
+    /// The gradients D's update and the last G update applied.
+    pub d_grads: Gradients,
+    pub g_grads: Gradients,
+}
+
+/// [`train_step`], keeping D's logits and both updates' gradients.
+pub fn train_step_in_full(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> StepOutput {
     let d_params = trainable(&state.d.named());
     let g_params = trainable(&state.g.named());
     // The scopes label the step's dispatches for a profile (the Lab's kernel view).
-    let (d_loss, logits) = {
+    let (d_loss, d_grads, logits) = {
         let _scope = Scope::enter("D step");
         let (d_loss, grads, logits) = d_loss_gradients_and_logits(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
         let _adam = Scope::enter("adam");
         state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
-        (d_loss, logits)
+        (d_loss, grads, logits)
     };
-    let mut g_loss = None;
+    let mut g_last = None;
     for _ in 0..g_steps.max(1) {
         let _scope = Scope::enter("G step");
         let (loss, grads) = g_loss_and_gradients(&mut Tape::new(gpu), &state.g, &state.d, z, ones);
         let _adam = Scope::enter("adam");
         state.adam_g.step(gpu, &g_params.iter().collect::<Vec<_>>(), &grads);
-        g_loss = Some(loss);
+        g_last = Some((loss, grads));
     }
-    let Some(g_loss) = g_loss else { unreachable!("g_steps.max(1) runs at least once") };
-    (d_loss, g_loss, logits)
+    let Some((g_loss, g_grads)) = g_last else { unreachable!("g_steps.max(1) runs at least once") };
+    StepOutput { d_loss, g_loss, logits, d_grads, g_grads }
 }
 
 /// A training run taken one step at a time: the models with their optimisers, the step's
@@ -137,8 +149,8 @@ pub struct Trainer {
     pub flip: bool,
     /// Steps completed.
     pub steps: u64,
-    /// D's logits on the last step's real and generated batch ([B, 1] each).
-    pub last_logits: Option<(Tensor, Tensor)>,
+    /// The last step's logits and gradients (see [`StepOutput`]).
+    pub last: Option<StepOutput>,
     real: Tensor,
     z: Tensor,
     ones: Tensor,
@@ -157,7 +169,7 @@ impl Trainer {
             seed,
             flip,
             steps: 0,
-            last_logits: None,
+            last: None,
             real: Tensor::empty(gpu, &[batch, c, s, s]),
             z: Tensor::empty(gpu, &[batch, arch.z_dim]),
             ones: elementwise::full(gpu, &[batch, 1], 1.0),
@@ -175,6 +187,7 @@ impl Trainer {
     /// returns the D loss and the last G loss, still on the GPU.
     pub fn record_step(&mut self, gpu: &Gpu, data: &Dataset) -> (Tensor, Tensor) {
         let (b, step) = (self.batch, self.steps);
+        self.last = None; // its buffers go back to the pool for this step
         let per_epoch = self.steps_per_epoch(data);
         let epoch = step / per_epoch;
         if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
@@ -189,8 +202,9 @@ impl Trainer {
         let zd = self.z.shape()[1];
         self.z.write(gpu, &uniform_z(&mut Rng::derived(self.seed, &[Z_STREAM, step]), b, zd));
         self.steps += 1;
-        let (d_loss, g_loss, logits) = train_step_with_logits(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps);
-        self.last_logits = Some(logits);
-        (d_loss, g_loss)
+        let step = train_step_in_full(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps);
+        let losses = (step.d_loss.clone(), step.g_loss.clone());
+        self.last = Some(step);
+        losses
     }
 }

@@ -59,8 +59,8 @@ pub struct ServeConfig {
     /// A web page's origin allowed to call the API from the browser (CORS), e.g. an IOPaint
     /// web app served elsewhere.
     pub cors_origin: Option<String>,
-    /// The images the Lab trains on (the bundled faces by default).
-    pub lab_data: PathBuf,
+    /// Where the Lab finds its data (the bundled faces by default) and saves models.
+    pub lab: lab::LabConfig,
 }
 
 /// The largest `--max-body-mib`: uploads are images of at most 16384 pixels a side.
@@ -119,7 +119,7 @@ fn check(cfg: &ServeConfig) -> Result<()> {
 /// `open_gpu` runs on the worker thread, which owns the GPU.
 pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &ServeConfig, stop: Arc<AtomicBool>, listening: impl FnOnce(&Listening)) -> Result<()> {
     check(cfg)?;
-    let queue = Arc::new(Queue::new(cfg.queue, cfg.max_rows, cfg.lab_data.clone()));
+    let queue = Arc::new(Queue::new(cfg.queue, cfg.max_rows, cfg.lab.clone()));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(Vec<ModelInfo>, String)>>();
     let worker = {
         let (queue, stop, specs, max_rows) = (queue.clone(), stop.clone(), cfg.models.clone(), cfg.max_rows);
@@ -133,7 +133,7 @@ pub fn serve(open_gpu: impl FnOnce() -> Result<Gpu> + Send + 'static, cfg: &Serv
                     Ok((gpu, models, infos)) => {
                         let adapter = format!("{} ({:?})", gpu.info.name, gpu.info.backend);
                         let _ = ready_tx.send(Ok((infos, adapter)));
-                        queue::run_worker(&queue, &gpu, &models, &stop);
+                        queue::run_worker(&queue, &gpu, models, &stop);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));

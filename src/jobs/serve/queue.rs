@@ -107,8 +107,8 @@ enum Work {
 }
 
 impl Queue {
-    /// `lab_data`: the images the Lab trains on.
-    pub fn new(capacity: usize, max_rows: usize, lab_data: std::path::PathBuf) -> Queue {
+    /// `lab`: where the Lab finds its data and saves models.
+    pub fn new(capacity: usize, max_rows: usize, lab: super::lab::LabConfig) -> Queue {
         let state = State {
             jobs: VecDeque::new(),
             generates: VecDeque::new(),
@@ -118,7 +118,7 @@ impl Queue {
             running_left: 0,
             seconds_per_iteration: None,
         };
-        Queue { state: Mutex::new(state), ready: Condvar::new(), lab: super::lab::Lab::new(lab_data), capacity, max_rows }
+        Queue { state: Mutex::new(state), ready: Condvar::new(), lab: super::lab::Lab::new(lab), capacity, max_rows }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -292,16 +292,17 @@ impl Queue {
 }
 
 /// The worker: takes work until the queue is closed. `stop` (a signal) interrupts a batch.
-pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool) {
+/// The Lab's saves join `models`.
+pub fn run_worker(queue: &Queue, gpu: &Gpu, mut models: Vec<Model>, stop: &AtomicBool) {
     let mut lab_session = None;
     while let Some(work) = queue.take() {
         let jobs = match work {
             Work::Generate(g) => {
-                answer_generate(queue, gpu, models, g);
+                answer_generate(queue, gpu, &models, g);
                 continue;
             }
             Work::Lab => {
-                let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::lab::run_chunk(gpu, &queue.lab, &mut lab_session)));
+                let chunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::lab::run_chunk(gpu, &queue.lab, &mut lab_session, &mut models)));
                 if chunk.is_err() {
                     lab_session = None;
                     queue.lab.failed("internal error while training (see the server's log)");
@@ -313,7 +314,7 @@ pub fn run_worker(queue: &Queue, gpu: &Gpu, models: &[Model], stop: &AtomicBool)
         let started = std::time::Instant::now();
         let ids: Vec<&str> = jobs.iter().map(|j| &j.id[..8]).collect();
         // A panic in the engine fails this batch's jobs, never the server.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| complete_batch(queue, gpu, models, &jobs, stop)));
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| complete_batch(queue, gpu, &models, &jobs, stop)));
         let failure = match run {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
@@ -482,9 +483,18 @@ fn finish_one(job: &Job, r: &inpaint::Completion, settings: &inpaint::Settings, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::inpaint::{Item, MaskKind, Settings};
+    use crate::jobs::serve::lab;
+
+    pub(crate) fn lab_config() -> lab::LabConfig {
+        lab::LabConfig { faces: "data/olivetti".into(), emoji: "data/twemoji64".into(), out: std::env::temp_dir().join("dcgan-lab-unit") }
+    }
+
+    pub(crate) fn lab_setup() -> lab::Setup {
+        lab::Setup { preset: &lab::PRESETS[0], source: lab::Source::Faces, hyper: lab::Hyper::default() }
+    }
 
     fn job(iters: usize) -> Arc<Job> {
         let item = Item { name: "x".into(), image: vec![0.0; 16], mask: vec![1.0; 16] };
@@ -501,7 +511,7 @@ mod tests {
     /// free their place.
     #[test]
     fn generate_requests_wait_in_a_bounded_queue() {
-        let q = Queue::new(4, 4, "data/olivetti".into());
+        let q = Queue::new(4, 4, tests::lab_config());
         let mut waiting: Vec<_> = (0..GENERATE_QUEUE).map(|_| generate()).map(|(g, rx)| (q.submit_generate(g).is_ok(), rx)).collect();
         assert!(waiting.iter().all(|(ok, _)| *ok));
         assert!(matches!(q.submit_generate(generate().0), Err(Refused::Full { capacity: GENERATE_QUEUE })));
@@ -515,7 +525,7 @@ mod tests {
     /// of either never starves the other.
     #[test]
     fn generate_requests_and_batches_alternate() {
-        let q = Queue::new(8, 1, "data/olivetti".into());
+        let q = Queue::new(8, 1, tests::lab_config());
         let mut receivers = Vec::new();
         for _ in 0..3 {
             let (g, rx) = generate();
@@ -541,8 +551,8 @@ mod tests {
     /// The Lab trains only when no completion job or G(z) request waits.
     #[test]
     fn completion_jobs_go_before_the_lab_s_training() {
-        let q = Queue::new(8, 1, "data/olivetti".into());
-        assert!(q.lab.command(crate::jobs::serve::lab::Command::Start(&crate::jobs::serve::lab::PRESETS[0])).is_ok());
+        let q = Queue::new(8, 1, tests::lab_config());
+        assert!(q.lab.command(crate::jobs::serve::lab::Command::Start(tests::lab_setup())).is_ok());
         assert!(q.submit(job(5)).is_ok() && q.submit(job(5)).is_ok());
         let mut kinds = Vec::new();
         for _ in 0..3 {
@@ -562,7 +572,7 @@ mod tests {
     /// its place at once and ends it as cancelled.
     #[test]
     fn a_cancelled_waiting_job_frees_its_place() {
-        let q = Queue::new(2, 1, "data/olivetti".into());
+        let q = Queue::new(2, 1, tests::lab_config());
         let (a, b) = (job(5), job(6));
         assert!(q.submit(a.clone()).is_ok() && q.submit(b.clone()).is_ok());
         assert!(matches!(q.submit(job(7)), Err(Refused::Full { capacity: 2 })));

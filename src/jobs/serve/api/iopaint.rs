@@ -34,7 +34,7 @@ fn model_info(m: &ModelInfo) -> serde_json::Value {
 pub async fn server_config(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "plugins": [],
-        "modelInfos": app.models.iter().map(model_info).collect::<Vec<_>>(),
+        "modelInfos": app.models().iter().map(model_info).collect::<Vec<_>>(),
         "removeBGModel": "briaai/RMBG-1.4",
         "removeBGModels": [],
         "realesrganModel": "realesr-general-x4v3",
@@ -52,7 +52,7 @@ pub async fn server_config(State(app): State<Arc<App>>) -> Json<serde_json::Valu
 }
 
 pub async fn current_model(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    Json(model_info(&app.models[app.current.load(Ordering::Relaxed)]))
+    Json(model_info(&app.current_model().1))
 }
 
 #[derive(serde::Deserialize)]
@@ -62,7 +62,7 @@ pub struct SwitchModel {
 
 pub async fn switch_model(State(app): State<Arc<App>>, body: Result<Json<SwitchModel>, JsonRejection>) -> ApiResult<Json<serde_json::Value>> {
     let Json(req) = body.map_err(|e| ApiError::new(if e.status().is_client_error() { e.status() } else { StatusCode::BAD_REQUEST }, format!("{}: send {{\"name\": MODEL}}", e.body_text())))?;
-    let (k, _) = app.model(&req.name)?;
+    let (k, m) = app.model(&req.name)?;
     app.current.store(k, Ordering::Relaxed);
-    Ok(Json(model_info(&app.models[k])))
+    Ok(Json(model_info(&m)))
 }

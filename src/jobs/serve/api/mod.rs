@@ -58,7 +58,8 @@ pub struct Limits {
 
 pub struct App {
     pub queue: Arc<Queue>,
-    pub models: Vec<ModelInfo>,
+    /// The models the server started with; the Lab's saves follow them (`App::models`).
+    base_models: Vec<ModelInfo>,
     pub limits: Limits,
     /// The model a request without `model` gets (IOPaint's "current model", switched with
     /// `POST /api/v1/model`).
@@ -78,7 +79,7 @@ const DECODERS: usize = 2;
 
 impl App {
     pub fn new(queue: Arc<Queue>, models: Vec<ModelInfo>, limits: Limits) -> App {
-        App { queue, models, limits, current: Default::default(), jobs: Mutex::new(VecDeque::new()), decoding: tokio::sync::Semaphore::new(DECODERS) }
+        App { queue, base_models: models, limits, current: Default::default(), jobs: Mutex::new(VecDeque::new()), decoding: tokio::sync::Semaphore::new(DECODERS) }
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Job>>> {
@@ -91,21 +92,44 @@ impl App {
         })
     }
 
-    fn model(&self, name: &str) -> Result<(usize, &ModelInfo), ApiError> {
-        self.models.iter().enumerate().find(|(_, m)| m.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+    /// Every model, in the worker's order: those the server started with, then those saved
+    /// from the Lab (which borrow the examples of the first model with their channels).
+    pub fn models(&self) -> Vec<ModelInfo> {
+        let mut all = self.base_models.clone();
+        for s in self.queue.lab.saved() {
+            let like = self.base_models.iter().find(|m| m.channels == s.channels);
+            all.push(ModelInfo {
+                name: s.name,
+                channels: s.channels,
+                size: s.size,
+                z_dim: s.z_dim,
+                max_ilo_layers: s.max_ilo_layers,
+                about: s.about,
+                examples: like.map(|m| m.examples.clone()).unwrap_or_default(),
+                example_dir: like.and_then(|m| m.example_dir.clone()),
+            });
+        }
+        all
+    }
+
+    fn model(&self, name: &str) -> Result<(usize, ModelInfo), ApiError> {
+        let models = self.models();
+        let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+        models.into_iter().enumerate().find(|(_, m)| m.name == name).ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, format!("unknown model '{name}': this server has {}", names.join(", ")))
         })
     }
 
-    fn model_or_default(&self, name: Option<&str>) -> Result<(usize, &ModelInfo), ApiError> {
+    fn model_or_default(&self, name: Option<&str>) -> Result<(usize, ModelInfo), ApiError> {
         match name {
             Some(n) => self.model(n),
-            None => {
-                let k = self.current.load(std::sync::atomic::Ordering::Relaxed);
-                Ok((k, &self.models[k]))
-            }
+            None => Ok(self.current_model()),
         }
+    }
+
+    fn current_model(&self) -> (usize, ModelInfo) {
+        let k = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        (k, self.models().swap_remove(k))
     }
 
     /// Keep a job findable, then forget the oldest finished jobs past `KEEP_JOBS` or past
@@ -166,6 +190,9 @@ pub fn router(app: Arc<App>, access: Arc<Access>) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/lab", get(lab_state).post(lab_command))
         .route("/api/v1/lab/samples/{file}", get(lab_sample))
+        .route("/api/v1/lab/kernels", get(lab_kernels))
+        .route("/api/v1/lab/layers", get(lab_layers))
+        .route("/api/v1/lab/data", post(lab_data))
         .route("/api/v1/server-config", get(iopaint::server_config))
         .route("/api/v1/model", get(iopaint::current_model).post(iopaint::switch_model))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -250,8 +277,8 @@ async fn models(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
     let d = defaults();
     let presets: Vec<serde_json::Value> = mask::PRESETS.iter().filter(|p| p.hole).map(|p| serde_json::json!({ "name": p.name, "about": p.about })).collect();
     Json(serde_json::json!({
-        "models": app.models,
-        "current": app.models[app.current.load(std::sync::atomic::Ordering::Relaxed)].name,
+        "models": app.models(),
+        "current": app.current_model().1.name,
         "defaults": { "iters": d.iters, "restarts": d.restarts, "lam": tidy(d.lam), "lr": tidy(d.adam.lr), "prior": "paper",
             "window": d.weighted_window, "blend": "poisson", "hybrid_weight": tidy(HYBRID_WEIGHT),
             "method": "auto", "start": "encoder", "ilo_layers": d.ilo_layers, "ilo_iters": d.ilo_iters, "ilo_radius": tidy(d.ilo_radius),
@@ -307,7 +334,9 @@ struct LabQuery {
 }
 
 fn lab_answer(snapshot: lab::Snapshot) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "presets": lab::PRESETS, "chunk_steps": lab::CHUNK_STEPS, "sample_every": lab::SAMPLE_EVERY, "run": snapshot }))
+    let data: Vec<&str> = lab::Source::ALL.iter().map(|(name, _)| *name).collect();
+    Json(serde_json::json!({ "presets": lab::PRESETS, "data": data, "defaults": lab::Hyper::default(), "chunk_steps": lab::CHUNK_STEPS,
+        "sample_every": lab::SAMPLE_EVERY, "views_every": lab::VIEWS_EVERY, "max_upload_images": lab::MAX_UPLOAD_IMAGES, "run": snapshot }))
 }
 
 /// Where the Lab's run stands: its step, loss rows (after `since`), sample grids, error.
@@ -321,29 +350,104 @@ async fn lab_state(State(app): State<Arc<App>>, query: Result<Query<LabQuery>, Q
 struct LabRequest {
     action: String,
     preset: Option<String>,
+    data: Option<String>,
+    lr: Option<f32>,
+    beta1: Option<f32>,
+    g_steps: Option<usize>,
+    seed: Option<u64>,
+    flip: Option<bool>,
+    z: Option<usize>,
+    name: Option<String>,
 }
 
-/// `{"action": "start", "preset": "tiny"}`, `pause`, `step` (one step, while paused), `reset`.
+impl LabRequest {
+    /// A field sent with an action that does not take it, as a message.
+    fn stray(&self) -> Option<String> {
+        let fields = [("preset", self.preset.is_some(), "start"), ("data", self.data.is_some(), "start"), ("lr", self.lr.is_some(), "start"),
+            ("beta1", self.beta1.is_some(), "start"), ("g_steps", self.g_steps.is_some(), "start"), ("seed", self.seed.is_some(), "start"),
+            ("flip", self.flip.is_some(), "start"), ("z", self.z.is_some(), "inspect"), ("name", self.name.is_some(), "save")];
+        fields.iter().find(|(_, sent, owner)| *sent && *owner != self.action).map(|(field, _, owner)| format!("only {owner} takes a {field}"))
+    }
+
+    fn setup(&self) -> ApiResult<lab::Setup> {
+        let names: Vec<&str> = lab::PRESETS.iter().map(|p| p.name).collect();
+        let name = self.preset.as_deref().unwrap_or(lab::PRESETS[0].name);
+        let preset = lab::Lab::preset(name).ok_or_else(|| ApiError::bad(format!("unknown preset '{name}': use one of {}", names.join(", "))))?;
+        let data = self.data.as_deref().unwrap_or("faces");
+        let source = lab::Source::ALL.iter().find(|(n, _)| *n == data).map(|(_, s)| *s).ok_or_else(|| ApiError::bad(format!("unknown data '{data}': use faces, emoji or upload")))?;
+        let d = lab::Hyper::default();
+        let hyper = lab::Hyper { lr: self.lr.unwrap_or(d.lr), beta1: self.beta1.unwrap_or(d.beta1), g_steps: self.g_steps.unwrap_or(d.g_steps), seed: self.seed.unwrap_or(d.seed), flip: self.flip.unwrap_or(d.flip) };
+        if !(hyper.lr > 0.0 && hyper.lr <= 0.1) {
+            return Err(ApiError::unprocessable(format!("lr must be in (0, 0.1], got {}", hyper.lr)));
+        }
+        if !(0.0..1.0).contains(&hyper.beta1) {
+            return Err(ApiError::unprocessable(format!("beta1 must be in [0, 1), got {}", hyper.beta1)));
+        }
+        if !(1..=10).contains(&hyper.g_steps) {
+            return Err(ApiError::unprocessable(format!("g_steps must be 1 to 10 in the Lab, got {}", hyper.g_steps)));
+        }
+        Ok(lab::Setup { preset, source, hyper })
+    }
+}
+
+/// `{"action": "start", "preset": "tiny", "data": "faces", "lr": .., "beta1": .., "g_steps":
+/// .., "seed": .., "flip": ..}`, `pause`, `step` (one step, while paused), `reset`,
+/// `{"action": "inspect", "z": 3}` (the layer view of that z), `{"action": "save", "name": ..}`.
 async fn lab_command(State(app): State<Arc<App>>, body: Result<Json<LabRequest>, axum::extract::rejection::JsonRejection>) -> ApiResult<Json<serde_json::Value>> {
     let Json(r) = body.map_err(|e| ApiError::bad(format!("{}: send JSON like {{\"action\": \"start\", \"preset\": \"tiny\"}}", e.body_text())))?;
-    let names: Vec<&str> = lab::PRESETS.iter().map(|p| p.name).collect();
+    if let Some(says) = r.stray() {
+        return Err(ApiError::bad(says));
+    }
     let command = match r.action.as_str() {
-        "start" => {
-            let name = r.preset.as_deref().unwrap_or(lab::PRESETS[0].name);
-            let preset = lab::Lab::preset(name).ok_or_else(|| ApiError::bad(format!("unknown preset '{name}': use one of {}", names.join(", "))))?;
-            lab::Command::Start(preset)
-        }
+        "start" => lab::Command::Start(r.setup()?),
         "pause" => lab::Command::Pause,
         "step" => lab::Command::Step,
         "reset" => lab::Command::Reset,
-        other => return Err(ApiError::bad(format!("unknown action '{other}': use start, pause, step or reset"))),
+        "inspect" => lab::Command::Inspect(r.z.ok_or_else(|| ApiError::bad("inspect needs z: which image of the sample grid (0-based)"))?),
+        "save" => {
+            let name = r.name.clone().ok_or_else(|| ApiError::bad("save needs a name for the model"))?;
+            lab::check_name(&name).map_err(ApiError::unprocessable)?;
+            if app.models().iter().any(|m| m.name == name) {
+                return Err(ApiError::new(StatusCode::CONFLICT, format!("a model called '{name}' exists: pick another name")));
+            }
+            lab::Command::Save(name)
+        }
+        other => return Err(ApiError::bad(format!("unknown action '{other}': use start, pause, step, reset, inspect or save"))),
     };
-    if r.preset.is_some() && r.action != "start" {
-        return Err(ApiError::bad("only start takes a preset"));
-    }
     let snapshot = app.queue.lab.command(command).map_err(|m| ApiError::new(StatusCode::CONFLICT, m))?;
     app.queue.wake();
     Ok(lab_answer(snapshot))
+}
+
+/// The last profiled step's dispatches, grouped (see `lab::views::kernel_view`).
+async fn lab_kernels(State(app): State<Arc<App>>) -> ApiResult<Json<lab::views::KernelView>> {
+    app.queue.lab.kernels().map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no step profiled yet: start a run (its first step is profiled)"))
+}
+
+/// The last layer view: activations of one z, D on a real and a fake image, D's filters.
+async fn lab_layers(State(app): State<Arc<App>>) -> ApiResult<Json<lab::views::LayerView>> {
+    app.queue.lab.layers().map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no layer view yet: start a run (its first step draws one)"))
+}
+
+/// A set of images for the Lab to train on (`"data": "upload"`): multipart files, each an
+/// image or a zip of images. Every image is checked as a completion upload is; a file with
+/// an image's name that does not decode refuses the whole set, naming it.
+async fn lab_data(State(app): State<Arc<App>>, req: axum::extract::Request) -> ApiResult<Json<serde_json::Value>> {
+    use axum::extract::FromRequest;
+    let kind = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if !kind.starts_with("multipart/form-data") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the images (or a zip of them) as multipart/form-data files"));
+    }
+    let mut form = axum::extract::Multipart::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let mut files = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(|e| ApiError::new(e.status(), format!("{}: the upload was cut short or is larger than --max-body-mib", e.body_text())))? {
+        let name = field.file_name().or(field.name()).unwrap_or("file").to_string();
+        let bytes = field.bytes().await.map_err(|e| ApiError::new(e.status(), format!("{}: the upload was cut short or is larger than --max-body-mib", e.body_text())))?;
+        files.push((name, bytes.to_vec()));
+    }
+    let (images, skipped) = app.off_request_threads(move || lab::upload::images(files).map_err(|(status, m)| ApiError::new(status, m))).await?;
+    let snapshot = app.queue.lab.upload(images);
+    Ok(Json(serde_json::json!({ "images": snapshot.uploaded, "skipped": skipped })))
 }
 
 /// The sample grid of the fixed z at one step: `/api/v1/lab/samples/120.png`.
@@ -362,7 +466,7 @@ mod tests {
     /// (results of 10 MB each here); unfinished ones are never dropped.
     #[test]
     fn finished_jobs_keep_a_bounded_number_of_bytes() {
-        let app = App::new(Arc::new(Queue::new(4, 4, "data/olivetti".into())), Vec::new(), Limits { max_body: 1 << 20, max_rows: 4 });
+        let app = App::new(Arc::new(Queue::new(4, 4, crate::jobs::serve::queue::tests::lab_config())), Vec::new(), Limits { max_body: 1 << 20, max_rows: 4 });
         let running = crate::jobs::serve::jobs::tests::job();
         app.remember(running.clone());
         for _ in 0..100 {
