@@ -98,11 +98,15 @@ fn paint_a_stroke_complete_and_only_the_stroke_changes() {
 }
 
 /// The Lab page: Start a tiny run, the step counter advances and the samples change; Pause
-/// stops it within one chunk; Step adds exactly one step and one loss row. Saves a
-/// screenshot (with DCGAN_UPDATE_SCREENSHOT=1 also docs/lab-page.png, the README's).
+/// stops it within one chunk; Step adds exactly one step and one loss row; the layer view
+/// draws as many maps per layer as the table has channels, the kernel view the step's
+/// dispatches; an upload that is not images is refused; Save makes a model the completion
+/// page completes with. Saves a screenshot (with DCGAN_UPDATE_SCREENSHOT=1 also
+/// docs/lab-page.png, the README's).
 #[test]
 fn the_lab_page_trains_pauses_and_steps() {
-    let server = Server::start(&[]);
+    let saves = common::scratch("lab-page-saves");
+    let server = Server::start(&["--lab-out", saves.to_str().unwrap()]);
     let server = &server;
     in_browser("chrome-profile-lab", |client| async move { drive_lab(&client, server, &common::scratch("lab-page")).await });
 }
@@ -169,6 +173,52 @@ async fn drive_lab(client: &fantoccini::Client, server: &Server, out: &std::path
     assert_eq!(after["rows"].as_u64(), Some(before["rows"].as_u64().unwrap() + 1), "{before} -> {after}");
     assert_eq!(server.get("/api/v1/lab").json()["run"]["step"].as_u64(), Some(settled_step + 1), "nothing ran after the Step");
 
+    // The Step's views: a map per channel of every layer, as the architecture table says.
+    let stepped = settled_step + 1;
+    let viewed = lab_until(client, "the layer and kernel views of the Step", |s| {
+        s["layersStep"].as_u64() == Some(stepped) && s["kernelsStep"].as_u64() == Some(stepped) && s["kernelRows"].as_u64() > Some(0)
+    })
+    .await;
+    let maps = &viewed["maps"];
+    let mut checked = 0;
+    for row in viewed["table"].as_array().unwrap() {
+        let out: Vec<u64> = row["output"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        if out.len() != 3 {
+            continue; // D's logit
+        }
+        let kinds: &[&str] = if row["net"] == "G" { &["generator"] } else { &["real", "fake"] };
+        for kind in kinds {
+            let key = format!("{kind} {}", row["layer"].as_str().unwrap());
+            assert_eq!(maps[&key].as_u64(), Some(out[0]), "{key}: the page drew {} maps for {} channels ({maps})", maps[&key], out[0]);
+            checked += 1;
+        }
+        if row["layer"] == "d.conv0" {
+            assert_eq!(maps["filters d.conv0"].as_u64(), Some(out[0]), "one picture per first-layer filter");
+        }
+    }
+    assert_eq!(checked, 3 + 2 * 2, "tiny: G's 3 stages, D's 2 convolutions twice ({maps})");
+    assert_eq!(viewed["kernelDispatches"], server.get("/api/v1/lab/kernels").json()["dispatches"]);
+
+    // An upload that is not a set of images: refused, said on the page; the run stays.
+    let notes = out.join("notes.txt");
+    std::fs::write(&notes, "a shopping list").unwrap();
+    client.find(Locator::Id("upload")).await.unwrap().send_keys(&notes.to_string_lossy()).await.expect("a file is chosen");
+    let refused = lab_until(client, "the upload is refused", |s| s["upload"].as_str().unwrap_or("").starts_with("Refused")).await;
+    assert!(refused["upload"].as_str().unwrap().contains("not a set of images"), "{refused}");
+    assert_eq!(refused["step"].as_u64(), Some(stepped));
+
+    // Save: a checkpoint and weights, and a model of the completion page.
+    client.execute("document.getElementById('save-name').value = 'lab-page-tiny'", vec![]).await.unwrap();
+    click(client, "save").await;
+    let saved = lab_until(client, "the model is saved", |s| s["saveText"].as_str().unwrap_or("").starts_with("Saved 'lab-page-tiny'") || s["saveText"].as_str().unwrap_or("").starts_with("Not saved")).await;
+    assert!(saved["saveText"].as_str().unwrap().starts_with("Saved"), "{saved}");
+    let written = server.get("/api/v1/lab").json()["run"]["save"].clone();
+    for file in ["weights", "checkpoint"] {
+        assert!(std::path::Path::new(written[file].as_str().unwrap()).is_file(), "{written}");
+    }
+
+    client.set_window_size(1360, 1900).await.expect("a tall window for the screenshot");
+    client.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     let shot = client.screenshot().await.expect("a screenshot");
     let path = out.join("lab-page.png");
     std::fs::write(&path, &shot).unwrap();
@@ -179,8 +229,32 @@ async fn drive_lab(client: &fantoccini::Client, server: &Server, out: &std::path
         std::fs::write(&tmp, &shot).and_then(|_| std::fs::rename(&tmp, &readme)).expect("docs/lab-page.png is written");
         eprintln!("updated {}", readme.display());
     }
+    // And its lower half: the layer and kernel views (for a look, not the README).
+    client.execute("document.getElementById('lab-layers').scrollIntoView()", vec![]).await.unwrap();
+    std::fs::write(out.join("lab-page-views.png"), client.screenshot().await.expect("a screenshot")).unwrap();
     let violations = accessibility_violations(client).await;
     assert!(violations.is_empty(), "axe-core on the Lab page: {}", serde_json::to_string_pretty(&violations).unwrap());
+
+    // The saved model on the completion page: pick it, a centre hole, Complete.
+    client.set_window_size(1360, 1000).await.unwrap();
+    client.goto(&format!("{}/", server.url)).await.expect("the page loads");
+    wait_until(client, 60, "the page loads an example", |s| s["width"] == 64).await;
+    let offered = client.execute("return [...document.getElementById('model').options].map(o => o.value)", vec![]).await.unwrap();
+    assert!(offered.as_array().unwrap().contains(&serde_json::json!("lab-page-tiny")), "the completion page offers the saved model: {offered}");
+    client
+        .execute(
+            "const m = document.getElementById('model'); m.value = 'lab-page-tiny'; m.dispatchEvent(new Event('change'));
+             const p = document.getElementById('preset'); p.value = 'center'; p.dispatchEvent(new Event('change'));
+             const f = document.getElementById('settings').elements; f.iters.value = 10; f.ilo_layers.value = 0;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(client, 30, "the centre hole", |s| s["holes"].as_u64() > Some(0)).await;
+    click(client, "complete").await;
+    let done = wait_until(client, 300, "the completion with the saved model", |s| s["status"] == "done" || s["status"] == "error" || s["status"] == "warning").await;
+    assert_ne!(done["status"], "error", "the page reports an error: {done}");
+    assert_eq!(done["result"]["width"], 64, "{done}");
 }
 
 async fn snapshot(client: &fantoccini::Client) -> serde_json::Value {
