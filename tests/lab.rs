@@ -58,6 +58,19 @@ fn a_tiny_run_trains_pauses_and_steps_one_at_a_time() {
         assert!(real > 0.0 && real < 1.0 && fake > 0.0 && fake < 1.0, "{row}");
         assert!(d_loss >= -real.ln() - (1.0 - fake).ln() - 1e-4, "D(x) and D(G(z)) do not match the D loss: {row}");
     }
+    // Per-layer norms at every sample step: a weight and a gradient norm per trained layer.
+    let layers = run["norm_layers"].as_array().unwrap();
+    assert!(layers.contains(&json!("g.deconv1")) && layers.contains(&json!("d.conv0")) && layers.contains(&json!("g.bn0")), "{layers:?}");
+    let norms = run["norms"].as_array().unwrap();
+    assert!(norms.len() >= 2 && norms[0]["step"] == 1, "{norms:?}");
+    for n in norms {
+        for what in ["weights", "grads"] {
+            let v = n[what].as_array().unwrap();
+            assert_eq!(v.len(), layers.len());
+            assert!(v.iter().all(|x| x.as_f64().is_some_and(|x| x.is_finite() && x > 0.0)), "{what} at step {}: {v:?}", n["step"]);
+        }
+    }
+
     // The samples of the fixed z change as it learns.
     let samples: Vec<u64> = run["samples"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
     let first = server.get(&format!("/api/v1/lab/samples/{}.png", samples[0]));
@@ -122,6 +135,13 @@ fn bad_lab_requests_are_refused_and_the_server_keeps_serving() {
         (json!({ "action": "pause", "preset": "tiny" }), 400, "only start takes a preset"),
         (json!({ "action": "step" }), 409, "start a run first"),
         (json!({ "action": "start", "extra": 1 }), 400, "unknown field"),
+        (json!({ "action": "start", "lr": 0.0 }), 422, "lr must be"),
+        (json!({ "action": "start", "g_steps": 0 }), 422, "g_steps must be"),
+        (json!({ "action": "start", "data": "cats" }), 400, "unknown data 'cats'"),
+        (json!({ "action": "pause", "z": 1 }), 400, "only inspect takes a z"),
+        (json!({ "action": "save" }), 400, "save needs a name"),
+        (json!({ "action": "save", "name": "x" }), 409, "start a run first"),
+        (json!({ "action": "inspect", "z": 1 }), 409, "start a run first"),
     ] {
         let r = server.post_json("/api/v1/lab", &body);
         assert!(r.status == status && r.text().contains(says), "{body}: {} {}", r.status, r.text());
@@ -133,6 +153,34 @@ fn bad_lab_requests_are_refused_and_the_server_keeps_serving() {
     assert_eq!(server.get("/api/v1/lab?since=x").status, 400);
     assert_eq!(server.get("/api/v1/stats").status, 200);
     assert_eq!(server.get("/api/v1/lab").json()["run"]["step"], 0, "nothing started");
+    let (kind, body) = common::server::multipart(&[("files", "a.png", b"not a picture at all")]);
+    let r = server.post("/api/v1/lab/data", &kind, &body);
+    assert!(r.status == 415 && r.text().contains("a.png"), "{} {}", r.status, r.text());
+    let r = server.post("/api/v1/lab/data", "application/json", b"{}");
+    assert_eq!(r.status, 415, "{}", r.text());
+    assert_eq!(server.get("/api/v1/lab/layers").status, 404);
+    assert_eq!(server.get("/api/v1/stats").status, 200);
+}
+
+/// The emoji set is not shipped: a run on it without the files says how to fetch them.
+#[test]
+fn emoji_without_the_files_says_how_to_fetch_them() {
+    let missing = common::scratch("no-emoji").join("twemoji64");
+    let server = Server::start(&["--lab-emoji", missing.to_str().unwrap()]);
+    command(&server, json!({ "action": "start", "data": "emoji" }));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let run = server.get("/api/v1/lab").json()["run"].clone();
+        if !run["error"].is_null() {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no error for a missing emoji folder: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(run["error"].as_str().unwrap().contains("tools/fetch_twemoji.sh"), "{run}");
+    // A start on the faces goes on from there.
+    command(&server, json!({ "action": "start", "data": "faces" }));
+    wait_for(&server, "a step on the faces", |r| step(r) >= 1);
 }
 
 /// The layer view draws as many maps per layer as the architecture table says the layer has

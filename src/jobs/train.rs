@@ -67,10 +67,16 @@ pub fn log_path(out: &Path) -> PathBuf {
 pub const MAX_G_STEPS: usize = 100;
 
 fn config_json(cfg: &TrainConfig) -> serde_json::Value {
+    train_config_json(&cfg.data.display().to_string(), &cfg.exclude, cfg.flip, cfg.batch, cfg.g_steps, &cfg.adam)
+}
+
+/// The `train_config` a checkpoint records (what `--resume` compares with its flags); the
+/// Lab's Save writes the same.
+pub fn train_config_json(data: &str, exclude: &[String], flip: bool, batch: usize, g_steps: usize, adam: &AdamConfig) -> serde_json::Value {
     serde_json::json!({
-        "data": cfg.data.display().to_string(), "exclude": cfg.exclude, "flip": cfg.flip,
-        "batch": cfg.batch, "g_steps": cfg.g_steps, "lr": cfg.adam.lr, "beta1": cfg.adam.beta1,
-        "beta2": cfg.adam.beta2, "eps": cfg.adam.eps,
+        "data": data, "exclude": exclude, "flip": flip,
+        "batch": batch, "g_steps": g_steps, "lr": adam.lr, "beta1": adam.beta1,
+        "beta2": adam.beta2, "eps": adam.eps,
     })
 }
 

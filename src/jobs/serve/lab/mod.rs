@@ -86,11 +86,18 @@ pub struct Row {
 /// The training hyperparameters the page may set (`train`'s flags of the same names).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Hyper {
+    #[serde(serialize_with = "shortest")]
     pub lr: f32,
+    #[serde(serialize_with = "shortest")]
     pub beta1: f32,
     pub g_steps: usize,
     pub seed: u64,
     pub flip: bool,
+}
+
+/// An f32 as the f64 of the same shortest decimal (0.0002, not 0.00019999999494757503).
+fn shortest<S: serde::Serializer>(x: &f32, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(x.to_string().parse().unwrap_or(*x as f64))
 }
 
 impl Default for Hyper {
@@ -488,8 +495,13 @@ fn save(gpu: &Gpu, lab: &Lab, s: &Session, name: &str, models: &mut Vec<Model>) 
     meta.insert("seed".into(), h.seed.to_string());
     meta.insert("adam_g_step".into(), state.adam_g.step.to_string());
     meta.insert("adam_d_step".into(), state.adam_d.step.to_string());
-    let config = serde_json::json!({ "lab": s.setup.preset.name, "data": s.setup.source, "flip": h.flip, "batch": s.setup.preset.batch,
-        "g_steps": h.g_steps, "lr": h.lr, "beta1": h.beta1, "beta2": AdamConfig::dcgan().beta2, "eps": AdamConfig::dcgan().eps });
+    let (data, exclude) = match s.setup.source {
+        Source::Faces => (lab.config.faces.display().to_string(), HELD_OUT.iter().map(|p| p.to_string()).collect()),
+        Source::Emoji => (lab.config.emoji.display().to_string(), Vec::new()),
+        Source::Upload => ("(uploaded to the Lab)".to_string(), Vec::new()),
+    };
+    let adam = AdamConfig { lr: h.lr, beta1: h.beta1, ..AdamConfig::dcgan() };
+    let config = crate::jobs::train::train_config_json(&data, &exclude, h.flip, s.setup.preset.batch, h.g_steps, &adam);
     meta.insert("train_config".into(), config.to_string());
     meta.insert("data_images".into(), s.data.len().to_string());
     meta.insert("data_fingerprint".into(), format!("{:016x}", s.data.fingerprint()));
@@ -600,7 +612,7 @@ pub fn run_chunk(gpu: &Gpu, lab: &Lab, session: &mut Option<Session>, models: &m
 /// sample grid, the norms, the kernel view (this step profiled) and the layer view.
 fn one_step(gpu: &Gpu, lab: &Lab, s: &mut Session, stepping: bool) -> Result<()> {
     let step = s.trainer.steps + 1;
-    let views = stepping || step == 1 || step % VIEWS_EVERY == 0;
+    let views = stepping || step == 1 || step.is_multiple_of(VIEWS_EVERY);
     let t0 = Instant::now();
     let (d_loss, g_loss, kernels) = if views {
         let ((d_loss, g_loss), dispatches) = gpu.profile_dispatches(|| s.trainer.record_step(gpu, &s.data));
@@ -622,7 +634,7 @@ fn one_step(gpu: &Gpu, lab: &Lab, s: &mut Session, stepping: bool) -> Result<()>
     let (d_real, d_fake) = (mean_sigmoid(&last.logits.0)?, mean_sigmoid(&last.logits.1)?);
     let row = Row { step, d_loss: d, g_loss: g, d_real, d_fake, steps_per_s: 1.0 / seconds, images_per_s: s.setup.preset.batch as f64 / seconds, profiled: views };
     // The sample grid and views first, so a row and its pictures are published together.
-    let sampled = step % SAMPLE_EVERY == 0 || step == 1 || stepping;
+    let sampled = step.is_multiple_of(SAMPLE_EVERY) || step == 1 || stepping;
     let png = if sampled { Some(sample_png(gpu, s)?) } else { None };
     let norms = if sampled { Some(views::norms(gpu, &s.trainer.state.g, &s.trainer.state.d, &last.g_grads, &last.d_grads, step)?) } else { None };
     let inspect_z = lab.lock().snapshot.inspect_z;
