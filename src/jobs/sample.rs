@@ -13,7 +13,6 @@ use crate::rng::Rng;
 use crate::engine::tape::Tape;
 use crate::engine::tensor::Tensor;
 use crate::model::gan::uniform_z;
-use crate::io::weights::{self, HostTensor};
 use crate::model::weights as model_weights;
 
 /// Images generated together.
@@ -83,24 +82,9 @@ pub fn sample(gpu: &Gpu, weights_path: &Path, latents: Latents, out: &Path, raw_
     Ok(n)
 }
 
-/// Copy G and D (with BN running statistics) out of a checkpoint into a weights file.
+/// Copy G and D (with BN running statistics) out of a checkpoint into a weights file,
+/// never over one of its inputs.
 pub fn export(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
     output::check(out, "safetensors", "the exported weights", &[checkpoint])?;
-    let file = weights::read(checkpoint)?;
-    let arch = model_weights::architecture(&file)?;
-    let mut tensors: Vec<HostTensor> = file
-        .tensors
-        .iter()
-        .filter(|(name, _)| name.starts_with("g.") || name.starts_with("d."))
-        .map(|(name, (shape, data))| (name.clone(), shape.clone(), data.clone()))
-        .collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    if tensors.is_empty() {
-        return Err(Error::new(format!("{} holds no g.* / d.* tensors", checkpoint.display())));
-    }
-    let mut meta = model_weights::base_metadata(&arch, "weights");
-    if let Ok(step) = file.meta("step") {
-        meta.insert("trained_steps".into(), step.to_string());
-    }
-    weights::write(out, &tensors, meta, f16)
+    model_weights::export_checkpoint(checkpoint, out, f16)
 }

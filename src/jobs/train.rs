@@ -67,18 +67,9 @@ pub fn log_path(out: &Path) -> PathBuf {
 pub const MAX_G_STEPS: usize = 100;
 
 fn config_json(cfg: &TrainConfig) -> serde_json::Value {
-    train_config_json(&cfg.data.display().to_string(), &cfg.exclude, cfg.flip, cfg.batch, cfg.g_steps, &cfg.adam)
+    model_weights::train_config_json(&cfg.data.display().to_string(), &cfg.exclude, cfg.flip, cfg.batch, cfg.g_steps, &cfg.adam)
 }
 
-/// The `train_config` a checkpoint records (what `--resume` compares with its flags); the
-/// Lab's Save writes the same.
-pub fn train_config_json(data: &str, exclude: &[String], flip: bool, batch: usize, g_steps: usize, adam: &AdamConfig) -> serde_json::Value {
-    serde_json::json!({
-        "data": data, "exclude": exclude, "flip": flip,
-        "batch": batch, "g_steps": g_steps, "lr": adam.lr, "beta1": adam.beta1,
-        "beta2": adam.beta2, "eps": adam.eps,
-    })
-}
 
 fn save_checkpoint(gpu: &Gpu, cfg: &TrainConfig, data: &Dataset, state: &GanState, step: u64, epoch: u64) -> Result<()> {
     let tensors: Vec<HostTensor> = model_weights::snapshot(gpu, &state.named_with_optimiser())?;

@@ -26,6 +26,37 @@ pub fn base_metadata(arch: &Architecture, kind: &str) -> HashMap<String, String>
     ])
 }
 
+/// Copy G and D (with BN running statistics) out of a checkpoint into a weights file.
+pub fn export_checkpoint(checkpoint: &Path, out: &Path, f16: bool) -> Result<()> {
+    let file = crate::io::weights::read(checkpoint)?;
+    let arch = architecture(&file)?;
+    let mut tensors: Vec<HostTensor> = file
+        .tensors
+        .iter()
+        .filter(|(name, _)| name.starts_with("g.") || name.starts_with("d."))
+        .map(|(name, (shape, data))| (name.clone(), shape.clone(), data.clone()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if tensors.is_empty() {
+        return Err(Error::new(format!("{} holds no g.* / d.* tensors", checkpoint.display())));
+    }
+    let mut meta = base_metadata(&arch, "weights");
+    if let Ok(step) = file.meta("step") {
+        meta.insert("trained_steps".into(), step.to_string());
+    }
+    crate::io::weights::write(out, &tensors, meta, f16)
+}
+
+/// The `train_config` a checkpoint records (what `train --resume` compares with its flags):
+/// `train` and the Lab's Save write the same.
+pub fn train_config_json(data: &str, exclude: &[String], flip: bool, batch: usize, g_steps: usize, adam: &crate::engine::ops::adam::AdamConfig) -> serde_json::Value {
+    serde_json::json!({
+        "data": data, "exclude": exclude, "flip": flip,
+        "batch": batch, "g_steps": g_steps, "lr": adam.lr, "beta1": adam.beta1,
+        "beta2": adam.beta2, "eps": adam.eps,
+    })
+}
+
 /// The architecture recorded in `file`.
 pub fn architecture(file: &TensorFile) -> Result<Architecture> {
     let version = file.meta("format_version")?;

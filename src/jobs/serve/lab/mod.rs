@@ -501,14 +501,14 @@ fn save(gpu: &Gpu, lab: &Lab, s: &Session, name: &str, models: &mut Vec<Model>) 
         Source::Upload => ("(uploaded to the Lab)".to_string(), Vec::new()),
     };
     let adam = AdamConfig { lr: h.lr, beta1: h.beta1, ..AdamConfig::dcgan() };
-    let config = crate::jobs::train::train_config_json(&data, &exclude, h.flip, s.setup.preset.batch, h.g_steps, &adam);
+    let config = model_weights::train_config_json(&data, &exclude, h.flip, s.setup.preset.batch, h.g_steps, &adam);
     meta.insert("train_config".into(), config.to_string());
     meta.insert("data_images".into(), s.data.len().to_string());
     meta.insert("data_fingerprint".into(), format!("{:016x}", s.data.fingerprint()));
     let checkpoint = dir.join("checkpoint.safetensors");
     crate::io::weights::write(&checkpoint, &tensors, meta, false)?;
     let weights = dir.join(format!("{name}.safetensors"));
-    crate::jobs::sample::export(&checkpoint, &weights, false)?;
+    model_weights::export_checkpoint(&checkpoint, &weights, false)?;
     let (g, d) = model_weights::load_gan(gpu, &weights)?;
     let saved = Saved {
         name: name.to_string(),
