@@ -11,7 +11,7 @@ use dcgan_inpaint::jobs::bench::BenchOptions;
 use dcgan_inpaint::inpaint::blend::HYBRID_WEIGHT;
 use dcgan_inpaint::inpaint::photo::Region;
 use dcgan_inpaint::inpaint::{Blend, Classical, DEFAULTS, MaskKind, Method, QUICK, Settings, Start, mask};
-use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig};
+use dcgan_inpaint::jobs::complete::{CompleteConfig, quality::QualityConfig, shard::Shard};
 use dcgan_inpaint::jobs::serve::{ModelSpec, ServeConfig, lab::LabConfig};
 use dcgan_inpaint::jobs::train::TrainConfig;
 use dcgan_inpaint::model::Architecture;
@@ -80,6 +80,18 @@ pub enum Command {
     /// Draw the loss curves of a training log (log.csv) as a PNG.
     #[command(allow_negative_numbers = true)]
     Plot(PlotArgs),
+    /// Merge the output folders of `complete` runs (shards, resumed runs): the metrics table
+    /// over all images, contact sheets, the inputs missing or failed.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The --out folders of `complete` runs.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    #[arg(long, default_value = "runs/report")]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -232,6 +244,18 @@ pub struct CompleteArgs {
     /// Replace an earlier run's results in --out (otherwise a folder with files is refused).
     #[arg(long)]
     pub overwrite: bool,
+    /// Keep the results an earlier (killed) run left in --out and complete only the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Complete only shard K (from 0) of N: the inputs whose path, relative to the folder
+    /// named, hashes to K. Without it, a Slurm array task or a Kubernetes Indexed Job gives
+    /// the shard from its environment.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// The number of shards when the environment gives only the index
+    /// (JOB_COMPLETION_INDEX of a Kubernetes Indexed Job); or set DCGAN_SHARD_COUNT.
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u64>,
     /// A progress.gif frame every N iterations (0: none; at most 64 frames are kept, evenly
     /// spread over a long run).
     #[arg(long, default_value_t = DEFAULTS.frames_every)]
@@ -641,6 +665,11 @@ impl TryFrom<CompleteArgs> for CompleteConfig {
             eval: a.eval,
             region: a.region.as_deref().map(Region::parse).transpose()?,
             force_png: matches!(a.format, FormatArg::Png),
+            shard: match &a.shard {
+                Some(text) => Some(Shard::parse(text)?),
+                None => Shard::from_env(|k| std::env::var(k).ok(), a.shard_count)?,
+            },
+            resume: a.resume,
         })
     }
 }

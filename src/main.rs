@@ -61,6 +61,7 @@ fn main() {
         Command::Sample(args) => sample(&choice, args, &stop),
         Command::Export(args) => export(args),
         Command::Plot(args) => dcgan_inpaint::io::picture::plot_log(&args.log, &args.out).map(|_| println!("wrote {}", args.out.display())),
+        Command::Report(args) => report(args),
     };
     let signal = which.load(Ordering::Relaxed);
     if let Err(e) = &result {
@@ -236,8 +237,32 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
         }
     }
     println!("metrics: {}", cfg.out.join("metrics.json").display());
-    println!("completed {} image(s); results in {}/<name>/", outcome.names.len(), cfg.out.display());
+    let resumed = if outcome.resumed > 0 { format!(" ({} more were already there)", outcome.resumed) } else { String::new() };
+    println!("completed {} image(s){resumed}; results in {}/<name>/", outcome.names.len(), cfg.out.display());
     println!("summary: {}", outcome.summary.display());
+    if !outcome.failed.is_empty() {
+        // The rest are done; the exit status says that some are not.
+        eprintln!("{} input(s) could not be completed (listed in {}):", outcome.failed.len(), cfg.out.join("run.json").display());
+        for (input, why) in outcome.failed.iter().take(20) {
+            eprintln!("  {input}: {why}");
+        }
+        std::process::exit(SOME_FAILED);
+    }
+    Ok(())
+}
+
+/// `complete`'s exit status when it completed some inputs and could not read others.
+const SOME_FAILED: i32 = 2;
+
+fn report(a: cli::ReportArgs) -> Result<()> {
+    let r = dcgan_inpaint::jobs::complete::report::report(&a.runs, &a.out, |line| eprintln!("{line}"))?;
+    println!("report: {}", a.out.join("report.md").display());
+    for sheet in &r.sheets {
+        println!("contact sheet: {}", sheet.display());
+    }
+    if !r.missing.is_empty() || !r.failed.is_empty() || !r.missing_shards.is_empty() {
+        std::process::exit(SOME_FAILED);
+    }
     Ok(())
 }
 

@@ -93,26 +93,31 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
-    #[serde(serialize_with = "finite_or_null")]
+    #[serde(serialize_with = "finite_or_null", deserialize_with = "null_as_nan")]
     pub psnr: f64,
-    #[serde(serialize_with = "finite_or_null")]
+    #[serde(serialize_with = "finite_or_null", deserialize_with = "null_as_nan")]
     pub ssim: f64,
-    #[serde(serialize_with = "finite_or_null")]
+    #[serde(serialize_with = "finite_or_null", deserialize_with = "null_as_nan")]
     pub psnr_hole: f64,
-    #[serde(serialize_with = "finite_or_null")]
+    #[serde(serialize_with = "finite_or_null", deserialize_with = "null_as_nan")]
     pub ssim_hole: f64,
     /// The hole's texture against the original's: mean |Laplacian| over the hole of the
     /// completion / of the original (1: as busy as the original; above: speckle or noise
     /// that PSNR may hide; below: smoother than the original).
-    #[serde(serialize_with = "finite_or_null")]
+    #[serde(serialize_with = "finite_or_null", deserialize_with = "null_as_nan")]
     pub noise_hole: f64,
 }
 
 /// JSON has no NaN: a metric that is undefined (no hole) is written as null.
 fn finite_or_null<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     if x.is_finite() { s.serialize_f64(*x) } else { s.serialize_none() }
+}
+
+/// ... and null read back as NaN (a record `report` reads).
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// PSNR and SSIM of `completed` against the item's image, whole and over the hole.

@@ -168,8 +168,12 @@ impl FolderLock {
     /// then only the files an earlier run recorded are removed, and a file this run would
     /// write that no run recorded (the user's own), or one of `inputs`, is refused. The
     /// record of `files` is written before any of them, so a run that fails half-way is
-    /// still replaced cleanly by the next `--overwrite`.
-    pub fn take(dir: &Path, command: &str, files: &[String], overwrite: bool, inputs: &[&Path]) -> Result<FolderLock> {
+    /// still replaced cleanly by the next `--overwrite`. `resume` keeps an earlier run of the
+    /// same command instead: its files stay, and the record lists theirs and this run's.
+    pub fn take(dir: &Path, command: &str, files: &[String], overwrite: bool, resume: bool, inputs: &[&Path]) -> Result<FolderLock> {
+        if overwrite && resume {
+            return Err(Error::new("--resume keeps an earlier run's results and --overwrite removes them: pass one of them"));
+        }
         if dir.exists() && !dir.is_dir() {
             return Err(Error::new(format!("--out {} is a file; --out names a folder for the results", dir.display())));
         }
@@ -197,10 +201,18 @@ impl FolderLock {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.file_name().is_some_and(|n| n != LOCK_FILE && n != RUN_RECORD))
             .collect();
+        if !others.is_empty() && resume {
+            let mut all = taken.earlier_run_of(command, files)?;
+            all.extend(files.iter().cloned());
+            all.sort();
+            all.dedup();
+            taken.record(command, &all)?;
+            return Ok(taken);
+        }
         if !others.is_empty() {
             if !overwrite {
                 return Err(Error::new(format!(
-                    "{} already holds files; pass --overwrite to replace an earlier run's results, or choose another --out",
+                    "{} already holds files; pass --overwrite to replace an earlier run's results, --resume to finish one, or choose another --out",
                     dir.display()
                 )));
             }
@@ -208,6 +220,24 @@ impl FolderLock {
         }
         taken.record(command, files)?;
         Ok(taken)
+    }
+
+    /// `--resume`: the files an earlier run of `command` recorded here, after checking that
+    /// this run writes no file of the user's.
+    fn earlier_run_of(&self, command: &str, files: &[String]) -> Result<Vec<String>> {
+        let record_path = self.dir.join(RUN_RECORD);
+        let earlier: RunRecord = std::fs::read_to_string(&record_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        if earlier.command != command {
+            return Err(Error::new(format!("{} holds no earlier `{command}` run to resume (no record of one): choose another --out, or --overwrite", self.dir.display())));
+        }
+        let recorded: std::collections::HashSet<&str> = earlier.files.iter().map(String::as_str).collect();
+        for file in files {
+            let path = self.dir.join(file);
+            if path.exists() && !recorded.contains(file.as_str()) {
+                return Err(Error::new(format!("{} exists and no earlier dcgan-inpaint run wrote it; --resume never replaces a file of yours: move it away or choose another --out", path.display())));
+            }
+        }
+        Ok(earlier.files)
     }
 
     /// `--overwrite`: remove what the earlier run recorded, after checking that this

@@ -6,11 +6,15 @@
 //! The method itself (masks, optimisation, blends, metrics) is `crate::inpaint`, shared with
 //! `serve`; this job adds the files:
 //!
-//!   mod.rs       the job: its inputs and masks, the run, what the caller hears
+//!   mod.rs       the job: its inputs and masks, the run in chunks, what the caller hears
 //!   output.rs    the files written; quality.rs the quality table
+//!   shard.rs     which inputs one of many processes takes (--shard, Slurm, Kubernetes)
+//!   report.rs    `report`: many runs' folders merged into one summary
 
 pub mod output;
 pub mod quality;
+pub mod report;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -41,6 +45,10 @@ pub struct CompleteConfig {
     pub region: Option<Region>,
     /// Write the full-resolution results as PNG, whatever the input's format.
     pub force_png: bool,
+    /// Only the inputs of this shard (see `shard.rs`).
+    pub shard: Option<shard::Shard>,
+    /// Keep the results an earlier run left in `out` and complete only the other inputs.
+    pub resume: bool,
 }
 
 /// The defaults of `complete` (chosen from the quality table in the README).
@@ -59,6 +67,8 @@ impl Default for CompleteConfig {
             overwrite: false,
             region: None,
             force_png: false,
+            shard: None,
+            resume: false,
         }
     }
 }
@@ -74,6 +84,14 @@ impl CompleteConfig {
 pub struct Input {
     pub path: PathBuf,
     pub explicit: bool,
+    /// Its path relative to the folder named (`/` between parts), or as named: what
+    /// `--shard` hashes, the same on every machine that mounts the data elsewhere.
+    pub relative: String,
+}
+
+fn relative_name(path: &Path, root: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// Image files named on the command line, folders expanded (recursively, sorted), minus
@@ -90,9 +108,10 @@ pub fn list_inputs(inputs: &[PathBuf], skip: Option<&Path>, warn: &mut dyn FnMut
                 return Err(Error::new(format!("the folder {} holds no images ({})", input.display(), data::IMAGE_EXTENSIONS.join("/"))));
             }
             found.skipped.into_iter().for_each(&mut *warn);
-            files.extend(found.files.into_iter().filter(|p| outside(p)).map(|path| Input { path, explicit: false }));
+            files.extend(found.files.into_iter().filter(|p| outside(p)).map(|path| Input { relative: relative_name(&path, input), path, explicit: false }));
         } else if input.is_file() {
-            files.push(Input { path: input.clone(), explicit: true });
+            let relative = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into_owned());
+            files.push(Input { path: input.clone(), explicit: true, relative });
         } else if input.exists() {
             return Err(Error::new(format!("input {} is not a regular file (a pipe or a device?); name image files or folders", input.display())));
         } else {
@@ -118,15 +137,6 @@ pub struct Source {
     pub index: u64,
 }
 
-/// The inputs as loaded: the items the model completes, where each came from, and every
-/// file they were read from (images and mask files), which the output folder's clean-up
-/// must never touch.
-pub struct Loaded {
-    pub items: Vec<Item>,
-    pub sources: Vec<Source>,
-    pub files: Vec<PathBuf>,
-}
-
 /// The photo of `source` with its hole and region, its format, and what was assumed.
 pub fn read_photo(cfg: &CompleteConfig, source: &Source, size: usize) -> Result<(Photo, image::ImageFormat, Vec<String>)> {
     let Decoded { image, format } = data::decode(&source.path)?;
@@ -142,70 +152,82 @@ pub fn read_photo(cfg: &CompleteConfig, source: &Source, size: usize) -> Result<
     Ok((photo, format, warnings))
 }
 
-/// Load the inputs and make their items (the region at the model's size, and its mask).
-/// An unreadable file found in a folder is skipped with a warning; one named on the command
-/// line is an error.
-pub fn load_items(cfg: &CompleteConfig, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<Loaded> {
+/// An input the run will complete: where it comes from, its folder's name under `--out`
+/// (its file stem, made unique in listing order, so every shard names it alike), and the
+/// relative path `--shard` hashes.
+pub struct Planned {
+    pub source: Source,
+    pub name: String,
+    pub relative: String,
+    pub explicit: bool,
+}
+
+/// Every input, named, with its mask file: nothing is decoded yet.
+pub fn plan_inputs(cfg: &CompleteConfig, warn: &mut dyn FnMut(String)) -> Result<Vec<Planned>> {
     if let Some(dir) = &cfg.mask_dir
         && !dir.is_dir()
     {
         let what = if dir.exists() { "is not a folder" } else { "does not exist" };
         return Err(Error::new(format!("--mask-dir {} {what}; name the folder that holds one mask PNG per input, named like it", dir.display())));
     }
-    let mut loaded = Loaded { items: Vec::new(), sources: Vec::new(), files: Vec::new() };
+    let mut taken = std::collections::HashSet::new();
+    let mut planned = Vec::new();
     for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out), warn)?.into_iter().enumerate() {
-        let path = input.path;
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let stem = input.path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let mask_file = match (&cfg.mask_dir, &cfg.mask) {
-            (Some(dir), _) => {
-                let file = dir.join(format!("{stem}.png"));
-                if !file.exists() {
-                    return Err(Error::new(format!("no mask for {} in --mask-dir {}: expected {}", path.display(), dir.display(), file.display())));
-                }
-                Some(file)
-            }
+            (Some(dir), _) => Some(dir.join(format!("{stem}.png"))),
             (None, MaskKind::File(file)) => Some(file.clone()),
             (None, _) => None,
         };
-        let source = Source { path: path.clone(), mask_file: mask_file.clone(), index: index as u64 };
-        let (photo, _, warnings) = match read_photo(cfg, &source, size) {
-            Ok(read) => read,
-            Err(e) if !input.explicit && !e.0.contains("region") && !e.0.contains("mask") => {
-                warn(format!("skipped: {e}"));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        warnings.into_iter().for_each(&mut *warn);
         // Unique output folder names even when two inputs share a stem.
         let mut name = stem.clone();
         let mut k = 2;
-        while loaded.items.iter().any(|it| it.name == name) {
+        while !taken.insert(name.clone()) {
             name = format!("{stem}_{k}");
             k += 1;
         }
-        let item = photo.model_item(&name, channels, size);
-        let what = match &mask_file {
-            Some(file) => format!("{} (the mask of {})", file.display(), path.display()),
-            None => path.display().to_string(),
-        };
-        if photo.holes().0 == 0 && photo.holes().1 > 0 {
-            let r = photo.region;
-            return Err(Error::new(format!(
-                "the region {},{},{} of {} holds none of the hole: move it over what to fill (--region X,Y,SIZE)",
-                r.x, r.y, r.size, path.display()
-            )));
-        }
-        mask::check(&item.mask, &cfg.mask_kind(), &what)?;
-        loaded.items.push(item);
-        loaded.sources.push(source);
-        loaded.files.extend(mask_file);
-        loaded.files.push(path);
+        planned.push(Planned { source: Source { path: input.path, mask_file, index: index as u64 }, name, relative: input.relative, explicit: input.explicit });
     }
-    if loaded.items.is_empty() {
-        return Err(Error::new("none of the input images could be read (see the warnings above)"));
+    Ok(planned)
+}
+
+/// Read one input as the model sees it, with every check: its mask file, the region, the
+/// hole. Returns the item, and the format its full-resolution result is written in.
+fn prepare(cfg: &CompleteConfig, p: &Planned, channels: usize, size: usize, warn: &mut dyn FnMut(String)) -> Result<(Item, picture::Encoding)> {
+    let path = &p.source.path;
+    if let (Some(dir), Some(file)) = (&cfg.mask_dir, &p.source.mask_file)
+        && !file.exists()
+    {
+        return Err(Error::new(format!("no mask for {} in --mask-dir {}: expected {}", path.display(), dir.display(), file.display())));
     }
-    Ok(loaded)
+    let (photo, format, warnings) = read_photo(cfg, &p.source, size)?;
+    warnings.into_iter().for_each(&mut *warn);
+    let item = photo.model_item(&p.name, channels, size);
+    let what = match &p.source.mask_file {
+        Some(file) => format!("{} (the mask of {})", file.display(), path.display()),
+        None => path.display().to_string(),
+    };
+    if photo.holes().0 == 0 && photo.holes().1 > 0 {
+        let r = photo.region;
+        return Err(Error::new(format!(
+            "the region {},{},{} of {} holds none of the hole: move it over what to fill (--region X,Y,SIZE)",
+            r.x, r.y, r.size, path.display()
+        )));
+    }
+    mask::check(&item.mask, &cfg.mask_kind(), &what)?;
+    Ok((item, picture::Encoding::like(format, cfg.force_png).0))
+}
+
+/// Whether an error reading an input found in a folder skips it (the rest go on) rather
+/// than ending the run: the file itself is bad, not the settings.
+fn skippable(p: &Planned, e: &Error) -> bool {
+    !p.explicit && !e.0.contains("region") && !e.0.contains("mask")
+}
+
+/// The result file of a completed image in `dir`, written last of its files: a folder
+/// without one holds no finished result (a run killed half-way through it).
+pub fn finished_result(dir: &Path) -> Option<PathBuf> {
+    ["png", "jpg", "jpeg", "webp", "bmp", "gif"].iter().map(|e| dir.join(format!("result.{e}"))).find(|p| p.is_file())
 }
 
 /// Photos from this size on get a line before their full-resolution blend.
@@ -222,15 +244,49 @@ pub enum Event {
 }
 
 pub struct Outcome {
+    /// The images this run completed (not those an earlier run had: `resumed`).
     pub names: Vec<String>,
     pub metrics: Option<Vec<Metrics>>,
     pub summary: PathBuf,
+    /// Inputs that could not be completed, with why: the run went on without them.
+    pub failed: Vec<(String, String)>,
+    /// Inputs an earlier run had completed (`--resume`).
+    pub resumed: usize,
 }
 
-/// Run the completion job; writes everything under `cfg.out`. The inputs are read (and
+/// Runs of at most this many inputs keep each checked item for the run (larger ones read
+/// each again when its batch comes, so memory stays flat however many there are); and the
+/// summary grid's most rows.
+const KEEP_ITEMS: usize = 64;
+const SUMMARY_ROWS: usize = 64;
+
+/// What `run.json` says of a run: its shard and the fate of each input it owned.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub struct RunAccount {
+    /// "K/N (where from)", or none; and K, N alone.
+    pub shard: Option<String>,
+    #[serde(default)]
+    pub shard_index: Option<u64>,
+    #[serde(default)]
+    pub shard_count: Option<u64>,
+    /// Inputs listed before the shard took its own.
+    #[serde(default)]
+    pub listed: usize,
+    /// The relative path of every input this run owned (its shard's).
+    pub inputs: Vec<String>,
+    /// Those completed by this run, and by an earlier one (`--resume`), by relative path.
+    pub completed: Vec<String>,
+    pub resumed: Vec<String>,
+    /// Those that failed, with why.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Run the completion job; writes everything under `cfg.out`. Every input is read (and
 /// the settings checked) before the output folder is touched, so a bad input never costs
-/// an earlier result. `stop` (a signal) ends the optimisation at the next iteration with
-/// an error; nothing is written then.
+/// an earlier result; then the images are completed a chunk at a time, each one's files
+/// written (its result last, atomically) before the next chunk, so a killed run leaves
+/// whole results that `--resume` keeps. `stop` (a signal) ends the optimisation at the next
+/// iteration with an error.
 pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: impl FnMut(Event)) -> Result<Outcome> {
     let (g, d) = weights::load_gan(gpu, &cfg.weights)?;
     let e = weights::load_encoder(gpu, &cfg.weights)?;
@@ -239,21 +295,59 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     let settings = &cfg.settings;
     settings.validate(s, g.image_stage())?;
     cfg.mask.validate()?;
+    if cfg.z_init.is_some() && (cfg.shard.is_some() || cfg.resume) {
+        return Err(Error::new("--z-init gives z per input in order; it cannot be split over --shard or --resume: leave one of them out"));
+    }
     let mut warnings = Vec::new();
-    let Loaded { items, sources, files: mut inputs } = load_items(cfg, c, s, &mut |w| warnings.push(w))?;
-    warnings.into_iter().for_each(|w| report(Event::Warning(w)));
-    if e.is_none() && settings.start == inpaint::Start::Encoder && !matches!(settings.method, inpaint::Method::Classical(_)) && cfg.z_init.is_none() && settings.iters < inpaint::RANDOM_START_ITERS {
-        report(Event::Warning(format!(
-            "{} holds no encoder, so z starts at random, and {} iterations are far too few from there: pass --iters {} (or train an encoder with `train-encoder`)",
-            cfg.weights.display(),
-            settings.iters,
-            inpaint::RANDOM_START_ITERS
-        )));
+    let mut planned = plan_inputs(cfg, &mut |w| warnings.push(w))?;
+    warnings.drain(..).for_each(|w| report(Event::Warning(w)));
+    let listed = planned.len();
+    if let Some(shard) = &cfg.shard {
+        planned.retain(|p| shard.owns(&p.relative));
+        report(Event::Said(format!("shard {} of {} ({}): {} of the {listed} inputs", shard.index, shard.count, shard.from, planned.len())));
+    }
+    let mut account = RunAccount {
+        shard: cfg.shard.as_ref().map(|sh| format!("{}/{} ({})", sh.index, sh.count, sh.from)),
+        shard_index: cfg.shard.as_ref().map(|sh| sh.index),
+        shard_count: cfg.shard.as_ref().map(|sh| sh.count),
+        listed,
+        inputs: planned.iter().map(|p| p.relative.clone()).collect(), ..RunAccount::default() };
+    // --resume: what an earlier run finished stays, and is not done again.
+    let mut resumed_names = Vec::new();
+    if cfg.resume {
+        let (done, todo): (Vec<Planned>, Vec<Planned>) = planned.into_iter().partition(|p| finished_result(&cfg.out.join(&p.name)).is_some());
+        report(Event::Said(format!("resume: {} of {} inputs already have a result in {}; completing the other {}", done.len(), done.len() + todo.len(), cfg.out.display(), todo.len())));
+        account.resumed = done.iter().map(|p| p.relative.clone()).collect();
+        resumed_names = done.into_iter().map(|p| p.name).collect();
+        planned = todo;
+    }
+
+    // Every input read and checked first; only a small run keeps its items in memory.
+    let keep_items = planned.len() <= KEEP_ITEMS;
+    let mask_kind = cfg.mask_kind();
+    let mut todo: Vec<(Planned, Option<Item>, picture::Encoding, usize)> = Vec::new();
+    for p in planned {
+        let mut said = Vec::new();
+        match prepare(cfg, &p, c, s, &mut |w| said.push(w)) {
+            Ok((item, encoding)) => {
+                said.into_iter().for_each(|w| report(Event::Warning(w)));
+                let rows = inpaint::rows_per_image(&item.mask, settings, &mask_kind, s);
+                todo.push((p, keep_items.then_some(item), encoding, rows));
+            }
+            Err(e) if skippable(&p, &e) => {
+                report(Event::Warning(format!("skipped: {e}")));
+                account.failed.push((p.relative.clone(), e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if todo.is_empty() && account.resumed.is_empty() && cfg.shard.is_none() {
+        return Err(Error::new("none of the input images could be read (see the warnings above)"));
     }
     let z_init = match &cfg.z_init {
         Some(path) => {
             let (shape, data) = npy::read_f32(path)?;
-            let want = [items.len() * settings.restarts, zd];
+            let want = [todo.len() * settings.restarts, zd];
             if shape != want {
                 return Err(Error::new(format!(
                     "{} has shape {shape:?}; --z-init needs [images x restarts, z_dim] = {want:?}",
@@ -263,78 +357,140 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
             if data.iter().any(|v| v.abs() > 1.0) {
                 report(Event::Warning(format!("{} holds values outside [-1, 1]; z is clipped to [-1, 1] after the first step", path.display())));
             }
-            inputs.push(path.clone());
             Some(data)
         }
         None => None,
     };
-    inputs.push(cfg.weights.clone());
-    let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
-    let encodings: Vec<picture::Encoding> = sources
-        .iter()
-        .map(|src| data::decode_format(&src.path).map(|f| picture::Encoding::like(f, cfg.force_png).0))
-        .collect::<Result<_>>()?;
-    let planned = output::planned_files(&items, &encodings, cfg.save_z);
-    let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned, cfg.overwrite, &input_refs)?;
+    let mut inputs: Vec<&Path> = todo.iter().map(|(p, ..)| p.source.path.as_path()).collect();
+    inputs.extend(todo.iter().filter_map(|(p, ..)| p.source.mask_file.as_deref()));
+    inputs.extend(cfg.z_init.as_deref());
+    inputs.push(&cfg.weights);
+    let names: Vec<&str> = todo.iter().map(|(p, ..)| p.name.as_str()).collect();
+    let encodings: Vec<picture::Encoding> = todo.iter().map(|(_, _, e, _)| *e).collect();
+    let planned_files = output::planned_files(&names, &encodings, cfg.save_z);
+    let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned_files, cfg.overwrite, cfg.resume, &inputs)?;
+    drop(planned_files);
 
-    let mask_kind = cfg.mask_kind();
-    let rows: usize = items.iter().map(|it| inpaint::rows_per_image(&it.mask, settings, &mask_kind, s)).sum();
-    let total_iterations = rows.div_ceil((settings.batch / settings.restarts).max(1)) * (settings.iterations() + 1);
-    report(Event::Start { images: items.len(), total_iterations });
-    let results = inpaint::complete(gpu, &g, &d, e.as_ref(), &items, z_init.as_deref(), settings, &mask_kind, stop, |step| {
-        report(Event::Iteration { mean_loss: step.mean_loss() })
-    })?;
-
+    // One GPU batch of images at a time, each finished and written before the next: a
+    // killed run loses at most the batch it was in.
+    let per_batch = (settings.batch / settings.restarts).max(1);
+    let total_iterations: usize = todo.chunks(per_batch).map(|chunk| chunk.iter().map(|(.., r)| r).sum::<usize>().div_ceil(per_batch) * (settings.iterations() + 1)).sum();
+    report(Event::Start { images: todo.len(), total_iterations });
     let fit_p99 = weights::fit_p99(&cfg.weights);
     let mut grid_rows = Vec::new();
+    let mut images = Vec::new();
     let mut all_metrics = Vec::new();
-    for ((item, r), source) in items.iter().zip(&results).zip(&sources) {
-        let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
-        let dir = cfg.out.join(&item.name);
-        grid_rows.extend(output::write_item(&dir, item, r, &masked, cfg.save_z, c, s)?);
-        // The result at the photo's own resolution, in its format.
-        let (photo, format, _) = read_photo(cfg, source, s)?;
-        // Seconds at tens of megapixels: say what the wait is.
-        if photo.image.width() as u64 * photo.image.height() as u64 >= LARGE_PHOTO_PIXELS {
-            report(Event::Said(format!("{}: blending into the {}x{} photo", source.path.display(), photo.image.width(), photo.image.height())));
+    let mut names = Vec::new();
+    let mut z_offset = 0;
+    for chunk in todo.chunks_mut(per_batch) {
+        let mut items = Vec::new();
+        let mut members = Vec::new();
+        for (p, kept, encoding, _) in chunk.iter_mut() {
+            let item = match kept.take() {
+                Some(item) => item,
+                // Read again (the check above kept nothing): a file changed since fails alone.
+                None => match prepare(cfg, p, c, s, &mut |_| ()) {
+                    Ok((item, _)) => item,
+                    Err(e) => {
+                        report(Event::Warning(format!("skipped: {e}")));
+                        account.failed.push((p.relative.clone(), e.to_string()));
+                        continue;
+                    }
+                },
+            };
+            items.push(item);
+            members.push((&*p, *encoding));
         }
-        let full = photo.complete(&r.completed, c, s)?;
-        let (encoding, note) = picture::Encoding::like(format, cfg.force_png);
-        let result = dir.join(format!("result.{}", encoding.extension()));
-        crate::io::output::write_atomic(&result, &picture::encode(&full.image, encoding)?)?;
-        let (w, h) = (full.image.width(), full.image.height());
-        let mut said = format!("{}: {w}x{h} result in {} ({} pixels filled from the model", source.path.display(), result.display(), full.from_model);
-        if full.classical > 0 {
-            said.push_str(&format!(", {} outside the region the model sees filled classically", full.classical));
+        // Each image's start is drawn from its place in the listing, not in the batch: a
+        // shard or a resumed run completes it as one run over all the inputs does.
+        let z_chunk: Vec<f32> = match z_init.as_deref() {
+            Some(z) => {
+                let n = items.len() * settings.restarts * zd;
+                z_offset += n;
+                z[z_offset - n..z_offset].to_vec()
+            }
+            None => members.iter().flat_map(|(p, _)| inpaint::optimise::starting_z(settings.seed, p.source.index as usize, settings.restarts, zd)).collect(),
+        };
+        let results = inpaint::complete(gpu, &g, &d, e.as_ref(), &items, Some(&z_chunk), settings, &mask_kind, stop, |step| report(Event::Iteration { mean_loss: step.mean_loss() }))?;
+        for ((item, r), (p, _)) in items.iter().zip(&results).zip(&members) {
+            let row = finish_item(cfg, item, r, p, (c, s), fit_p99, &mut report)?;
+            if grid_rows.len() < SUMMARY_ROWS * 4 * c * s * s {
+                grid_rows.extend(row.0);
+            }
+            if let Some(m) = row.1.metrics {
+                all_metrics.push(m);
+            }
+            images.push(row.1);
+            names.push(item.name.clone());
+            account.completed.push(p.relative.clone());
         }
-        said.push(')');
-        if full.colour_from_surroundings {
-            said.push_str("; the model is grey: it filled the luminance, the hole's colour comes from its surroundings");
-        }
-        if let Some(note) = note {
-            said.push_str(&format!("; {note}"));
-        }
-        report(Event::Said(said));
-        if let (Some(fit), Some(p99)) = (r.fit, fit_p99)
-            && fit > p99
-        {
-            report(Event::Warning(format!(
-                "{} looks unlike the pictures this model knows: the generator fits its known pixels to {fit:.3} (mean difference), past the {p99:.3} that 99% of the pictures it was calibrated on stay under; expect a poor fill",
-                source.path.display()
-            )));
-        }
-        if let Some(choice) = &r.choice {
-            report(Event::Said(auto_said(&source.path, choice)));
-        }
-        if cfg.eval {
-            all_metrics.push(evaluate(item, &r.completed, c, s));
+    }
+    // metrics.json: this run's images and those an earlier one finished (their records).
+    for name in &resumed_names {
+        if let Ok(r) = output::ImageReport::read(&cfg.out.join(name)) {
+            images.push(r);
         }
     }
     let summary = cfg.out.join(output::SUMMARY);
-    picture::save_png(&picture::grid(&grid_rows, items.len() * 4, c, s, 4), &summary)?;
-    output::write_metrics_json(&cfg.out.join(output::METRICS), &items, &results, settings, fit_p99, cfg.eval.then_some(&all_metrics[..]))?;
+    let shown = grid_rows.len() / (4 * c * s * s);
+    if shown > 0 {
+        picture::save_png(&picture::grid(&grid_rows, shown * 4, c, s, 4), &summary)?;
+    }
+    if names.len() > shown {
+        report(Event::Said(format!("{} shows the first {shown} of {} images; `dcgan-inpaint report {}` makes a contact sheet of all", summary.display(), names.len(), cfg.out.display())));
+    }
+    output::write_metrics_json(&cfg.out.join(output::METRICS), &images, fit_p99)?;
+    let json = serde_json::to_string_pretty(&account).map_err(|e| Error::new(format!("cannot encode the run's account: {e}")))?;
+    crate::io::output::write_atomic(&cfg.out.join(output::RUN), json.as_bytes())?;
     let metrics = cfg.eval.then_some(all_metrics);
-    Ok(Outcome { names: items.iter().map(|i| i.name.clone()).collect(), metrics, summary })
+    Ok(Outcome { names, metrics, summary, failed: account.failed, resumed: account.resumed.len() })
+}
+
+/// Write one completed image: its model-size files, its result at the photo's own
+/// resolution (last, atomically), and what is said of it. Returns its summary row and record.
+fn finish_item(cfg: &CompleteConfig, item: &Item, r: &inpaint::Completion, p: &Planned, (c, s): (usize, usize), fit_p99: Option<f32>, report: &mut impl FnMut(Event)) -> Result<(Vec<f32>, output::ImageReport)> {
+    let source = &p.source;
+    let mask_kind = cfg.mask_kind();
+    let masked = blend::masked_view(item, c, s, mask_kind == MaskKind::LowRes);
+    let dir = cfg.out.join(&item.name);
+    let row = output::write_item(&dir, item, r, &masked, cfg.save_z, c, s)?;
+    let (photo, format, _) = read_photo(cfg, source, s)?;
+    // Seconds at tens of megapixels: say what the wait is.
+    if photo.image.width() as u64 * photo.image.height() as u64 >= LARGE_PHOTO_PIXELS {
+        report(Event::Said(format!("{}: blending into the {}x{} photo", source.path.display(), photo.image.width(), photo.image.height())));
+    }
+    let full = photo.complete(&r.completed, c, s)?;
+    let (encoding, note) = picture::Encoding::like(format, cfg.force_png);
+    let metrics = cfg.eval.then(|| evaluate(item, &r.completed, c, s));
+    let record = output::ImageReport::new(&item.name, &source.path, &p.relative, r, &cfg.settings, fit_p99, metrics);
+    record.write(&dir)?;
+    let result = dir.join(format!("result.{}", encoding.extension()));
+    crate::io::output::write_atomic(&result, &picture::encode(&full.image, encoding)?)?;
+    let (w, h) = (full.image.width(), full.image.height());
+    let mut said = format!("{}: {w}x{h} result in {} ({} pixels filled from the model", source.path.display(), result.display(), full.from_model);
+    if full.classical > 0 {
+        said.push_str(&format!(", {} outside the region the model sees filled classically", full.classical));
+    }
+    said.push(')');
+    if full.colour_from_surroundings {
+        said.push_str("; the model is grey: it filled the luminance, the hole's colour comes from its surroundings");
+    }
+    if let Some(note) = note {
+        said.push_str(&format!("; {note}"));
+    }
+    report(Event::Said(said));
+    if let (Some(fit), Some(p99)) = (r.fit, fit_p99)
+        && fit > p99
+    {
+        report(Event::Warning(format!(
+            "{} looks unlike the pictures this model knows: the generator fits its known pixels to {fit:.3} (mean difference), past the {p99:.3} that 99% of the pictures it was calibrated on stay under; expect a poor fill",
+            source.path.display()
+        )));
+    }
+    if let Some(choice) = &r.choice {
+        report(Event::Said(auto_said(&source.path, choice)));
+    }
+    Ok((row, record))
 }
 
 /// "face.png: auto chose biharmonic fill (hidden pixels 24.1 dB; the best DCGAN 22.3 dB)".

@@ -13,18 +13,20 @@ use crate::io::{npy, picture};
 
 pub const SUMMARY: &str = "summary.png";
 pub const METRICS: &str = "metrics.json";
-const ITEM_FILES: [&str; 6] = ["masked.png", "generated.png", "completed.png", "summary.png", "progress.gif", "loss.csv"];
+const ITEM_FILES: [&str; 7] = ["masked.png", "generated.png", "completed.png", "summary.png", "progress.gif", "loss.csv", ITEM_RECORD];
+/// The run's account of its inputs: its shard, and which it completed, skipped or failed.
+pub const RUN: &str = "run.json";
 const Z_FILE: &str = "z.npy";
 
 /// Every file a run with these items (and the encodings of their full-resolution results)
 /// may write, relative to its folder.
-pub fn planned_files(items: &[Item], encodings: &[picture::Encoding], save_z: bool) -> Vec<String> {
-    let mut files = vec![SUMMARY.to_string(), METRICS.to_string()];
-    for (item, encoding) in items.iter().zip(encodings) {
-        files.extend(ITEM_FILES.iter().map(|f| format!("{}/{f}", item.name)));
-        files.push(format!("{}/result.{}", item.name, encoding.extension()));
+pub fn planned_files(names: &[&str], encodings: &[picture::Encoding], save_z: bool) -> Vec<String> {
+    let mut files = vec![SUMMARY.to_string(), METRICS.to_string(), RUN.to_string()];
+    for (name, encoding) in names.iter().zip(encodings) {
+        files.extend(ITEM_FILES.iter().map(|f| format!("{name}/{f}")));
+        files.push(format!("{name}/result.{}", encoding.extension()));
         if save_z {
-            files.push(format!("{}/{Z_FILE}", item.name));
+            files.push(format!("{name}/{Z_FILE}"));
         }
     }
     files
@@ -55,56 +57,80 @@ pub fn write_item(dir: &Path, item: &Item, r: &Completion, masked: &[f32], save_
     Ok(row)
 }
 
-#[derive(serde::Serialize)]
-struct ImageReport<'a> {
-    name: &'a str,
+/// What one image's completion was, as metrics.json lists it and its folder's `item.json`
+/// keeps it (which `report` and `--resume` read back).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ImageReport {
+    pub name: String,
+    /// The input it came from, and its path relative to the folder named (what `--shard`
+    /// hashes).
+    #[serde(default)]
+    pub input: String,
+    #[serde(default)]
+    pub relative: String,
     /// How well the generator alone fits the known pixels (see `inpaint::Completion::fit`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    fit: Option<f32>,
+    pub fit: Option<f32>,
     /// The fit is past the 99th percentile of pictures the model knows (`calibrate`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    unlike_what_the_model_knows: Option<bool>,
+    pub unlike_what_the_model_knows: Option<bool>,
     /// What filled the hole (`inpaint::method_report`).
-    method: String,
+    pub method: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    method_name: Option<String>,
+    pub method_name: Option<String>,
     /// With auto: each candidate's PSNR (dB) on the known pixels hidden like the hole.
     #[serde(skip_serializing_if = "Option::is_none")]
-    validation_psnr: Option<std::collections::BTreeMap<String, f64>>,
+    pub validation_psnr: Option<std::collections::BTreeMap<String, f64>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    metrics: Option<Metrics>,
+    pub metrics: Option<Metrics>,
+}
+
+/// The file in each image's folder that says what its completion was.
+pub const ITEM_RECORD: &str = "item.json";
+
+impl ImageReport {
+    pub fn new(name: &str, input: &Path, relative: &str, r: &Completion, settings: &Settings, fit_p99: Option<f32>, metrics: Option<Metrics>) -> ImageReport {
+        let (method, method_name) = crate::inpaint::method_report(settings.method, settings.blend, r);
+        ImageReport {
+            name: name.to_string(),
+            input: input.display().to_string(),
+            relative: relative.to_string(),
+            fit: r.fit,
+            unlike_what_the_model_knows: r.fit.zip(fit_p99).map(|(f, p)| f > p),
+            method,
+            method_name,
+            validation_psnr: r.choice.as_ref().filter(|c| !c.validation.is_empty()).map(|c| c.validation.iter().map(|(r, p)| (r.key(), (p * 100.0).round() / 100.0)).collect()),
+            metrics,
+        }
+    }
+
+    pub fn read(dir: &Path) -> Result<ImageReport> {
+        let path = dir.join(ITEM_RECORD);
+        let text = crate::io::output::read_text(&path, "image record", 1 << 20)?;
+        serde_json::from_str(&text).map_err(|e| Error::new(format!("{} is not an image record: {e}", path.display())))
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| Error::new(format!("cannot encode {}: {e}", dir.display())))?;
+        write_atomic(&dir.join(ITEM_RECORD), json.as_bytes())
+    }
 }
 
 #[derive(serde::Serialize)]
 struct MetricsFile<'a> {
     /// The threshold the fits are compared with (none: the weights are not calibrated).
     fit_p99: Option<f32>,
-    images: Vec<ImageReport<'a>>,
+    images: &'a [ImageReport],
     #[serde(skip_serializing_if = "Option::is_none")]
     mean: Option<Metrics>,
 }
 
 /// metrics.json: per image its fit (and whether it is past `fit_p99`), and with `--eval` its
 /// PSNR / SSIM and their means.
-pub fn write_metrics_json(path: &Path, items: &[Item], results: &[Completion], settings: &Settings, fit_p99: Option<f32>, m: Option<&[Metrics]>) -> Result<()> {
-    let fits: Vec<Option<f32>> = results.iter().map(|r| r.fit).collect();
-    let file = MetricsFile {
-        fit_p99,
-        images: items
-            .iter()
-            .enumerate()
-            .map(|(k, i)| ImageReport {
-                name: &i.name,
-                fit: fits[k],
-                unlike_what_the_model_knows: fits[k].zip(fit_p99).map(|(f, p)| f > p),
-                method: crate::inpaint::method_report(settings.method, settings.blend, &results[k]).0,
-                method_name: crate::inpaint::method_report(settings.method, settings.blend, &results[k]).1,
-                validation_psnr: results[k].choice.as_ref().filter(|c| !c.validation.is_empty()).map(|c| c.validation.iter().map(|(r, p)| (r.key(), (p * 100.0).round() / 100.0)).collect()),
-                metrics: m.map(|m| m[k]),
-            })
-            .collect(),
-        mean: m.map(mean_metrics),
-    };
+pub fn write_metrics_json(path: &Path, images: &[ImageReport], fit_p99: Option<f32>) -> Result<()> {
+    let measured: Vec<Metrics> = images.iter().filter_map(|i| i.metrics).collect();
+    let mean = (!measured.is_empty() && measured.len() == images.len()).then(|| mean_metrics(&measured));
+    let file = MetricsFile { fit_p99, images, mean };
     let json = serde_json::to_string_pretty(&file).map_err(|e| Error::new(format!("cannot encode {}: {e}", path.display())))?;
     write_atomic(path, json.as_bytes())
 }
