@@ -92,6 +92,10 @@ pub struct ReportArgs {
     pub runs: Vec<PathBuf>,
     #[arg(long, default_value = "runs/report")]
     pub out: PathBuf,
+    /// Another run over the same inputs (one process, say): each result is compared with
+    /// its own there, and the largest difference reported.
+    #[arg(long)]
+    pub against: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -255,7 +255,7 @@ fn complete(choice: &AdapterChoice, a: CompleteArgs, stop: &AtomicBool) -> Resul
 const SOME_FAILED: i32 = 2;
 
 fn report(a: cli::ReportArgs) -> Result<()> {
-    let r = dcgan_inpaint::jobs::complete::report::report(&a.runs, &a.out, |line| eprintln!("{line}"))?;
+    let r = dcgan_inpaint::jobs::complete::report::report(&a.runs, a.against.as_deref(), &a.out, |line| eprintln!("{line}"))?;
     println!("report: {}", a.out.join("report.md").display());
     for sheet in &r.sheets {
         println!("contact sheet: {}", sheet.display());

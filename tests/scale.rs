@@ -115,13 +115,15 @@ fn shards_split_the_inputs_and_report_merges_what_one_process_gives() {
     let merged = dir.join("report");
     let mut args = vec!["report".to_string()];
     args.extend(runs.iter().map(|r| s(r).to_string()));
-    args.extend(["--out".into(), s(&merged).into()]);
+    args.extend(["--out".into(), s(&merged).into(), "--against".into(), s(&single).into()]);
     let (code, text) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{text}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(merged.join("report.json")).unwrap()).unwrap();
     assert_eq!((report["images"].as_array().unwrap().len(), report["inputs"].as_u64()), (12, Some(12)), "{report}");
     assert!(report["missing"].as_array().unwrap().is_empty() && report["duplicates"].as_array().unwrap().is_empty(), "{report}");
     assert!(report["mean"]["psnr"].as_f64().is_some_and(|p| p > 5.0), "{report}");
+    assert_eq!(report["compared"], 12, "{report}");
+    assert!(report["worst_difference"].as_u64().is_some_and(|w| w <= 2) && text.contains("12 image(s) compared"), "{report} {text}");
     assert!(merged.join("contact-001.png").is_file() && std::fs::read_to_string(merged.join("report.md")).unwrap().contains("| **mean** |"));
 
     // A shard's folder left out: report names the shard, and says so in its exit status.

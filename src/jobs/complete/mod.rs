@@ -171,8 +171,9 @@ pub fn plan_inputs(cfg: &CompleteConfig, warn: &mut dyn FnMut(String)) -> Result
         return Err(Error::new(format!("--mask-dir {} {what}; name the folder that holds one mask PNG per input, named like it", dir.display())));
     }
     let mut taken = std::collections::HashSet::new();
-    let mut planned = Vec::new();
-    for (index, input) in list_inputs(&cfg.inputs, Some(&cfg.out), warn)?.into_iter().enumerate() {
+    let inputs = list_inputs(&cfg.inputs, Some(&cfg.out), warn)?;
+    let mut planned = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.into_iter().enumerate() {
         let stem = input.path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let mask_file = match (&cfg.mask_dir, &cfg.mask) {
             (Some(dir), _) => Some(dir.join(format!("{stem}.png"))),
@@ -260,6 +261,17 @@ pub struct Outcome {
 const KEEP_ITEMS: usize = 64;
 const SUMMARY_ROWS: usize = 64;
 
+/// An input to complete, once checked: its item when the run keeps them, the format of
+/// its result, its rows in a batch, and whether it is done.
+struct Todo {
+    p: Planned,
+    /// Boxed: a large run holds none, and 20,000 empty slots stay small.
+    item: Option<Box<Item>>,
+    encoding: picture::Encoding,
+    rows: usize,
+    done: bool,
+}
+
 /// What `run.json` says of a run: its shard and the fate of each input it owned.
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 pub struct RunAccount {
@@ -272,10 +284,14 @@ pub struct RunAccount {
     /// Inputs listed before the shard took its own.
     #[serde(default)]
     pub listed: usize,
-    /// The relative path of every input this run owned (its shard's).
+    /// The relative path of every input this run owned (its shard's); those completed by
+    /// this run, and by an earlier one (`--resume`). Written by `output::write_run_json`
+    /// one name at a time, read back by `report`.
+    #[serde(default, skip_serializing)]
     pub inputs: Vec<String>,
-    /// Those completed by this run, and by an earlier one (`--resume`), by relative path.
+    #[serde(default, skip_serializing)]
     pub completed: Vec<String>,
+    #[serde(default, skip_serializing)]
     pub resumed: Vec<String>,
     /// Those that failed, with why.
     pub failed: Vec<(String, String)>,
@@ -311,28 +327,28 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         shard_index: cfg.shard.as_ref().map(|sh| sh.index),
         shard_count: cfg.shard.as_ref().map(|sh| sh.count),
         listed,
-        inputs: planned.iter().map(|p| p.relative.clone()).collect(), ..RunAccount::default() };
+        ..RunAccount::default()
+    };
     // --resume: what an earlier run finished stays, and is not done again.
-    let mut resumed_names = Vec::new();
+    let mut resumed: Vec<Planned> = Vec::new();
     if cfg.resume {
         let (done, todo): (Vec<Planned>, Vec<Planned>) = planned.into_iter().partition(|p| finished_result(&cfg.out.join(&p.name)).is_some());
         report(Event::Said(format!("resume: {} of {} inputs already have a result in {}; completing the other {}", done.len(), done.len() + todo.len(), cfg.out.display(), todo.len())));
-        account.resumed = done.iter().map(|p| p.relative.clone()).collect();
-        resumed_names = done.into_iter().map(|p| p.name).collect();
+        resumed = done;
         planned = todo;
     }
 
     // Every input read and checked first; only a small run keeps its items in memory.
     let keep_items = planned.len() <= KEEP_ITEMS;
     let mask_kind = cfg.mask_kind();
-    let mut todo: Vec<(Planned, Option<Item>, picture::Encoding, usize)> = Vec::new();
+    let mut todo: Vec<Todo> = Vec::with_capacity(planned.len());
     for p in planned {
         let mut said = Vec::new();
         match prepare(cfg, &p, c, s, &mut |w| said.push(w)) {
             Ok((item, encoding)) => {
                 said.into_iter().for_each(|w| report(Event::Warning(w)));
                 let rows = inpaint::rows_per_image(&item.mask, settings, &mask_kind, s);
-                todo.push((p, keep_items.then_some(item), encoding, rows));
+                todo.push(Todo { p, item: keep_items.then(|| Box::new(item)), encoding, rows, done: false });
             }
             Err(e) if skippable(&p, &e) => {
                 report(Event::Warning(format!("skipped: {e}")));
@@ -341,7 +357,7 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
             Err(e) => return Err(e),
         }
     }
-    if todo.is_empty() && account.resumed.is_empty() && cfg.shard.is_none() {
+    if todo.is_empty() && resumed.is_empty() && cfg.shard.is_none() {
         return Err(Error::new("none of the input images could be read (see the warnings above)"));
     }
     let z_init = match &cfg.z_init {
@@ -361,45 +377,45 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
         }
         None => None,
     };
-    let mut inputs: Vec<&Path> = todo.iter().map(|(p, ..)| p.source.path.as_path()).collect();
-    inputs.extend(todo.iter().filter_map(|(p, ..)| p.source.mask_file.as_deref()));
-    inputs.extend(cfg.z_init.as_deref());
-    inputs.push(&cfg.weights);
-    let names: Vec<&str> = todo.iter().map(|(p, ..)| p.name.as_str()).collect();
-    let encodings: Vec<picture::Encoding> = todo.iter().map(|(_, _, e, _)| *e).collect();
-    let planned_files = output::planned_files(&names, &encodings, cfg.save_z);
-    let _lock = crate::io::output::FolderLock::take(&cfg.out, "complete", &planned_files, cfg.overwrite, cfg.resume, &inputs)?;
-    drop(planned_files);
+    let _lock = {
+        let mut inputs: Vec<&Path> = todo.iter().map(|t| t.p.source.path.as_path()).collect();
+        inputs.extend(todo.iter().filter_map(|t| t.p.source.mask_file.as_deref()));
+        inputs.extend(cfg.z_init.as_deref());
+        inputs.push(&cfg.weights);
+        let names: Vec<&str> = todo.iter().map(|t| t.p.name.as_str()).collect();
+        let encodings: Vec<picture::Encoding> = todo.iter().map(|t| t.encoding).collect();
+        let planned_files = output::planned_files(&names, &encodings, cfg.save_z);
+        crate::io::output::FolderLock::take(&cfg.out, "complete", &planned_files, cfg.overwrite, cfg.resume, &inputs)?
+    };
 
     // One GPU batch of images at a time, each finished and written before the next: a
     // killed run loses at most the batch it was in.
     let per_batch = (settings.batch / settings.restarts).max(1);
-    let total_iterations: usize = todo.chunks(per_batch).map(|chunk| chunk.iter().map(|(.., r)| r).sum::<usize>().div_ceil(per_batch) * (settings.iterations() + 1)).sum();
+    let total_iterations: usize = todo.chunks(per_batch).map(|chunk| chunk.iter().map(|t| t.rows).sum::<usize>().div_ceil(per_batch) * (settings.iterations() + 1)).sum();
     report(Event::Start { images: todo.len(), total_iterations });
     let fit_p99 = weights::fit_p99(&cfg.weights);
     let mut grid_rows = Vec::new();
-    let mut images = Vec::new();
     let mut all_metrics = Vec::new();
     let mut names = Vec::new();
     let mut z_offset = 0;
     for chunk in todo.chunks_mut(per_batch) {
         let mut items = Vec::new();
         let mut members = Vec::new();
-        for (p, kept, encoding, _) in chunk.iter_mut() {
-            let item = match kept.take() {
-                Some(item) => item,
+        for (k, t) in chunk.iter_mut().enumerate() {
+            let item = match t.item.take() {
+                Some(item) => *item,
                 // Read again (the check above kept nothing): a file changed since fails alone.
-                None => match prepare(cfg, p, c, s, &mut |_| ()) {
+                None => match prepare(cfg, &t.p, c, s, &mut |_| ()) {
                     Ok((item, _)) => item,
                     Err(e) => {
                         report(Event::Warning(format!("skipped: {e}")));
-                        account.failed.push((p.relative.clone(), e.to_string()));
+                        account.failed.push((t.p.relative.clone(), e.to_string()));
                         continue;
                     }
                 },
             };
             items.push(item);
-            members.push((&*p, *encoding));
+            members.push(k);
         }
         // Each image's start is drawn from its place in the listing, not in the batch: a
         // shard or a resumed run completes it as one run over all the inputs does.
@@ -409,26 +425,19 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
                 z_offset += n;
                 z[z_offset - n..z_offset].to_vec()
             }
-            None => members.iter().flat_map(|(p, _)| inpaint::optimise::starting_z(settings.seed, p.source.index as usize, settings.restarts, zd)).collect(),
+            None => members.iter().flat_map(|&k| inpaint::optimise::starting_z(settings.seed, chunk[k].p.source.index as usize, settings.restarts, zd)).collect(),
         };
         let results = inpaint::complete(gpu, &g, &d, e.as_ref(), &items, Some(&z_chunk), settings, &mask_kind, stop, |step| report(Event::Iteration { mean_loss: step.mean_loss() }))?;
-        for ((item, r), (p, _)) in items.iter().zip(&results).zip(&members) {
-            let row = finish_item(cfg, item, r, p, (c, s), fit_p99, &mut report)?;
+        for ((item, r), &k) in items.iter().zip(&results).zip(&members) {
+            let row = finish_item(cfg, item, r, &chunk[k].p, (c, s), fit_p99, &mut report)?;
             if grid_rows.len() < SUMMARY_ROWS * 4 * c * s * s {
                 grid_rows.extend(row.0);
             }
             if let Some(m) = row.1.metrics {
                 all_metrics.push(m);
             }
-            images.push(row.1);
             names.push(item.name.clone());
-            account.completed.push(p.relative.clone());
-        }
-    }
-    // metrics.json: this run's images and those an earlier one finished (their records).
-    for name in &resumed_names {
-        if let Ok(r) = output::ImageReport::read(&cfg.out.join(name)) {
-            images.push(r);
+            chunk[k].done = true;
         }
     }
     let summary = cfg.out.join(output::SUMMARY);
@@ -439,11 +448,18 @@ pub fn complete(gpu: &Gpu, cfg: &CompleteConfig, stop: &AtomicBool, mut report: 
     if names.len() > shown {
         report(Event::Said(format!("{} shows the first {shown} of {} images; `dcgan-inpaint report {}` makes a contact sheet of all", summary.display(), names.len(), cfg.out.display())));
     }
-    output::write_metrics_json(&cfg.out.join(output::METRICS), &images, fit_p99)?;
-    let json = serde_json::to_string_pretty(&account).map_err(|e| Error::new(format!("cannot encode the run's account: {e}")))?;
-    crate::io::output::write_atomic(&cfg.out.join(output::RUN), json.as_bytes())?;
+    // metrics.json: this run's images and those an earlier one finished (their records).
+    output::write_metrics_json(&cfg.out, resumed.iter().map(|p| p.name.as_str()).chain(names.iter().map(String::as_str)), fit_p99)?;
+    // run.json: which inputs this run owned, completed, found completed, and failed.
+    let failed: Vec<&str> = account.failed.iter().map(|(i, _)| i.as_str()).collect();
+    let lists = [
+        ("inputs", resumed.iter().map(|p| p.relative.as_str()).chain(todo.iter().map(|t| t.p.relative.as_str())).chain(failed.iter().copied()).collect::<Vec<_>>()),
+        ("completed", todo.iter().filter(|t| t.done).map(|t| t.p.relative.as_str()).collect()),
+        ("resumed", resumed.iter().map(|p| p.relative.as_str()).collect()),
+    ];
+    output::write_run_json(&cfg.out, &account, &lists)?;
     let metrics = cfg.eval.then_some(all_metrics);
-    Ok(Outcome { names, metrics, summary, failed: account.failed, resumed: account.resumed.len() })
+    Ok(Outcome { names, metrics, summary, failed: account.failed, resumed: resumed.len() })
 }
 
 /// Write one completed image: its model-size files, its result at the photo's own

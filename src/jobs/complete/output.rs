@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::inpaint::{Completion, Item, Metrics, Settings, mean_metrics};
-use crate::io::output::write_atomic;
+use crate::io::output::{RunFiles, write_atomic};
 use crate::io::{npy, picture};
 
 pub const SUMMARY: &str = "summary.png";
@@ -18,18 +18,18 @@ const ITEM_FILES: [&str; 7] = ["masked.png", "generated.png", "completed.png", "
 pub const RUN: &str = "run.json";
 const Z_FILE: &str = "z.npy";
 
-/// Every file a run with these items (and the encodings of their full-resolution results)
-/// may write, relative to its folder.
-pub fn planned_files(names: &[&str], encodings: &[picture::Encoding], save_z: bool) -> Vec<String> {
-    let mut files = vec![SUMMARY.to_string(), METRICS.to_string(), RUN.to_string()];
-    for (name, encoding) in names.iter().zip(encodings) {
-        files.extend(ITEM_FILES.iter().map(|f| format!("{name}/{f}")));
-        files.push(format!("{name}/result.{}", encoding.extension()));
-        if save_z {
-            files.push(format!("{name}/{Z_FILE}"));
-        }
+/// Every file a run over these image folders (and the encodings of their full-resolution
+/// results) may write, relative to its folder.
+pub fn planned_files(names: &[&str], encodings: &[picture::Encoding], save_z: bool) -> RunFiles {
+    let mut dir_files: Vec<String> = ITEM_FILES.iter().map(|f| f.to_string()).collect();
+    let mut extensions: Vec<&str> = encodings.iter().map(|e| e.extension()).collect();
+    extensions.sort();
+    extensions.dedup();
+    dir_files.extend(extensions.iter().map(|e| format!("result.{e}")));
+    if save_z {
+        dir_files.push(Z_FILE.to_string());
     }
-    files
+    RunFiles { files: vec![SUMMARY.to_string(), METRICS.to_string(), RUN.to_string()], dirs: names.iter().map(|n| n.to_string()).collect(), dir_files }
 }
 
 /// Everything for one item under `dir`; returns its summary row (masked | generated |
@@ -116,21 +116,49 @@ impl ImageReport {
     }
 }
 
-#[derive(serde::Serialize)]
-struct MetricsFile<'a> {
-    /// The threshold the fits are compared with (none: the weights are not calibrated).
-    fit_p99: Option<f32>,
-    images: &'a [ImageReport],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mean: Option<Metrics>,
+/// metrics.json: per image its fit (and whether it is past `fit_p99`), and with `--eval` its
+/// PSNR / SSIM and their means. Streamed from each image folder's record (`dirs`, names
+/// under `out`), so a run of any size holds one record at a time.
+pub fn write_metrics_json<'a>(out: &Path, dirs: impl Iterator<Item = &'a str>, fit_p99: Option<f32>) -> Result<()> {
+    use std::io::Write;
+    let path = out.join(METRICS);
+    let failed = |e: &dyn std::fmt::Display| Error::new(format!("cannot write {}: {e}", path.display()));
+    let mut f = crate::io::output::AtomicFile::create(&path)?;
+    write!(f, "{{\n  \"fit_p99\": {},\n  \"images\": [", serde_json::to_string(&fit_p99).map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+    let mut measured = Vec::new();
+    let mut first = true;
+    for dir in dirs {
+        let Ok(record) = ImageReport::read(&out.join(dir)) else { continue };
+        measured.extend(record.metrics);
+        let json = serde_json::to_string_pretty(&record).map_err(|e| failed(&e))?;
+        write!(f, "{}\n    {}", if first { "" } else { "," }, json.replace('\n', "\n    ")).map_err(|e| failed(&e))?;
+        first = false;
+    }
+    write!(f, "\n  ]").map_err(|e| failed(&e))?;
+    if !measured.is_empty() {
+        write!(f, ",\n  \"mean\": {}", serde_json::to_string(&mean_metrics(&measured)).map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+    }
+    writeln!(f, "\n}}").map_err(|e| failed(&e))?;
+    f.commit()
 }
 
-/// metrics.json: per image its fit (and whether it is past `fit_p99`), and with `--eval` its
-/// PSNR / SSIM and their means.
-pub fn write_metrics_json(path: &Path, images: &[ImageReport], fit_p99: Option<f32>) -> Result<()> {
-    let measured: Vec<Metrics> = images.iter().filter_map(|i| i.metrics).collect();
-    let mean = (!measured.is_empty() && measured.len() == images.len()).then(|| mean_metrics(&measured));
-    let file = MetricsFile { fit_p99, images, mean };
-    let json = serde_json::to_string_pretty(&file).map_err(|e| Error::new(format!("cannot encode {}: {e}", path.display())))?;
-    write_atomic(path, json.as_bytes())
+/// run.json: `account` (its shard, failures) with `lists` of relative paths (inputs,
+/// completed, resumed) written one name at a time.
+pub fn write_run_json(out: &Path, account: &super::RunAccount, lists: &[(&str, Vec<&str>)]) -> Result<()> {
+    use std::io::Write;
+    let path = out.join(RUN);
+    let failed = |e: &dyn std::fmt::Display| Error::new(format!("cannot write {}: {e}", path.display()));
+    let head = serde_json::to_string_pretty(account).map_err(|e| failed(&e))?;
+    let head = head.trim_end().strip_suffix('}').unwrap_or(&head).trim_end();
+    let mut f = crate::io::output::AtomicFile::create(&path)?;
+    write!(f, "{head}").map_err(|e| failed(&e))?;
+    for (key, names) in lists {
+        write!(f, ",\n  \"{key}\": [").map_err(|e| failed(&e))?;
+        for (k, name) in names.iter().enumerate() {
+            write!(f, "{}\n    {}", if k == 0 { "" } else { "," }, serde_json::to_string(name).map_err(|e| failed(&e))?).map_err(|e| failed(&e))?;
+        }
+        write!(f, "{}]", if names.is_empty() { "" } else { "\n  " }).map_err(|e| failed(&e))?;
+    }
+    writeln!(f, "\n}}").map_err(|e| failed(&e))?;
+    f.commit()
 }

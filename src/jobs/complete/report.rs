@@ -30,6 +30,10 @@ pub struct Found {
     pub method: String,
     #[serde(flatten)]
     pub metrics: Option<Metrics>,
+    /// The largest difference (of 255, any channel) from the same image's result in the
+    /// `--against` run, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<u8>,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -48,6 +52,9 @@ pub struct Report {
     /// Shards of the job (K/N) with no run folder among those named: their inputs are
     /// unaccounted for.
     pub missing_shards: Vec<String>,
+    /// With `--against`: images compared, and the largest difference over them (of 255).
+    pub compared: usize,
+    pub worst_difference: Option<u8>,
     pub sheets: Vec<PathBuf>,
 }
 
@@ -73,8 +80,20 @@ fn runs_of(dir: &Path) -> Result<(Option<RunAccount>, Vec<(String, PathBuf)>)> {
     Ok((account, finished))
 }
 
-/// Merge `runs` into `out` (created; files written atomically, never over an input).
-pub fn report(runs: &[PathBuf], out: &Path, mut said: impl FnMut(String)) -> Result<Report> {
+/// The largest per-channel difference between two result files of one size, or why not.
+fn difference(a: &Path, b: &Path) -> Result<u8> {
+    let open = |p: &Path| image::open(p).map(|i| i.to_rgb8()).map_err(|e| Error::new(format!("cannot read {}: {e}", p.display())));
+    let (a_img, b_img) = (open(a)?, open(b)?);
+    if a_img.dimensions() != b_img.dimensions() {
+        return Err(Error::new(format!("{} is {:?} and {} {:?}: not the same picture", a.display(), a_img.dimensions(), b.display(), b_img.dimensions())));
+    }
+    Ok(a_img.as_raw().iter().zip(b_img.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0))
+}
+
+/// Merge `runs` into `out` (created; files written atomically, never over an input). With
+/// `against` (another run's folder: one process over the same inputs, say), each image's
+/// result is compared with that run's.
+pub fn report(runs: &[PathBuf], against: Option<&Path>, out: &Path, mut said: impl FnMut(String)) -> Result<Report> {
     if runs.is_empty() {
         return Err(Error::new("name at least one run folder (the --out of `complete`)"));
     }
@@ -99,7 +118,11 @@ pub fn report(runs: &[PathBuf], out: &Path, mut said: impl FnMut(String)) -> Res
             let relative = record.as_ref().map(|x| x.relative.clone()).filter(|x| !x.is_empty()).unwrap_or_else(|| name.clone());
             *done.entry(relative.clone()).or_insert(0) += 1;
             let (fit, method, metrics) = record.map(|x| (x.fit, x.method, x.metrics)).unwrap_or((None, String::new(), None));
-            r.images.push(Found { run: dir.display().to_string(), name, relative, fit, method, metrics });
+            let against = match (against.and_then(|a| finished_result(&a.join(&name))), finished_result(&path)) {
+                (Some(theirs), Some(ours)) => Some(difference(&ours, &theirs)?),
+                _ => None,
+            };
+            r.images.push(Found { run: dir.display().to_string(), name, relative, fit, method, metrics, against });
             sheet_images.push(path.join("completed.png"));
         }
     }
@@ -107,6 +130,8 @@ pub fn report(runs: &[PathBuf], out: &Path, mut said: impl FnMut(String)) -> Res
     r.missing = owned.keys().filter(|i| !done.contains_key(*i)).cloned().collect();
     r.failed = failed.into_iter().filter(|(i, _)| !done.contains_key(i)).collect();
     r.duplicates = done.iter().filter(|(_, n)| **n > 1).map(|(i, _)| i.clone()).collect();
+    let differences: Vec<u8> = r.images.iter().filter_map(|i| i.against).collect();
+    (r.compared, r.worst_difference) = (differences.len(), differences.iter().copied().max());
     for (n, seen) in &shards {
         r.missing_shards.extend((0..*n).filter(|k| !seen.contains(k)).map(|k| format!("{k}/{n}")));
     }
@@ -123,6 +148,10 @@ pub fn report(runs: &[PathBuf], out: &Path, mut said: impl FnMut(String)) -> Res
     let json = serde_json::to_string_pretty(&r).map_err(|e| Error::new(format!("cannot encode the report: {e}")))?;
     write_atomic(&out.join("report.json"), json.as_bytes())?;
     said(format!("{} image(s) from {} run(s); {} missing, {} failed, {} done twice", r.images.len(), r.runs.len(), r.missing.len(), r.failed.len(), r.duplicates.len()));
+    if let Some(a) = against {
+        let worst = r.worst_difference.map_or("-".to_string(), |w| format!("{w}/255"));
+        said(format!("against {}: {} image(s) compared, largest difference {worst}", a.display(), r.compared));
+    }
     if !r.missing_shards.is_empty() {
         said(format!("no run folder of shard(s) {}: name every shard's --out", r.missing_shards.join(", ")));
     }
@@ -153,6 +182,9 @@ fn markdown(r: &Report) -> String {
     md.push_str(&list("Failed", r.failed.iter().map(|(i, e)| format!("{i}: {e}")).collect()));
     md.push_str(&list("Done more than once", r.duplicates.clone()));
     md.push_str(&list("Shards without a run folder here", r.missing_shards.clone()));
+    if r.compared > 0 {
+        md.push_str(&format!("Compared with the `--against` run: {} image(s), largest difference {}/255.\n\n", r.compared, r.worst_difference.unwrap_or(0)));
+    }
     md.push_str("| input | run | method | fit | PSNR | SSIM | PSNR hole | SSIM hole |\n|---|---|---|---:|---:|---:|---:|---:|\n");
     let num = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into());
     for i in &r.images {
