@@ -84,6 +84,12 @@ impl Tensor {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    /// [`Tensor::try_to_vec`] of several tensors with one wait (see [`Gpu::download_many`]).
+    pub fn read_many(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        let buffers: Vec<(&PooledBuffer, u64)> = tensors.iter().map(|t| (t.buffer(), (t.numel() * t.dtype.size_bytes()) as u64)).collect();
+        Ok(gpu.download_many(&buffers)?.iter().map(|bytes| bytemuck::pod_collect_to_vec(bytes)).collect())
+    }
+
     /// [`Tensor::try_to_vec`] for tests and benchmarks, where a lost device ends the run.
     pub fn to_vec(&self, gpu: &Gpu) -> Vec<f32> {
         self.try_to_vec(gpu).unwrap_or_else(|e| panic!("{e}"))

@@ -70,7 +70,6 @@ fn config_json(cfg: &TrainConfig) -> serde_json::Value {
     model_weights::train_config_json(&cfg.data.display().to_string(), &cfg.exclude, cfg.flip, cfg.batch, cfg.g_steps, &cfg.adam)
 }
 
-
 fn save_checkpoint(gpu: &Gpu, cfg: &TrainConfig, data: &Dataset, state: &GanState, step: u64, epoch: u64) -> Result<()> {
     let tensors: Vec<HostTensor> = model_weights::snapshot(gpu, &state.named_with_optimiser())?;
     let mut meta = model_weights::base_metadata(&cfg.arch, "checkpoint");

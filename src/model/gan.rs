@@ -96,7 +96,7 @@ pub fn g_loss_and_gradients(tape: &mut Tape, g: &Generator, d: &Discriminator, z
 /// One training step, recorded but not submitted: a discriminator update, then `g_steps`
 /// generator updates. Returns the D loss and the last G loss, still on the GPU.
 pub fn train_step(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> (Tensor, Tensor) {
-    let step = train_step_in_full(gpu, state, real, z, ones, zeros, g_steps);
+    let step = train_step_in_full(gpu, state, real, z, ones, zeros, g_steps, false);
     (step.d_loss, step.g_loss)
 }
 
@@ -107,13 +107,14 @@ pub struct StepOutput {
     pub g_loss: Tensor,
     /// D's logits on the real and the generated batch of its update ([B, 1] each).
     pub logits: (Tensor, Tensor),
-    /// The gradients D's update and the last G update applied.
-    pub d_grads: Gradients,
-    pub g_grads: Gradients,
+    /// The gradients D's update and the last G update applied, when asked to keep them
+    /// (they hold a model's worth of buffers the next update could otherwise reuse).
+    pub grads: Option<(Gradients, Gradients)>,
 }
 
-/// [`train_step`], keeping D's logits and both updates' gradients.
-pub fn train_step_in_full(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize) -> StepOutput {
+/// [`train_step`], keeping D's logits and, with `keep_gradients`, both updates' gradients.
+#[allow(clippy::too_many_arguments)]
+pub fn train_step_in_full(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Tensor, ones: &Tensor, zeros: &Tensor, g_steps: usize, keep_gradients: bool) -> StepOutput {
     let d_params = trainable(&state.d.named());
     let g_params = trainable(&state.g.named());
     // The scopes label the step's dispatches for a profile (the Lab's kernel view).
@@ -122,7 +123,7 @@ pub fn train_step_in_full(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Te
         let (d_loss, grads, logits) = d_loss_gradients_and_logits(&mut Tape::new(gpu), &state.g, &state.d, real, z, ones, zeros);
         let _adam = Scope::enter("adam");
         state.adam_d.step(gpu, &d_params.iter().collect::<Vec<_>>(), &grads);
-        (d_loss, grads, logits)
+        (d_loss, keep_gradients.then_some(grads), logits)
     };
     let mut g_last = None;
     for _ in 0..g_steps.max(1) {
@@ -133,7 +134,8 @@ pub fn train_step_in_full(gpu: &Gpu, state: &mut GanState, real: &Tensor, z: &Te
         g_last = Some((loss, grads));
     }
     let Some((g_loss, g_grads)) = g_last else { unreachable!("g_steps.max(1) runs at least once") };
-    StepOutput { d_loss, g_loss, logits, d_grads, g_grads }
+    let grads = d_grads.map(|d| (d, g_grads));
+    StepOutput { d_loss, g_loss, logits, grads }
 }
 
 /// A training run taken one step at a time: the models with their optimisers, the step's
@@ -151,6 +153,8 @@ pub struct Trainer {
     pub steps: u64,
     /// The last step's logits and gradients (see [`StepOutput`]).
     pub last: Option<StepOutput>,
+    /// Keep the next step's gradients in `last` (the Lab's norms).
+    pub keep_gradients: bool,
     real: Tensor,
     z: Tensor,
     ones: Tensor,
@@ -170,6 +174,7 @@ impl Trainer {
             flip,
             steps: 0,
             last: None,
+            keep_gradients: false,
             real: Tensor::empty(gpu, &[batch, c, s, s]),
             z: Tensor::empty(gpu, &[batch, arch.z_dim]),
             ones: elementwise::full(gpu, &[batch, 1], 1.0),
@@ -202,7 +207,7 @@ impl Trainer {
         let zd = self.z.shape()[1];
         self.z.write(gpu, &uniform_z(&mut Rng::derived(self.seed, &[Z_STREAM, step]), b, zd));
         self.steps += 1;
-        let step = train_step_in_full(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps);
+        let step = train_step_in_full(gpu, &mut self.state, &self.real, &self.z, &self.ones, &self.zeros, self.g_steps, self.keep_gradients);
         let losses = (step.d_loss.clone(), step.g_loss.clone());
         self.last = Some(step);
         losses

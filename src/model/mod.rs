@@ -304,7 +304,7 @@ impl Generator {
             h = tape.relu(&x);
         }
         for (i, layer) in self.deconvs.iter().enumerate().take(to.saturating_sub(1)).skip(from.saturating_sub(1)) {
-            let _scope = Scope::enter(&format!("g.deconv{}", i + 1));
+            let _scope = Scope::enter(format_args!("g.deconv{}", i + 1));
             let l = use_layer(layer, frozen);
             let geometry = ConvGeometry::conv_transpose2d_same(h.shape(), l.weight.shape(), 2);
             h = tape.conv_transpose2d(&h, &l.weight, Some(&l.bias), geometry); // size x2, width /2
@@ -367,7 +367,7 @@ fn conv_stack_forward(tape: &mut Tape, x: &Tensor, convs: &[Layer], bns: &[Batch
     let batch = x.shape()[0];
     let mut h = x.clone();
     for (i, layer) in convs.iter().enumerate() {
-        let _scope = Scope::enter(&format!("{}.conv{i}", prefix));
+        let _scope = Scope::enter(format_args!("{prefix}.conv{i}"));
         let l = use_layer(layer, frozen);
         let size = h.shape()[2];
         let pad = Padding::same(size, size, arch.kernel, 2);

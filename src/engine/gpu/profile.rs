@@ -4,32 +4,40 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Gpu, Kernel};
 use super::recorder::TIMED_PASSES_MAX;
 use crate::engine::variants::{self, ProductRun};
 
+/// Traces under way: scopes build their labels only then, so a training step or a
+/// completion iteration that nobody profiles allocates nothing for them.
+static TRACING: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
-    /// The scope path each dispatch of this thread is labelled with ("G step / g.deconv1").
-    static SCOPE: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    /// The scope path each dispatch of this thread is labelled with ("G step / g.deconv1");
+    /// `None` for scopes entered while no trace ran.
+    static SCOPE: RefCell<Vec<Option<Arc<str>>>> = const { RefCell::new(Vec::new()) };
     static BACKWARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A label for the dispatches recorded while it lives (on this thread): a network layer, a
 /// loss, an optimiser step. Scopes nest into a path. The tape keeps the path an op was
 /// recorded under and restores it in `backward`, so a layer's gradient kernels carry its
-/// label too. Costs a string per scope; nothing is recorded unless a profile runs.
+/// label too. The label is formatted only while a trace runs (pass `format_args!`).
 pub struct Scope(());
 
 impl Scope {
     /// Enter `label` inside the current scope.
-    pub fn enter(label: &str) -> Scope {
+    pub fn enter(label: impl std::fmt::Display) -> Scope {
         SCOPE.with(|s| {
             let mut s = s.borrow_mut();
-            let path: Arc<str> = match s.last() {
-                Some(outer) => format!("{outer} / {label}").into(),
-                None => label.into(),
-            };
+            let path = (TRACING.load(Ordering::Relaxed) > 0).then(|| -> Arc<str> {
+                match s.last().cloned().flatten() {
+                    Some(outer) => format!("{outer} / {label}").into(),
+                    None => label.to_string().into(),
+                }
+            });
             s.push(path);
         });
         Scope(())
@@ -39,15 +47,15 @@ impl Scope {
     pub fn restore(path: Option<Arc<str>>) -> Scope {
         SCOPE.with(|s| {
             let mut s = s.borrow_mut();
-            let path = path.or_else(|| s.last().cloned());
-            s.push(path.unwrap_or_else(|| "".into()));
+            let path = path.or_else(|| s.last().cloned().flatten());
+            s.push(path);
         });
         Scope(())
     }
 
     /// The path dispatches are labelled with now.
     pub fn current() -> Option<Arc<str>> {
-        SCOPE.with(|s| s.borrow().last().cloned()).filter(|p| !p.is_empty())
+        SCOPE.with(|s| s.borrow().last().cloned().flatten())
     }
 
     /// Mark the dispatches of `f` as a backward pass.
@@ -148,7 +156,16 @@ impl Gpu {
         let thread = std::thread::current().id();
         let seconds = timed.then(Vec::new);
         *self.trace.lock().unwrap() = Some(Trace { thread, kernels: Vec::new(), origins: Vec::new(), variants: Vec::new(), seconds });
+        struct Tracing;
+        impl Drop for Tracing {
+            fn drop(&mut self) {
+                TRACING.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        TRACING.fetch_add(1, Ordering::Relaxed);
+        let tracing = Tracing;
         let r = f();
+        drop(tracing);
         let trace = self.trace.lock().unwrap().take();
         (r, trace.unwrap_or(Trace { thread, kernels: Vec::new(), origins: Vec::new(), variants: Vec::new(), seconds: None }))
     }

@@ -25,37 +25,63 @@ impl Gpu {
     /// Read `bytes` bytes of `buffer` back to the host, waiting for all recorded work; an
     /// error when the device is lost on the way.
     pub fn download(&self, buffer: &PooledBuffer, bytes: u64) -> Result<Vec<u8>> {
-        if bytes == 0 {
-            return Ok(Vec::new());
-        }
-        let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
-        let class = pool::size_class(padded);
-        let reused = self.staging.lock().unwrap().get_mut(&class).and_then(Vec::pop);
-        let staging = reused.unwrap_or_else(|| {
-            self.stats.lock().unwrap().staging_buffers_created += 1;
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("download"),
-                size: class,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        });
+        Ok(self.download_many(&[(buffer, bytes)])?.pop().unwrap_or_default())
+    }
+
+    /// [`Gpu::download`] of several buffers with one submission and one wait: reading N
+    /// small results (losses, norms, a layer's maps) costs one round trip, not N.
+    pub fn download_many(&self, buffers: &[(&PooledBuffer, u64)]) -> Result<Vec<Vec<u8>>> {
+        let mut staged = Vec::with_capacity(buffers.len());
         {
             let mut rec = self.recorder.lock().unwrap();
-            self.encoder(&mut rec).copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, padded);
+            for &(buffer, bytes) in buffers {
+                if bytes == 0 {
+                    staged.push(None);
+                    continue;
+                }
+                let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+                let class = pool::size_class(padded);
+                let reused = self.staging.lock().unwrap().get_mut(&class).and_then(Vec::pop);
+                let staging = reused.unwrap_or_else(|| {
+                    self.stats.lock().unwrap().staging_buffers_created += 1;
+                    self.device.create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("download"),
+                        size: class,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    })
+                });
+                self.encoder(&mut rec).copy_buffer_to_buffer(&buffer.buffer, 0, &staging, 0, padded);
+                staged.push(Some((staging, class, padded, bytes)));
+            }
             self.submit(&mut rec);
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, ..padded, move |r| {
-            let _ = tx.send(r);
-        });
+        for (k, (staging, _, padded, _)) in staged.iter().enumerate().filter_map(|(k, s)| s.as_ref().map(|s| (k, s))) {
+            let tx = tx.clone();
+            staging.map_async(wgpu::MapMode::Read, ..*padded, move |r| {
+                let _ = tx.send((k, r));
+            });
+        }
+        drop(tx);
         self.try_finish()?;
         let lost = |why: String| Error::new(format!("could not read results back from '{}': {why}", self.info.name));
-        rx.recv().map_err(|e| lost(e.to_string()))?.map_err(|e| lost(e.to_string()))?;
-        let data = staging.get_mapped_range(..padded).map_err(|e| lost(e.to_string()))?[..bytes as usize].to_vec();
-        staging.unmap();
-        self.staging.lock().unwrap().entry(class).or_default().push(staging);
-        Ok(data)
+        for _ in staged.iter().flatten() {
+            let (_, mapped) = rx.recv().map_err(|e| lost(e.to_string()))?;
+            mapped.map_err(|e| lost(e.to_string()))?;
+        }
+        let mut out = Vec::with_capacity(staged.len());
+        for s in staged {
+            let Some((staging, class, padded, bytes)) = s else {
+                out.push(Vec::new());
+                continue;
+            };
+            let data = staging.get_mapped_range(..padded).map_err(|e| lost(e.to_string()))?[..bytes as usize].to_vec();
+            staging.unmap();
+            self.staging.lock().unwrap().entry(class).or_default().push(staging);
+            out.push(data);
+        }
+        Ok(out)
     }
 
     /// Read a texture back as [height][width][4] f32, row-major (for tests).

@@ -98,7 +98,7 @@ pub fn report(runs: &[PathBuf], against: Option<&Path>, out: &Path, mut said: im
         return Err(Error::new("name at least one run folder (the --out of `complete`)"));
     }
     let mut r = Report::default();
-    let mut owned: BTreeMap<String, ()> = BTreeMap::new();
+    let mut owned: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
     let mut done: BTreeMap<String, usize> = BTreeMap::new();
     let mut sheet_images: Vec<PathBuf> = Vec::new();
@@ -110,7 +110,7 @@ pub fn report(runs: &[PathBuf], against: Option<&Path>, out: &Path, mut said: im
             if let (Some(k), Some(n)) = (a.shard_index, a.shard_count) {
                 shards.entry(n).or_default().push(k);
             }
-            owned.extend(a.inputs.into_iter().map(|i| (i, ())));
+            owned.extend(a.inputs);
             failed.extend(a.failed);
         }
         for (name, path) in finished {
@@ -127,7 +127,7 @@ pub fn report(runs: &[PathBuf], against: Option<&Path>, out: &Path, mut said: im
         }
     }
     r.inputs = owned.len().max(done.len());
-    r.missing = owned.keys().filter(|i| !done.contains_key(*i)).cloned().collect();
+    r.missing = owned.iter().filter(|i| !done.contains_key(*i)).cloned().collect();
     r.failed = failed.into_iter().filter(|(i, _)| !done.contains_key(i)).collect();
     r.duplicates = done.iter().filter(|(_, n)| **n > 1).map(|(i, _)| i.clone()).collect();
     let differences: Vec<u8> = r.images.iter().filter_map(|i| i.against).collect();

@@ -613,6 +613,9 @@ pub fn run_chunk(gpu: &Gpu, lab: &Lab, session: &mut Option<Session>, models: &m
 fn one_step(gpu: &Gpu, lab: &Lab, s: &mut Session, stepping: bool) -> Result<()> {
     let step = s.trainer.steps + 1;
     let views = stepping || step == 1 || step.is_multiple_of(VIEWS_EVERY);
+    let sampled = step.is_multiple_of(SAMPLE_EVERY) || step == 1 || stepping;
+    // The norms need the step's gradients; other steps let the pool reuse their buffers.
+    s.trainer.keep_gradients = sampled;
     let t0 = Instant::now();
     let (d_loss, g_loss, kernels) = if views {
         let ((d_loss, g_loss), dispatches) = gpu.profile_dispatches(|| s.trainer.record_step(gpu, &s.data));
@@ -622,21 +625,24 @@ fn one_step(gpu: &Gpu, lab: &Lab, s: &mut Session, stepping: bool) -> Result<()>
         gpu.flush();
         (d_loss, g_loss, None)
     };
-    let read = |t: &Tensor| t.try_to_vec(gpu).map(|v| v[0]);
-    let (d, g) = (read(&d_loss)?, read(&g_loss)?);
+    let Some(last) = &s.trainer.last else { unreachable!("record_step keeps its step's output") };
+    // The losses and D's logits in one read: one wait for the step, not four.
+    let read = Tensor::read_many(gpu, &[&d_loss, &g_loss, &last.logits.0, &last.logits.1])?;
     let seconds = t0.elapsed().as_secs_f64();
+    let (d, g) = (read[0][0], read[1][0]);
     if !(d.is_finite() && g.is_finite()) {
         return Err(Error::new(format!("training diverged at step {step}: d_loss = {d}, g_loss = {g}; reset, lower lr, and start again")));
     }
-    let Some(last) = &s.trainer.last else { unreachable!("record_step keeps its step's output") };
     // D's mean probability of "real" on a batch of logits.
-    let mean_sigmoid = |t: &Tensor| t.try_to_vec(gpu).map(|v| v.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / v.len().max(1) as f32);
-    let (d_real, d_fake) = (mean_sigmoid(&last.logits.0)?, mean_sigmoid(&last.logits.1)?);
+    let mean_sigmoid = |v: &[f32]| v.iter().map(|l| 1.0 / (1.0 + (-l).exp())).sum::<f32>() / v.len().max(1) as f32;
+    let (d_real, d_fake) = (mean_sigmoid(&read[2]), mean_sigmoid(&read[3]));
     let row = Row { step, d_loss: d, g_loss: g, d_real, d_fake, steps_per_s: 1.0 / seconds, images_per_s: s.setup.preset.batch as f64 / seconds, profiled: views };
     // The sample grid and views first, so a row and its pictures are published together.
-    let sampled = step.is_multiple_of(SAMPLE_EVERY) || step == 1 || stepping;
     let png = if sampled { Some(sample_png(gpu, s)?) } else { None };
-    let norms = if sampled { Some(views::norms(gpu, &s.trainer.state.g, &s.trainer.state.d, &last.g_grads, &last.d_grads, step)?) } else { None };
+    let norms = match &last.grads {
+        Some((d_grads, g_grads)) => Some(views::norms(gpu, &s.trainer.state.g, &s.trainer.state.d, g_grads, d_grads, step)?),
+        None => None,
+    };
     let inspect_z = lab.lock().snapshot.inspect_z;
     let layers = if views { Some(layer_view(gpu, s, inspect_z)?) } else { None };
     let mut sh = lab.lock();

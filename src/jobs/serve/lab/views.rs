@@ -133,39 +133,45 @@ pub struct LayerView {
 /// and G(z), and D's first filters; batchnorm in eval mode (its running statistics).
 pub fn layer_view(gpu: &Gpu, g: &Generator, d: &Discriminator, z: &Tensor, real: &[f32], step: u64, which: usize) -> Result<LayerView> {
     let mut tape = Tape::new(gpu);
+    let mut stages = Vec::new();
     let mut h = z.clone();
-    let mut generator = Vec::new();
     for stage in 1..=g.image_stage() {
         h = g.forward_between(&mut tape, &h, stage - 1, stage, false, true);
+        stages.push(h.clone());
+    }
+    // D on each image alone: batchnorm in eval mode makes that the same as on the pair.
+    let real_t = Tensor::from_slice(gpu, h.shape(), real);
+    let (mut taps_real, mut taps_fake) = (Vec::new(), Vec::new());
+    let logit_real = d.forward_with_taps(&mut tape, &real_t, false, true, Some(&mut taps_real));
+    let logit_fake = d.forward_with_taps(&mut tape, &h, false, true, Some(&mut taps_fake));
+    let w = &d.convs[0].weight;
+    // Everything in one read.
+    let wanted: Vec<&Tensor> = stages.iter().chain(&taps_real).chain(&taps_fake).chain([&logit_real, &logit_fake, w]).collect();
+    let mut values = Tensor::read_many(gpu, &wanted)?.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    let generator = stages.iter().enumerate().map(|(k, t)| {
+        let stage = k + 1;
         let layer = if stage == 1 { "g.fc".to_string() } else { format!("g.deconv{}", stage - 1) };
         let title = if stage == g.image_stage() { "G(z): the image".to_string() } else { format!("G stage {stage}") };
-        generator.push(maps_of(&layer, title, &h.try_to_vec(gpu)?, h.shape(), 0));
-    }
-    let mut pair = real.to_vec();
-    pair.extend(h.try_to_vec(gpu)?);
-    let mut shape = h.shape().to_vec();
-    shape[0] = 2;
-    let pair = Tensor::from_slice(gpu, &shape, &pair);
-    let mut taps = Vec::new();
-    let logits = d.forward_with_taps(&mut tape, &pair, false, true, Some(&mut taps)).try_to_vec(gpu)?;
-    let (mut on_real, mut on_fake) = (Vec::new(), Vec::new());
-    for (i, t) in taps.iter().enumerate() {
-        let values = t.try_to_vec(gpu)?;
-        let layer = format!("d.conv{i}");
-        on_real.push(maps_of(&layer, format!("D {layer} on the real image"), &values, t.shape(), 0));
-        on_fake.push(maps_of(&layer, format!("D {layer} on G(z)"), &values, t.shape(), 1));
-    }
+        maps_of(&layer, title, &next(), t.shape(), 0)
+    }).collect();
+    let mut on = |taps: &[Tensor], what: &str| -> Vec<Maps> {
+        taps.iter().enumerate().map(|(i, t)| {
+            let layer = format!("d.conv{i}");
+            maps_of(&layer, format!("D {layer} on {what}"), &next(), t.shape(), 0)
+        }).collect()
+    };
+    let (on_real, on_fake) = (on(&taps_real, "the real image"), on(&taps_fake, "G(z)"));
+    let (logit_real, logit_fake, weights) = (next(), next(), next());
     let sigmoid = |l: f32| 1.0 / (1.0 + (-l).exp());
-    let w = &d.convs[0].weight;
     let (out, c, kh, kw) = (w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]);
-    let weights = w.try_to_vec(gpu)?;
     let filters = weights.chunks(c * kh * kw).map(|f| {
         let f = scaled(f, true);
         // [c, kh, kw] -> pixels of c values (grey, or RGB triples).
         (0..kh * kw).flat_map(|p| (0..c).map(move |ch| (ch, p))).map(|(ch, p)| f[ch * kh * kw + p]).collect()
     }).collect::<Vec<Vec<u8>>>();
     let filters = Maps { layer: "d.conv0".into(), title: format!("D's {out} first-layer filters"), height: kh, width: kw, rgb: c == 3, maps: filters, range: range(&weights) };
-    Ok(LayerView { step, z: which, generator, real: on_real, fake: on_fake, d_real: sigmoid(logits[0]), d_fake: sigmoid(logits[1]), filters: Some(filters) })
+    Ok(LayerView { step, z: which, generator, real: on_real, fake: on_fake, d_real: sigmoid(logit_real[0]), d_fake: sigmoid(logit_fake[0]), filters: Some(filters) })
 }
 
 /// Weight and gradient norms of every layer at one step.
@@ -199,15 +205,21 @@ pub fn norm_layers(g: &Generator, d: &Discriminator) -> Vec<String> {
 pub fn norms(gpu: &Gpu, g: &Generator, d: &Discriminator, g_grads: &Gradients, d_grads: &Gradients, step: u64) -> Result<NormRow> {
     let layers = norm_layers(g, d);
     let (mut weights, mut grads) = (vec![0f64; layers.len()], vec![0f64; layers.len()]);
-    let sum_sq = |t: &Tensor| t.try_to_vec(gpu).map(|v| v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>());
+    // (layer, is a gradient, tensor) for every trained tensor and its gradient: one read.
+    let mut wanted: Vec<(usize, bool, Tensor)> = Vec::new();
     for (named, got) in [(g.named(), g_grads), (d.named(), d_grads)] {
         for (name, t, _) in named.into_iter().filter(|(_, _, trained)| *trained) {
             let Some(k) = layers.iter().position(|l| l == layer_of(&name)) else { continue };
-            weights[k] += sum_sq(&t)?;
             if let Some(grad) = got.get(&t) {
-                grads[k] += sum_sq(grad)?;
+                wanted.push((k, true, grad.clone()));
             }
+            wanted.push((k, false, t));
         }
+    }
+    let values = Tensor::read_many(gpu, &wanted.iter().map(|(_, _, t)| t).collect::<Vec<_>>())?;
+    for ((k, is_grad, _), v) in wanted.iter().zip(values) {
+        let sum_sq: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
+        if *is_grad { grads[*k] += sum_sq } else { weights[*k] += sum_sq }
     }
     let root = |v: Vec<f64>| v.into_iter().map(|x| x.sqrt() as f32).collect();
     Ok(NormRow { step, weights: root(weights), grads: root(grads) })
